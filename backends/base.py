@@ -1,0 +1,138 @@
+"""The contract every backend keeps, and the typed errors it raises.
+
+A backend blocks on the network inside `run()`, reports progress through a
+callback, and raises one of the errors below on failure. The scheduler decides
+what happens next from the error's type alone: `failover` says whether another
+candidate could succeed where this one failed.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..shots import MediaKind, Quality, ShotSpec
+
+
+class BackendError(Exception):
+    """A backend could not produce the take. `message` says what, `hint` what to do."""
+
+    failover: ClassVar[bool] = True
+    kind: ClassVar[str] = "backend_error"
+
+    def __init__(self, message: str, *, hint: str = "", backend: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.backend = backend
+
+    def __str__(self) -> str:
+        prefix = f"{self.backend}: " if self.backend else ""
+        suffix = f" {self.hint}" if self.hint else ""
+        return f"{prefix}{self.message}{suffix}"
+
+
+class BackendUnreachable(BackendError):
+    kind = "unreachable"
+
+
+class BackendBusy(BackendError):
+    """Busy or rate limited: the same request may succeed later or elsewhere."""
+
+    kind = "busy"
+
+
+class OutOfMemory(BackendError):
+    kind = "out_of_memory"
+
+
+class InvalidRequest(BackendError):
+    """The request itself is wrong (bad prompt, bad template): no other backend will do better."""
+
+    failover = False
+    kind = "invalid_request"
+
+
+class MissingResource(BackendError):
+    """A model file or node type the template needs is not installed on that server."""
+
+    kind = "missing_resource"
+
+
+class Cancelled(BackendError):
+    failover = False
+    kind = "cancelled"
+
+
+class ProtocolError(BackendError):
+    """The server answered something the protocol does not allow (garbage, a dropped stream)."""
+
+    kind = "protocol_error"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One thing a backend instance can make: a template or model, for a media kind and tier."""
+
+    name: str
+    media: MediaKind
+    quality: Quality
+    label: str = ""
+    model: str = ""
+    vram_gb: float = 0.0
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    spec: ShotSpec
+    offer: Offer
+    output_dir: str
+    file_stem: str  # outputs are named <file_stem><suffix>.<ext> inside output_dir
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    files: tuple[str, ...]
+    model: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    server_job_id: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    fraction: float  # 0..1 over the whole job
+    message: str = ""
+    preview_png: bytes | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class Backend(ABC):
+    """One backend instance (one server). Thread-safe: `run` may be called from several workers."""
+
+    kind: ClassVar[str] = "backend"
+
+    def __init__(self, instance_id: str, *, max_concurrent: int = 1) -> None:
+        self.instance_id = instance_id
+        self.max_concurrent = max_concurrent
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.kind} '{self.instance_id}'"
+
+    @abstractmethod
+    def offers(self) -> list[Offer]:
+        """What this instance can make. Cheap: no network."""
+
+    @abstractmethod
+    def run(
+        self, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event
+    ) -> GenerationResult:
+        """Generate, block until done, write files under request.output_dir, return them."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing open
+        """Release connections. Called once at shutdown."""

@@ -1,0 +1,80 @@
+"""What the scheduler tells the main thread. Plain immutable data, safe across threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..shots import Take
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    job_id: str
+    shot_id: str
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__.removeprefix("Job").lower()
+
+
+@dataclass(frozen=True)
+class JobRouted(JobEvent):
+    backend: str  # display name of the chosen instance
+    template: str
+    explanation: str
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class JobStarted(JobEvent):
+    backend: str
+
+
+@dataclass(frozen=True)
+class JobProgress(JobEvent):
+    fraction: float
+    message: str = ""
+    preview_png: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class JobSucceeded(JobEvent):
+    take: Take
+    record_path: str = ""  # the take's provenance record beside its files
+
+
+@dataclass(frozen=True)
+class JobFailed(JobEvent):
+    error_kind: str
+    message: str
+    hint: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+@dataclass(frozen=True)
+class JobCancelled(JobEvent):
+    message: str = "cancelled"
+
+
+TERMINAL_EVENTS = (JobSucceeded, JobFailed, JobCancelled)
+
+
+def describe(event: JobEvent) -> str:
+    """One line for logs and the headless batch."""
+    head = f"[{event.kind}] shot {event.shot_id[:8]} job {event.job_id[:8]}"
+    if isinstance(event, JobRouted):
+        return f"{head}: attempt {event.attempt} on {event.backend} with {event.template}: {event.explanation}"
+    if isinstance(event, JobStarted):
+        return f"{head}: running on {event.backend}"
+    if isinstance(event, JobProgress):
+        return f"{head}: {event.fraction:5.1%} {event.message}".rstrip()
+    if isinstance(event, JobSucceeded):
+        return f"{head}: take {', '.join(event.take.files)}"
+    if isinstance(event, JobFailed):
+        return f"{head}: {event.error_kind}: {event.text}"
+    if isinstance(event, JobCancelled):
+        return f"{head}: {event.message}"
+    return head
