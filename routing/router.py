@@ -69,7 +69,7 @@ def health_filter(spec: ShotSpec, candidate: Candidate, health: HealthBook) -> s
     return health.unavailable_reason(candidate.backend.instance_id)
 
 
-DEFAULT_FILTERS: tuple[Filter, ...] = (media_filter, pin_filter, health_filter)
+DEFAULT_FILTERS: tuple[Filter, ...] = (media_filter, pin_filter)
 
 
 def quality_score(spec: ShotSpec, candidate: Candidate) -> tuple[float, str]:
@@ -91,14 +91,24 @@ class Router:
     def route(self, spec: ShotSpec, backends: Sequence[Backend]) -> Decision:
         verdicts: list[Verdict] = []
         accepted: list[tuple[float, int, Candidate, str]] = []
+        resting: list[tuple[float, int, Candidate, str]] = []  # fit, but their instance failed recently
         for order, candidate in enumerate(self.candidates(backends)):
             reason = self._first_rejection(spec, candidate)
             if reason is not None:
                 verdicts.append(Verdict(candidate, False, reason))
                 continue
             score, why = quality_score(spec, candidate)
+            down = health_filter(spec, candidate, self.health)
+            if down is not None:
+                verdicts.append(Verdict(candidate, False, down, score))
+                resting.append((score, order, candidate, f"{why}; {down}, tried again as nothing else fits"))
+                continue
             verdicts.append(Verdict(candidate, True, why, score))
             accepted.append((score, order, candidate, why))
+        if not accepted:
+            # A server that failed a minute ago may be back (the user just started it): better
+            # to try it than to refuse the shot outright.
+            accepted = resting
         # Stable: equal scores keep the configured order of instances and templates.
         accepted.sort(key=lambda item: (-item[0], item[1]))
         ranked = tuple(item[2] for item in accepted)

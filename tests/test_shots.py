@@ -1,4 +1,5 @@
 import pytest
+from pydantic import ValidationError
 
 from shotcaller.shots import MediaKind, Quality, ShotError, Take, make_spec
 
@@ -12,11 +13,11 @@ def test_spec_is_frozen_and_trims_prompt():
     spec = make_spec(shot_id="a" * 32, prompt="  a red door ", quality="final", media="video")
     assert spec.prompt == "a red door"
     assert spec.quality is Quality.FINAL
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         spec.prompt = "x"  # type: ignore[misc]
 
 
 def test_take_requires_files():
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         Take(shot_id="s", media=MediaKind.VIDEO, files=(), backend_kind="comfyui",
              backend_instance="local", template="t")

@@ -1,5 +1,4 @@
 from backend_doubles import ScriptedBackend
-
 from shotcaller.backends.base import Offer
 from shotcaller.routing.health import HealthBook
 from shotcaller.routing.router import Router
@@ -53,3 +52,11 @@ def test_no_backend_configured_says_what_to_do():
     decision = Router().route(spec(), [])
     assert decision.chosen is None
     assert "add a ComfyUI URL" in decision.explanation
+
+
+def test_recently_failed_instance_is_still_tried_when_it_is_the_only_one():
+    health = HealthBook(cooldown_seconds=30)
+    health.mark_down("local", "unreachable")
+    decision = Router(health).route(spec(), [ScriptedBackend("local", [DRAFT])])
+    assert decision.chosen.backend.instance_id == "local"
+    assert "tried again as nothing else fits" in decision.explanation

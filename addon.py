@@ -1,0 +1,26 @@
+"""Registration of every Blender-facing module, in order. Called from the package's __init__."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import operators, panels, preferences, properties, pump, session
+from .handlers import on_load_post
+
+MODULES = (preferences, properties, operators, panels)
+
+
+def register() -> None:
+    for module in MODULES:
+        module.register()
+    bpy.app.handlers.load_post.append(on_load_post)
+
+
+def unregister() -> None:
+    if on_load_post in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.remove(on_load_post)
+    # A timer or class left registered makes Blender 4.2 crash and 4.5 hang at exit.
+    pump.stop_timer()
+    session.close_session()
+    for module in reversed(MODULES):
+        module.unregister()

@@ -1,0 +1,185 @@
+"""Headless generation: `blender -b film.blend --python <extension>/batch.py -- [options]`.
+
+Timers never fire without a UI, so this drains the scheduler's events in its own
+loop on the main thread, printing one line per event, then writes a JSON report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import bpy
+
+from . import pump
+from .backends.files import write_atomically
+from .jobs.events import TERMINAL_EVENTS, JobEvent, JobFailed, JobRouted, JobStarted, JobSucceeded, describe
+from .preferences import current_settings
+from .sequencer import compat
+from .submission import is_take_strip, submit_strips
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="blender -b FILE.blend --python batch.py --",
+        description="Generate Shotcaller shots without the UI.",
+    )
+    parser.add_argument("--quality", choices=("draft", "final"), default="draft")
+    parser.add_argument("--shots", nargs="+", metavar="NAME", help="strip names (default: every shot with a prompt)")
+    parser.add_argument("--scene", help="scene name (default: the active scene)")
+    parser.add_argument("--comfyui-url", help="overrides the preferences")
+    parser.add_argument("--templates", metavar="DIR", help="an extra ComfyUI template folder")
+    parser.add_argument("--output-dir", metavar="DIR", help="where takes go (default: the preferences' folder)")
+    parser.add_argument("--report", metavar="PATH", help="write a JSON report here")
+    parser.add_argument("--save", action="store_true", help="save the .blend when done")
+    parser.add_argument("--timeout", type=float, default=6 * 3600, help="seconds before giving up (default 6 h)")
+    return parser.parse_args(argv)
+
+
+@dataclasses.dataclass
+class ShotReport:
+    name: str
+    shot_id: str = ""
+    job_id: str = ""
+    status: str = "not submitted"
+    backend: str = ""
+    template: str = ""
+    reason: str = ""
+    take_files: list[str] = dataclasses.field(default_factory=list)
+    record: str = ""
+    timeline: str = ""
+    error: str = ""
+    submitted_at: float = 0.0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    seconds: float = 0.0
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    scene = bpy.data.scenes.get(args.scene) if args.scene else bpy.context.scene
+    if scene is None:
+        print(f"shotcaller: no scene named '{args.scene}'", file=sys.stderr)
+        return 2
+    if scene.sequence_editor is None:
+        print(f"shotcaller: scene '{scene.name}' has no sequencer strips", file=sys.stderr)
+        return 2
+    strips = _pick_strips(scene, args.shots)
+    reports = {strip.name: ShotReport(strip.name) for strip in strips}
+    missing = [name for name in args.shots or [] if name not in reports]
+    for name in missing:
+        reports[name] = ShotReport(name, error=f"no strip named '{name}' in scene '{scene.name}'")
+
+    settings = current_settings()
+    overrides: dict[str, Any] = {}
+    if args.comfyui_url:
+        overrides["comfyui_url"] = args.comfyui_url
+    if args.templates:
+        overrides["template_folder"] = os.path.abspath(args.templates)
+    if args.output_dir:
+        overrides["output_folder"] = os.path.abspath(args.output_dir)
+    settings = dataclasses.replace(settings, **overrides)
+
+    outcome = submit_strips(scene, strips, args.quality, settings) if strips else None
+    if outcome is not None:
+        for problem in outcome.problems:
+            print(f"shotcaller: {problem}", flush=True)
+        for strip_name, job_id in outcome.submitted:
+            report = reports[strip_name]
+            report.job_id, report.status, report.submitted_at = job_id, "queued", time.time()
+        for strip in strips:
+            report = reports[strip.name]
+            report.shot_id = strip.shotcaller.shot_id
+            if not report.job_id:
+                report.status, report.error = "failed", strip.shotcaller.message or " ".join(outcome.problems)
+    elif not strips:
+        print("shotcaller: no shot with a prompt to generate", flush=True)
+
+    if outcome is not None and outcome.session is not None:
+        _run_until_done(outcome.session, reports, args.timeout)
+
+    if args.report:
+        _write_report(args.report, scene, args.quality, reports)
+    if args.save:
+        if bpy.data.filepath:
+            bpy.ops.wm.save_mainfile()
+            print(f"shotcaller: saved {bpy.data.filepath}", flush=True)
+        else:
+            print("shotcaller: --save given but this .blend was never saved; nothing written", file=sys.stderr)
+            return 2
+    generated = sum(1 for r in reports.values() if r.status == "done")
+    print(f"shotcaller: {generated} of {len(reports)} shot(s) got a take", flush=True)
+    return 0 if reports and generated == len(reports) else 1
+
+
+def _pick_strips(scene: Any, names: list[str] | None) -> list[Any]:
+    strips = [s for s in compat.all_strips(scene.sequence_editor) if not is_take_strip(s)]
+    if names:
+        wanted = set(names)
+        return [s for s in strips if s.name in wanted]
+    return sorted((s for s in strips if s.shotcaller.prompt.strip()), key=lambda s: (s.frame_final_start, s.channel))
+
+
+def _run_until_done(session: Any, reports: dict[str, ShotReport], timeout: float) -> None:
+    by_job = {r.job_id: r for r in reports.values() if r.job_id}
+    pending = set(by_job)
+    deadline = time.monotonic() + timeout
+
+    def on_event(event: JobEvent, outcome: str) -> None:
+        print(describe(event) + (f" -> {outcome}" if outcome else ""), flush=True)
+        report = by_job.get(event.job_id)
+        if report is None:
+            return
+        if isinstance(event, JobRouted):
+            report.backend, report.template, report.reason = event.backend, event.template, event.explanation
+        elif isinstance(event, JobStarted):
+            report.status, report.started_at = "running", report.started_at or time.time()
+        elif isinstance(event, JobSucceeded):
+            take = event.take
+            report.take_files, report.record, report.timeline = list(take.files), event.record_path, outcome
+            report.reason = take.routing_reason
+            report.started_at, report.finished_at = take.started_at, take.finished_at
+            report.seconds = round(take.finished_at - report.submitted_at, 3)
+            placed = outcome.startswith("placed")
+            report.status = "done" if placed else "failed"
+            if not placed:
+                report.error = outcome
+        elif isinstance(event, JobFailed):
+            report.status, report.error, report.finished_at = "failed", event.text, time.time()
+        elif isinstance(event, TERMINAL_EVENTS):
+            report.status, report.finished_at = "cancelled", time.time()
+        if isinstance(event, TERMINAL_EVENTS):
+            pending.discard(event.job_id)
+
+    cancelled_at: float | None = None
+    while pending:
+        if pump.drain(session, budget_seconds=0.5, on_event=on_event):
+            continue
+        now = time.monotonic()
+        if cancelled_at is None and now > deadline:
+            print(f"shotcaller: timed out after {timeout:.0f} s; cancelling", flush=True)
+            for job_id in pending:
+                session.scheduler.cancel(job_id)
+            cancelled_at = now
+        elif cancelled_at is not None and now > cancelled_at + 30:
+            for job_id in pending:
+                by_job[job_id].status, by_job[job_id].error = "failed", "timed out; the server did not stop"
+            return
+        time.sleep(0.05)
+
+
+def _write_report(path: str, scene: Any, quality: str, reports: dict[str, ShotReport]) -> None:
+    document = {
+        "blend": bpy.data.filepath,
+        "scene": scene.name,
+        "quality": quality,
+        "blender": bpy.app.version_string,
+        "shots": [dataclasses.asdict(r) for r in reports.values()],
+    }
+    write_atomically([json.dumps(document, indent=2).encode()], os.path.abspath(path))
+    print(f"shotcaller: report written to {os.path.abspath(path)}", flush=True)

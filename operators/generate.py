@@ -1,0 +1,89 @@
+"""Generate and cancel shots from the Sequencer."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import EnumProperty
+
+from .. import pump
+from ..properties import ACTIVE_STATUSES, QUALITY_ITEMS
+from ..sequencer import compat
+from ..session import current_session
+from ..submission import is_take_strip, submit_strips
+
+
+def _selected_strips(scene: bpy.types.Scene) -> list:
+    if scene is None or scene.sequence_editor is None:
+        return []
+    return [strip for strip in compat.all_strips(scene.sequence_editor) if strip.select]
+
+
+class SEQUENCER_OT_shotcaller_generate(bpy.types.Operator):
+    """Generate the selected shots in the background; each lands as a take above its strip"""
+
+    bl_idname = "sequencer.shotcaller_generate"
+    bl_label = "Generate Shots"
+    bl_options = {"REGISTER"}
+
+    quality: EnumProperty(name="Quality", items=QUALITY_ITEMS, default="draft")
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        scene = compat.sequencer_scene(context)
+        return scene is not None and scene.sequence_editor is not None
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        scene = compat.sequencer_scene(context)
+        outcome = submit_strips(scene, _selected_strips(scene), self.quality)
+        if not outcome.submitted:
+            self.report({"ERROR"}, " ".join(outcome.problems) or "Nothing to generate.")
+            return {"CANCELLED"}
+        if outcome.problems:
+            self.report({"WARNING"}, f"Skipped: {' '.join(outcome.problems)}")
+        count = len(outcome.submitted)
+        self.report({"INFO"}, f"Generating {count} shot{'s' if count != 1 else ''} ({self.quality})")
+        pump.ensure_timer()
+        return {"FINISHED"}
+
+
+class SEQUENCER_OT_shotcaller_cancel(bpy.types.Operator):
+    """Stop generating the selected shots (files already made are kept)"""
+
+    bl_idname = "sequencer.shotcaller_cancel"
+    bl_label = "Cancel Generation"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return current_session() is not None
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        session = current_session()
+        scene = compat.sequencer_scene(context)
+        cancelled = 0
+        for strip in _selected_strips(scene):
+            shot = strip.shotcaller
+            if is_take_strip(strip) or shot.status not in ACTIVE_STATUSES or session is None:
+                continue
+            if session.scheduler.cancel(shot.job_id):
+                shot.message = "cancelling"
+                cancelled += 1
+        if not cancelled:
+            self.report({"WARNING"}, "None of the selected shots is generating.")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Cancelling {cancelled} shot(s)")
+        pump.ensure_timer()
+        return {"FINISHED"}
+
+
+CLASSES = (SEQUENCER_OT_shotcaller_generate, SEQUENCER_OT_shotcaller_cancel)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,1 @@
+"""Blender Video Sequencer glue: the one compatibility module and take placement."""

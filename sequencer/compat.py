@@ -1,0 +1,58 @@
+"""Every difference between Blender 4.2, 4.5 and 5.0 that Shotcaller touches, in one place.
+
+4.2 names strips `Sequence` and keeps them in `sequences`; 4.5 has both names;
+5.0 has only `Strip`/`strips`, renamed `frame_end` to `length` for effects, and
+gives the sequencer its own scene in the context.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+
+VERSION: tuple[int, int, int] = tuple(bpy.app.version)  # type: ignore[assignment]
+HAS_AUDIO = VERSION >= (4, 3, 0)  # the 4.2 bpy wheel is built without Audaspace
+
+
+def strip_type() -> Any:
+    return getattr(bpy.types, "Strip", None) or bpy.types.Sequence  # type: ignore[attr-defined]
+
+
+def top_strips(container: Any) -> Any:
+    """The strips directly inside a sequence editor or a meta strip."""
+    return container.strips if hasattr(container, "strips") else container.sequences
+
+
+def all_strips(sequence_editor: Any) -> Any:
+    if hasattr(sequence_editor, "strips_all"):
+        return sequence_editor.strips_all
+    return sequence_editor.sequences_all
+
+
+def container_of(sequence_editor: Any, strip: Any) -> Any:
+    """The collection a strip lives in: its meta strip's, or the editor's top level."""
+    parent = strip.parent_meta() if hasattr(strip, "parent_meta") else None
+    return top_strips(parent if parent is not None else sequence_editor)
+
+
+def sequencer_scene(context: Any) -> Any:
+    return getattr(context, "sequencer_scene", None) or context.scene
+
+
+def new_color_strip(container: Any, name: str, channel: int, frame_start: int, length: int) -> Any:
+    if VERSION >= (5, 0, 0):
+        return top_strips(container).new_effect(
+            name=name, type="COLOR", channel=channel, frame_start=frame_start, length=length
+        )
+    return top_strips(container).new_effect(
+        name=name, type="COLOR", channel=channel, frame_start=frame_start, frame_end=frame_start + length
+    )
+
+
+def extension_user_dir(package: str, subdir: str) -> str | None:
+    """Where an extension may write; None when loaded as a legacy add-on (no such folder)."""
+    try:
+        return bpy.utils.extension_path_user(package, path=subdir, create=True)
+    except (ValueError, AttributeError):
+        return None

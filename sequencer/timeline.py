@@ -1,0 +1,58 @@
+"""Putting a take on the timeline over exactly its shot's frames, on the first free channel above it."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..shots import MediaKind
+from . import compat
+
+MAX_CHANNEL = 128
+
+
+class PlacementError(RuntimeError):
+    """The take's file exists but cannot be put on the timeline; the message says why."""
+
+
+def first_free_channel_above(sequence_editor: Any, strip: Any) -> int:
+    start, end = strip.frame_final_start, strip.frame_final_end
+    occupied = {
+        other.channel
+        for other in compat.container_of(sequence_editor, strip)
+        if other != strip and other.frame_final_start < end and other.frame_final_end > start
+    }
+    channel = strip.channel + 1
+    while channel in occupied:
+        channel += 1
+    if channel > MAX_CHANNEL:
+        raise PlacementError(f"no free channel above '{strip.name}' (all {MAX_CHANNEL} are used)")
+    return channel
+
+
+def place_take(scene: Any, shot_strip: Any, filepath: str, media: MediaKind, name: str) -> Any:
+    """A new strip showing the take, trimmed to the shot's frame range. Returns it."""
+    if not os.path.isfile(filepath):
+        raise PlacementError(f"the take's file is missing: {filepath}")
+    sequence_editor = scene.sequence_editor
+    start = shot_strip.frame_final_start
+    duration = shot_strip.frame_final_duration
+    channel = first_free_channel_above(sequence_editor, shot_strip)
+    strips = compat.container_of(sequence_editor, shot_strip)
+    try:
+        if media is MediaKind.VIDEO:
+            take = strips.new_movie(name=name, filepath=filepath, channel=channel, frame_start=start, fit_method="FIT")
+        elif media is MediaKind.IMAGE:
+            take = strips.new_image(name=name, filepath=filepath, channel=channel, frame_start=start, fit_method="FIT")
+        else:
+            if not compat.HAS_AUDIO:
+                raise PlacementError(
+                    "this Blender build has no audio support, so the sound take cannot be placed; "
+                    f"the file is kept at {filepath}"
+                )
+            take = strips.new_sound(name=name, filepath=filepath, channel=channel, frame_start=start)
+    except RuntimeError as exc:
+        raise PlacementError(f"Blender could not load {filepath}: {exc}") from exc
+    if take.frame_final_duration != duration and (media is MediaKind.IMAGE or take.frame_final_duration > duration):
+        take.frame_final_duration = duration
+    return take

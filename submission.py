@@ -1,0 +1,137 @@
+"""Reading strips into shots and handing them to the session. Main thread only.
+
+Shared by the sidebar operator and the headless batch so both behave the same.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import bpy
+
+from .backends.files import slug
+from .backends.urls import UnsafeURL
+from .preferences import ADDON_PACKAGE, Settings, current_settings
+from .sequencer import compat
+from .session import BackendSettings, JobContext, Session, get_session
+from .shots import ShotError, ShotSpec, make_spec, new_shot_id
+
+
+@dataclass
+class SubmitOutcome:
+    submitted: list[tuple[str, str]] = field(default_factory=list)  # (strip name, job id)
+    problems: list[str] = field(default_factory=list)
+    session: Session | None = None
+
+
+def is_take_strip(strip: Any) -> bool:
+    return bool(strip.shotcaller.take_of)
+
+
+def ensure_shot_ids(scene: Any) -> None:
+    """Give every shot a stable id, and a fresh one to copies (Shift+D copies the id too)."""
+    seen: set[str] = set()
+    for strip in sorted(compat.all_strips(scene.sequence_editor), key=lambda s: s.name):
+        shot = strip.shotcaller
+        if is_take_strip(strip):
+            continue
+        if not shot.shot_id or shot.shot_id in seen:
+            if shot.shot_id:  # a copy: it starts its own history
+                shot.takes.clear()
+                shot.active_take = -1
+                shot.status, shot.message, shot.job_id = "NONE", "", ""
+            shot.shot_id = new_shot_id()
+        seen.add(shot.shot_id)
+
+
+def find_shot_strip(scene: Any, shot_id: str) -> Any | None:
+    if scene is None or scene.sequence_editor is None:
+        return None
+    for strip in compat.all_strips(scene.sequence_editor):
+        if strip.shotcaller.shot_id == shot_id and not is_take_strip(strip):
+            return strip
+    return None
+
+
+def spec_from_strip(scene: Any, strip: Any, quality: str) -> ShotSpec:
+    shot = strip.shotcaller
+    render = scene.render
+    if shot.use_scene_resolution:
+        scale = render.resolution_percentage / 100.0
+        width, height = round(render.resolution_x * scale), round(render.resolution_y * scale)
+    else:
+        width, height = shot.width, shot.height
+    return make_spec(
+        shot_id=shot.shot_id,
+        label=strip.name,
+        prompt=shot.prompt,
+        negative_prompt=shot.negative_prompt,
+        media=shot.media,
+        quality=quality,
+        seed=shot.seed,
+        width=max(16, width - width % 2),
+        height=max(16, height - height % 2),
+        fps=render.fps / render.fps_base,
+        frame_count=strip.frame_final_duration,
+        backend_pin=shot.backend_pin.strip() or None,
+    )
+
+
+def takes_folder(settings: Settings) -> str:
+    """Absolute folder for takes; beside the .blend, or the extension's own folder when unsaved."""
+    folder = settings.output_folder.strip() or "//shotcaller_takes"
+    if folder.startswith("//") and not bpy.data.filepath:
+        fallback = compat.extension_user_dir(ADDON_PACKAGE, "takes")
+        return fallback or os.path.join(bpy.app.tempdir or os.path.expanduser("~"), "shotcaller_takes")
+    return os.path.abspath(bpy.path.abspath(folder))
+
+
+def backend_settings(settings: Settings) -> BackendSettings:
+    return BackendSettings(
+        comfyui_url=settings.comfyui_url,
+        template_folder=bpy.path.abspath(settings.template_folder) if settings.template_folder else "",
+        jobs_per_server=settings.jobs_per_server,
+        online_access=bool(bpy.app.online_access),
+    )
+
+
+def submit_strips(scene: Any, strips: list[Any], quality: str, settings: Settings | None = None) -> SubmitOutcome:
+    outcome = SubmitOutcome()
+    settings = settings or current_settings()
+    shots = [s for s in strips if not is_take_strip(s)]
+    if not shots:
+        outcome.problems.append("No shot strip is selected: select the strips to generate in the Sequencer.")
+        return outcome
+    ensure_shot_ids(scene)
+    specs: list[tuple[Any, ShotSpec]] = []
+    for strip in shots:
+        try:
+            specs.append((strip, spec_from_strip(scene, strip, quality)))
+        except ShotError as exc:
+            strip.shotcaller.status, strip.shotcaller.message = "FAILED", str(exc)
+            outcome.problems.append(str(exc))
+    if not specs:
+        return outcome
+    try:
+        session = get_session(backend_settings(settings))
+    except UnsafeURL as exc:
+        outcome.problems.append(str(exc))
+        return outcome
+    except Exception as exc:  # a broken template folder, say: the message names the file
+        outcome.problems.append(f"Shotcaller could not start: {exc}")
+        return outcome
+    outcome.session = session
+    folder = takes_folder(settings)
+    for strip, spec in specs:
+        shot_folder = os.path.join(folder, slug(strip.name))
+        file_stem = f"{slug(strip.name)}_{quality}_{uuid.uuid4().hex[:8]}"
+        job_id = session.scheduler.submit(spec, shot_folder, file_stem)
+        session.jobs[job_id] = JobContext(scene.name, spec.shot_id, strip.name, quality)
+        shot = strip.shotcaller
+        shot.job_id, shot.status, shot.progress = job_id, "QUEUED", 0.0
+        shot.message = "queued"
+        outcome.submitted.append((strip.name, job_id))
+    return outcome
