@@ -2,7 +2,6 @@ import json
 import threading
 
 from backend_doubles import ScriptedBackend
-
 from shotcaller.backends.base import BackendUnreachable, InvalidRequest, OutOfMemory
 from shotcaller.jobs.events import TERMINAL_EVENTS, JobCancelled, JobFailed, JobRouted, JobSucceeded
 from shotcaller.jobs.scheduler import Scheduler
