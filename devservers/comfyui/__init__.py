@@ -1,0 +1,46 @@
+"""Reference ComfyUI server for development and tests (no models, no torch).
+
+It speaks the HTTP + websocket protocol recorded from a real ComfyUI 0.3.64 server
+(validation errors, queue, history, /view, uploads, message order, binary previews) and runs the
+project's Wan 2.2 text-to-video template with stand-in model nodes whose output frames show the
+prompt text, seed and frame number.
+
+* In a subprocess (what test suites should use)::
+
+      from devservers.comfyui.launch import start_server
+      server = start_server(tmp_path, step_seconds=0.01)
+      server.url            # "http://127.0.0.1:PORT"
+      server.stop()
+
+* In-thread::
+
+      from devservers.comfyui import ReferenceComfyUI
+      with ReferenceComfyUI(port=0) as server:
+          server.url
+
+* CLI: ``python -m devservers.comfyui --port 8188`` (``--help`` lists the flags).
+
+Failure simulation (dev-only, not in ComfyUI), consumed by the next prompt that runs a node:
+``--fail-next oom|error|drop-ws`` (repeatable) or ``POST /reference/fail-next {"mode": "oom"}``
+(``"none"`` clears; ``GET /reference/fail-next`` lists). ``oom`` raises ``torch.OutOfMemoryError``
+("Allocation on device ..." + ComfyUI's OOM tip) in the sampler after its first step, ``error`` a
+RuntimeError, ``drop-ws`` cuts the client's websocket (no close frame) while the job carries on.
+Without a sampler in the prompt, the first node that runs fails instead.
+
+Known differences from a real 0.3.64 server:
+
+* sampler previews are sent by default (real default: none); ``--preview-method none`` or
+  ``extra_data.preview_method = "none"`` turns them off; they are PNGs on every step;
+* prompt numbers start at 0; any string is accepted as ``prompt_id``; a duplicate (queued,
+  running or in history) is answered 409 ``{"error": "prompt_id already exists"}``;
+* VAEDecode of a video latent yields ``(length - 1) // 4 * 4 + 1`` frames and sizes floored to
+  16 (Wan 2.2) or 8 pixels, as the real VAEs do; ``start_image`` is accepted but not drawn;
+* catalogue nodes without an implementation here validate normally but fail at run time with
+  ``NotImplementedError``; no jobs API, assets, credential_auth or custom nodes;
+* a reconnect with the same clientId replaces the old socket; the old one closing later does not
+  unregister the new one.
+"""
+
+from .server import ReferenceComfyUI
+
+__all__ = ["ReferenceComfyUI"]

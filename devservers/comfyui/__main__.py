@@ -1,0 +1,70 @@
+"""CLI: `python -m devservers.comfyui --port PORT [...]`.
+
+Prints `ComfyUI reference server listening on http://127.0.0.1:PORT` (flushed) once it serves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from .catalogue import DEFAULT_MODELS
+from .executor import FAIL_MODES
+from .server import ReferenceComfyUI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m devservers.comfyui", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback only unless --allow-remote)")
+    parser.add_argument("--port", type=int, default=8188, help="port; 0 picks a free one")
+    parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
+    parser.add_argument("--output-dir", help="output directory (default: a new temporary directory)")
+    parser.add_argument("--input-dir", help="input directory (uploads, LoadImage)")
+    parser.add_argument("--temp-dir", help="temp directory (PreviewImage)")
+    parser.add_argument("--model", action="append", default=None, metavar="FOLDER/FILENAME",
+                        help="a model file the server pretends to have; repeatable; replaces the defaults "
+                        f"({', '.join(DEFAULT_MODELS)})")
+    parser.add_argument("--no-default-models", action="store_true", help="start with no models at all")
+    parser.add_argument("--step-seconds", type=float, default=0.05, help="time per sampler step (default 0.05)")
+    parser.add_argument("--vram-gb", type=float, default=None,
+                        help="report a CUDA device named 'reference' with this much VRAM in /system_stats")
+    parser.add_argument("--fail-next", action="append", choices=FAIL_MODES, default=None,
+                        help="make the next executed prompt fail this way; repeatable (one per prompt)")
+    parser.add_argument("--preview-method", default="auto", choices=["auto", "latent2rgb", "taesd", "none"],
+                        help="sampler previews as binary websocket frames (real ComfyUI defaults to none)")
+    parser.add_argument("--verbose", action="store_true", help="log debug messages")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    models = args.model if args.model is not None else ([] if args.no_default_models else None)
+    try:
+        server = ReferenceComfyUI(
+            host=args.host, port=args.port, output_dir=args.output_dir, input_dir=args.input_dir,
+            temp_dir=args.temp_dir, models=models, step_seconds=args.step_seconds, vram_gb=args.vram_gb,
+            fail_next=args.fail_next, preview_method=args.preview_method, allow_remote=args.allow_remote,
+            argv=["main.py", *(sys.argv[1:] if argv is None else argv)],
+        )
+        url = server.start()
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    print(f"directories: {server.directories}", file=sys.stderr, flush=True)
+    print(f"ComfyUI reference server listening on {url}", flush=True)
+    while not done.wait(0.5):
+        pass
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,403 @@
+"""Node implementations of the reference server.
+
+Nodes that need no model weights do their real work (EmptyImage, ImageScale, SaveImage, SaveVideo,
+...). Model nodes are stand-ins: loaders return handles, CLIPTextEncode returns conditioning that
+carries its text, the samplers wait `step_seconds` per step while reporting progress, and
+VAEDecode renders frames that show the positive prompt, the seed and the frame number.
+
+A node is `fn(ctx, **inputs) -> (outputs tuple, ui dict | None)`. Nodes of the catalogue that are
+not implemented here still validate; running one raises NotImplementedError (an execution_error).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from . import media
+
+
+@dataclass
+class Handle:
+    """MODEL / CLIP / VAE stand-in."""
+
+    kind: str
+    name: str
+    details: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"<{self.kind} {self.name}>"
+
+
+@dataclass
+class Conditioning:
+    text: str
+
+    def __str__(self) -> str:
+        return f"<CONDITIONING {self.text[:40]!r}>"
+
+
+@dataclass
+class Latent:
+    """A LATENT stand-in: the pixel size and frame count it decodes to, plus what sampled it."""
+
+    width: int
+    height: int
+    frames: int
+    batch: int
+    seed: int | None = None
+    text: str = ""
+    negative: str = ""
+    caption: str = ""
+
+    def __str__(self) -> str:
+        return f"<LATENT {self.batch}x{self.frames}x{self.height}x{self.width}>"
+
+
+@dataclass
+class Video:
+    frames: media.Frames
+    fps: float
+    audio: dict | None = None
+
+    def __str__(self) -> str:
+        return f"<VIDEO {self.frames.count} frames {self.frames.width}x{self.frames.height} @ {self.fps}>"
+
+
+class OutOfMemoryError(RuntimeError):
+    """Reported as `torch.OutOfMemoryError`, like the real CUDA allocation failure."""
+
+
+OutOfMemoryError.__module__ = "torch"
+OutOfMemoryError.__qualname__ = "OutOfMemoryError"
+
+NodeResult = tuple[tuple, dict | None]
+NODES: dict[str, Callable[..., NodeResult]] = {}
+SAMPLERS = {"KSampler", "KSamplerAdvanced"}
+
+
+def node(*names: str):
+    def register(fn):
+        for name in names:
+            NODES[name] = fn
+        return fn
+
+    return register
+
+
+def file_hash(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _resolve_input_file(ctx, name: str) -> str:
+    from .validation import split_annotation
+
+    name, kind = split_annotation(name)
+    return os.path.join(ctx.directories[kind or "input"], name)
+
+
+def is_changed(ctx, class_type: str, inputs: dict) -> Any:
+    """Extra cache-key part: file-loading nodes re-run when the file content changes."""
+    key = {"LoadImage": "image", "LoadImageMask": "image", "LoadAudio": "audio", "LoadVideo": "file"}.get(class_type)
+    if key and isinstance(inputs.get(key), str):
+        path = _resolve_input_file(ctx, inputs[key])
+        return file_hash(path) if os.path.isfile(path) else None
+    return None
+
+
+# ---------------------------------------------------------------------------- loaders & model stand-ins
+@node("UNETLoader")
+def unet_loader(ctx, unet_name, weight_dtype="default"):
+    return (Handle("MODEL", unet_name, {"weight_dtype": weight_dtype}),), None
+
+
+@node("CLIPLoader")
+def clip_loader(ctx, clip_name, type="stable_diffusion", device="default"):
+    return (Handle("CLIP", clip_name, {"type": type}),), None
+
+
+@node("DualCLIPLoader")
+def dual_clip_loader(ctx, clip_name1, clip_name2, type="flux", device="default"):
+    return (Handle("CLIP", f"{clip_name1}+{clip_name2}", {"type": type}),), None
+
+
+@node("VAELoader")
+def vae_loader(ctx, vae_name):
+    return (Handle("VAE", vae_name),), None
+
+
+@node("CheckpointLoaderSimple")
+def checkpoint_loader(ctx, ckpt_name):
+    return (Handle("MODEL", ckpt_name), Handle("CLIP", ckpt_name), Handle("VAE", ckpt_name)), None
+
+
+@node("LoraLoader")
+def lora_loader(ctx, model, clip, lora_name, strength_model=1.0, strength_clip=1.0):
+    loras = [*model.details.get("loras", []), lora_name]
+    return (Handle("MODEL", model.name, {**model.details, "loras": loras}), clip), None
+
+
+@node("LoraLoaderModelOnly")
+def lora_loader_model_only(ctx, model, lora_name, strength_model=1.0):
+    return lora_loader(ctx, model, None, lora_name)[0][:1], None
+
+
+@node("ModelSamplingSD3", "ModelSamplingFlux", "ModelSamplingAuraFlow", "ModelSamplingDiscrete")
+def model_sampling(ctx, model, **settings):
+    return (Handle("MODEL", model.name, {**model.details, **settings}),), None
+
+
+@node("CLIPTextEncode")
+def clip_text_encode(ctx, clip, text):
+    return (Conditioning(text),), None
+
+
+@node("Wan22ImageToVideoLatent")
+def wan22_latent(ctx, vae, width, height, length, batch_size, start_image=None):
+    # Wan 2.2 VAE: 16x spatial and 4x temporal compression (decodes to 4n+1 frames).
+    return (Latent(width // 16 * 16, height // 16 * 16, (length - 1) // 4 * 4 + 1, batch_size),), None
+
+
+@node("EmptyHunyuanLatentVideo")
+def empty_video_latent(ctx, width, height, length, batch_size):
+    return (Latent(width // 8 * 8, height // 8 * 8, (length - 1) // 4 * 4 + 1, batch_size),), None
+
+
+@node("EmptyLatentImage", "EmptySD3LatentImage")
+def empty_latent_image(ctx, width, height, batch_size):
+    return (Latent(width // 8 * 8, height // 8 * 8, 1, batch_size),), None
+
+
+def _sample(ctx, latent: Latent, seed: int, steps: int, positive, negative, label: str) -> Latent:
+    text = getattr(positive, "text", str(positive))
+    for step in range(steps):
+        ctx.sleep(ctx.step_seconds)
+        preview = None
+        if ctx.wants_preview():
+            preview = media.preview_png(latent.width, latent.height, seed, text, step + 1, steps)
+        ctx.progress(step + 1, steps, preview)
+        if step == 0:
+            ctx.failure_point()
+        if step + 1 < steps:
+            ctx.check_interrupt()
+    caption = f"seed {seed} - {steps} steps - {label}"
+    return Latent(latent.width, latent.height, latent.frames, latent.batch, seed, text,
+                  getattr(negative, "text", ""), caption)
+
+
+@node("KSampler")
+def ksampler(ctx, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, denoise=1.0):
+    return (_sample(ctx, latent_image, seed, steps, positive, negative, f"{sampler_name}/{scheduler} cfg {cfg}"),), None
+
+
+@node("KSamplerAdvanced")
+def ksampler_advanced(ctx, model, add_noise, noise_seed, steps, cfg, sampler_name, scheduler, positive, negative,
+                      latent_image, start_at_step, end_at_step, return_with_leftover_noise):
+    count = max(0, min(steps, end_at_step) - start_at_step)
+    return (_sample(ctx, latent_image, noise_seed, count, positive, negative, f"{sampler_name}/{scheduler}"),), None
+
+
+@node("VAEDecode")
+def vae_decode(ctx, samples, vae):
+    seed = samples.seed if samples.seed is not None else 0
+    frames = media.RenderedFrames(samples.width, samples.height, samples.frames * samples.batch, seed,
+                                  samples.text, samples.caption)
+    return (frames,), None
+
+
+# ---------------------------------------------------------------------------- images
+@node("EmptyImage")
+def empty_image(ctx, width, height, batch_size=1, color=0):
+    rgb = ((color >> 16) & 0xFF, (color >> 8) & 0xFF, color & 0xFF)
+    return (media.SolidFrames(width, height, batch_size, rgb),), None
+
+
+@node("LoadImage")
+def load_image(ctx, image):
+    frames, mask = media.load_image_file(_resolve_input_file(ctx, image))
+    return (frames, mask), None
+
+
+@node("ImageInvert")
+def image_invert(ctx, image):
+    return (media.MappedFrames(image, lambda f: 255 - f, image.width, image.height),), None
+
+
+_RESAMPLE = {
+    "nearest-exact": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "area": Image.Resampling.BOX,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+
+
+@node("ImageScale")
+def image_scale(ctx, image, upscale_method, width, height, crop):
+    if width == 0 and height == 0:
+        return (image,), None
+    if width == 0:
+        width = max(1, round(image.width * height / image.height))
+    if height == 0:
+        height = max(1, round(image.height * width / image.width))
+
+    def scale(pixels: np.ndarray) -> np.ndarray:
+        picture = Image.fromarray(pixels)
+        if crop == "center":
+            src_w, src_h = picture.size
+            if src_w / src_h > width / height:
+                new_w = round(src_h * width / height)
+                x = (src_w - new_w) // 2
+                picture = picture.crop((x, 0, x + new_w, src_h))
+            else:
+                new_h = round(src_w * height / width)
+                y = (src_h - new_h) // 2
+                picture = picture.crop((0, y, src_w, y + new_h))
+        return np.asarray(picture.resize((width, height), _RESAMPLE[upscale_method]))
+
+    return (media.MappedFrames(image, scale, width, height),), None
+
+
+def _save_images(ctx, images, prefix: str, kind: str) -> dict:
+    folder, stem, counter, subfolder = media.output_path(prefix, ctx.directories[kind], images.width, images.height)
+    chunks = media.metadata_chunks(ctx.prompt, ctx.extra_pnginfo)
+    results = []
+    for index, pixels in enumerate(images):
+        name = f"{stem.replace('%batch_num%', str(index))}_{counter:05}_.png"
+        with open(os.path.join(folder, name), "wb") as handle:
+            handle.write(media.png_bytes(pixels, chunks, compress_level=4 if kind == "output" else 1))
+        results.append({"filename": name, "subfolder": subfolder, "type": kind})
+        counter += 1
+    return {"images": results}
+
+
+@node("SaveImage")
+def save_image(ctx, images, filename_prefix="ComfyUI"):
+    return (), _save_images(ctx, images, filename_prefix, "output")
+
+
+@node("PreviewImage")
+def preview_image(ctx, images):
+    suffix = "".join(random.choice(string.ascii_lowercase) for _ in range(5))
+    return (), _save_images(ctx, images, f"ComfyUI_temp_{suffix}", "temp")
+
+
+@node("SaveAnimatedWEBP")
+def save_animated_webp(ctx, images, filename_prefix="ComfyUI", fps=6.0, lossless=True, quality=80, method="default"):
+    folder, stem, counter, subfolder = media.output_path(filename_prefix, ctx.directories["output"],
+                                                         images.width, images.height)
+    name = f"{stem}_{counter:05}_.webp"
+    level = {"default": 4, "fastest": 0, "slowest": 6}[method]
+    media.save_webp(os.path.join(folder, name), images, fps, lossless, quality, level)
+    ui = {"images": [{"filename": name, "subfolder": subfolder, "type": "output"}], "animated": [images.count != 1]}
+    return (), ui
+
+
+@node("SaveAnimatedPNG")
+def save_animated_png(ctx, images, filename_prefix="ComfyUI", fps=6.0, compress_level=4):
+    folder, stem, counter, subfolder = media.output_path(filename_prefix, ctx.directories["output"],
+                                                         images.width, images.height)
+    name = f"{stem}_{counter:05}_.png"
+    media.save_apng(os.path.join(folder, name), images, fps, compress_level)
+    ui = {"images": [{"filename": name, "subfolder": subfolder, "type": "output"}], "animated": [True]}
+    return (), ui
+
+
+# ---------------------------------------------------------------------------- video & audio
+def _video_metadata(ctx) -> dict[str, str]:
+    return media.metadata_chunks(ctx.prompt, ctx.extra_pnginfo)
+
+
+@node("SaveWEBM")
+def save_webm(ctx, images, filename_prefix="ComfyUI", codec="vp9", fps=24.0, crf=32.0):
+    folder, stem, counter, subfolder = media.output_path(filename_prefix, ctx.directories["output"],
+                                                         images.width, images.height)
+    name = f"{stem}_{counter:05}_.webm"
+    encoder = {"vp9": "libvpx-vp9", "av1": "libsvtav1"}[codec]
+    options = {"crf": str(int(crf))}
+    if codec == "vp9":
+        options.update({"deadline": "realtime", "cpu-used": "8", "b": "0"})
+    media.encode_video(os.path.join(folder, name), images, fps, container="webm", codec=encoder, options=options,
+                       metadata=_video_metadata(ctx))
+    ui = {"images": [{"filename": name, "subfolder": subfolder, "type": "output"}], "animated": [True]}
+    return (), ui
+
+
+@node("CreateVideo")
+def create_video(ctx, images, fps, audio=None):
+    return (Video(images, fps, audio),), None
+
+
+@node("GetVideoComponents")
+def get_video_components(ctx, video):
+    return (video.frames, video.audio, video.fps), None
+
+
+@node("SaveVideo")
+def save_video(ctx, video, filename_prefix="video/ComfyUI", format="auto", codec="auto"):
+    frames = video.frames
+    folder, stem, counter, subfolder = media.output_path(filename_prefix, ctx.directories["output"],
+                                                         frames.width, frames.height)
+    name = f"{stem}_{counter:05}_.mp4"
+    media.encode_video(os.path.join(folder, name), frames, video.fps, container="mp4", codec="libx264",
+                       options={"preset": "veryfast", "crf": "23"}, audio=video.audio,
+                       metadata=_video_metadata(ctx))
+    ui = {"images": [{"filename": name, "subfolder": subfolder, "type": "output"}], "animated": [True]}
+    return (), ui
+
+
+@node("EmptyAudio")
+def empty_audio(ctx, duration, sample_rate, channels):
+    samples = round(duration * sample_rate)
+    return ({"waveform": np.zeros((1, channels, samples), np.float32), "sample_rate": sample_rate},), None
+
+
+def _save_audio(ctx, audio: dict, prefix: str, kind: str) -> dict:
+    folder, stem, counter, subfolder = media.output_path(prefix, ctx.directories[kind])
+    name = f"{stem}_{counter:05}_.flac"
+    media.save_flac(os.path.join(folder, name), audio)
+    return {"audio": [{"filename": name, "subfolder": subfolder, "type": kind}]}
+
+
+@node("SaveAudio")
+def save_audio(ctx, audio, filename_prefix="audio/ComfyUI"):
+    return (), _save_audio(ctx, audio, filename_prefix, "output")
+
+
+@node("PreviewAudio")
+def preview_audio(ctx, audio):
+    suffix = "".join(random.choice(string.ascii_lowercase) for _ in range(5))
+    return (), _save_audio(ctx, audio, f"ComfyUI_temp_{suffix}", "temp")
+
+
+# ---------------------------------------------------------------------------- primitives & text
+@node("PrimitiveString", "PrimitiveStringMultiline", "PrimitiveInt", "PrimitiveFloat", "PrimitiveBoolean")
+def primitive(ctx, value):
+    return (value,), None
+
+
+@node("PreviewAny")
+def preview_any(ctx, source=None):
+    if isinstance(source, str):
+        text = source
+    elif isinstance(source, (int, float, bool)):
+        text = str(source)
+    else:
+        try:
+            text = json.dumps(source, indent=4)
+        except Exception:
+            text = str(source)
+    return (), {"text": [text]}

@@ -1,0 +1,293 @@
+"""`ReferenceComfyUI`: the aiohttp application, websocket hub and lifecycle.
+
+Use in-thread (tests, other tools):
+
+    server = ReferenceComfyUI(port=0, output_dir=..., step_seconds=0.01)
+    url = server.start()          # serves on a background thread, returns "http://127.0.0.1:PORT"
+    ...
+    server.stop()
+
+or from the command line: `python -m devservers.comfyui --port 8188` (see __main__.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import struct
+import tempfile
+import threading
+import urllib.parse
+import uuid
+from collections.abc import Iterable
+
+from aiohttp import WSMsgType, web
+
+from . import routes
+from .catalogue import DEFAULT_MODELS, Catalogue, parse_models
+from .executor import FAIL_MODES, Worker
+from .prompt_queue import PromptQueue
+from .validation import Validator
+
+log = logging.getLogger("devservers.comfyui")
+
+MAX_UPLOAD_SIZE = 100 * 1024 * 1024
+SERVER_FEATURES = {"supports_preview_metadata": True, "max_upload_size": MAX_UPLOAD_SIZE}
+PREVIEW_IMAGE, PREVIEW_IMAGE_WITH_METADATA = 1, 4
+PNG_FORMAT = 2
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@web.middleware
+async def origin_guard(request: web.Request, handler):
+    """Reject cross-origin requests to a loopback server (Host and Origin names must match)."""
+    host, origin = request.headers.get("Host"), request.headers.get("Origin")
+    if host and origin:
+        parsed_origin = urllib.parse.urlparse(origin)
+        parsed_host = urllib.parse.urlsplit("//" + host.lower())
+        host_name = host.lower() if parsed_origin.port is not None else parsed_host.hostname
+        origin_name = parsed_origin.netloc.lower() if parsed_host.port is not None else parsed_origin.hostname
+        if is_loopback(parsed_host.hostname) and host_name and origin_name and host_name != origin_name:
+            return web.Response(status=403)
+    if request.method == "OPTIONS":
+        return web.Response()
+    return await handler(request)
+
+
+class ReferenceComfyUI:
+    """A ComfyUI 0.3.64 look-alike (no models, no torch) for development and tests."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        output_dir: str | None = None,
+        input_dir: str | None = None,
+        temp_dir: str | None = None,
+        models: Iterable[str] | None = None,
+        step_seconds: float = 0.05,
+        vram_gb: float | None = None,
+        fail_next: Iterable[str] | str | None = None,
+        preview_method: str = "auto",
+        allow_remote: bool = False,
+        argv: list[str] | None = None,
+    ):
+        if not allow_remote and not is_loopback(host):
+            raise ValueError(
+                f"refusing to listen on non-loopback host {host!r} (use --allow-remote, or allow_remote=True)"
+            )
+        self.host, self.port = host, port
+        base = None
+        if not (output_dir and input_dir and temp_dir):
+            base = tempfile.mkdtemp(prefix="comfyui-reference-")
+        self.directories = {
+            "output": os.path.abspath(output_dir or os.path.join(base or "", "output")),
+            "input": os.path.abspath(input_dir or os.path.join(base or "", "input")),
+            "temp": os.path.abspath(temp_dir or os.path.join(base or "", "temp")),
+        }
+        for path in self.directories.values():
+            os.makedirs(path, exist_ok=True)
+        self.models = parse_models(DEFAULT_MODELS if models is None else models)
+        self.vram_gb = vram_gb
+        self.argv = argv or ["main.py"]
+        self.catalogue = Catalogue(self.models, self.directories["input"])
+        self.validator = Validator(self.catalogue, self.directories)
+        self.queue = PromptQueue(self.queue_updated)
+        self.worker = Worker(self.catalogue, self.queue, self, self.directories, step_seconds, preview_method,
+                             self.supports_metadata)
+        for mode in [fail_next] if isinstance(fail_next, str) else list(fail_next or []):
+            self.add_fail_next(mode)
+        self.number = 0
+        self.sockets: dict[str, web.WebSocketResponse] = {}
+        self.socket_meta: dict[str, dict] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.outbox: asyncio.Queue | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def add_fail_next(self, mode: str) -> None:
+        if mode not in FAIL_MODES:
+            raise ValueError(f"unknown failure mode {mode!r}; use one of {', '.join(FAIL_MODES)}")
+        self.worker.fail_next.append(mode)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, timeout: float = 30.0) -> str:
+        """Serve on a background thread; returns the base URL once the port is bound."""
+        self._thread = threading.Thread(target=self._thread_main, name="comfyui-reference-http", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("reference ComfyUI server did not start")
+        if self._startup_error is not None:
+            raise self._startup_error
+        self.worker.start()
+        return self.url
+
+    def stop(self) -> None:
+        self.worker.stop()
+        if self.loop is not None and self._thread is not None and self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=15)
+
+    def __enter__(self) -> ReferenceComfyUI:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _thread_main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self.loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._start_http())
+        except BaseException as exc:
+            self._startup_error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(self._shutdown())
+            loop.close()
+
+    async def _start_http(self) -> None:
+        self.outbox = asyncio.Queue()
+        app = web.Application(client_max_size=MAX_UPLOAD_SIZE, middlewares=[origin_guard])
+        table = web.RouteTableDef()
+        routes.register(self, table)
+        table.get("/ws")(self.websocket_handler)
+        app.add_routes(table)
+        api = web.RouteTableDef()
+        for route in table:
+            assert isinstance(route, web.RouteDef)
+            api.route(route.method, "/api" + route.path)(route.handler)
+        app.add_routes(api)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._publisher = asyncio.ensure_future(self._publish())
+
+    async def _shutdown(self) -> None:
+        for ws in list(self.sockets.values()):
+            with contextlib.suppress(Exception):
+                await ws.close()
+        self._publisher.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ------------------------------------------------------------------ websocket hub
+    def queue_info(self) -> dict:
+        return {"exec_info": {"queue_remaining": self.queue.remaining()}}
+
+    def queue_updated(self) -> None:
+        self.send("status", {"status": self.queue_info()}, None)
+
+    def send(self, event: str, data: dict, sid: str | None) -> None:
+        """Queue a text message (thread-safe). sid None broadcasts."""
+        text = json.dumps({"type": event, "data": data})
+        self._post(("text", text, sid))
+
+    def send_preview(self, png: bytes, metadata: dict, sid: str | None) -> None:
+        if metadata:
+            header = json.dumps(metadata).encode()
+            frame = struct.pack(">II", PREVIEW_IMAGE_WITH_METADATA, len(header)) + header + png
+        else:
+            frame = struct.pack(">II", PREVIEW_IMAGE, PNG_FORMAT) + png
+        self._post(("bytes", frame, sid))
+
+    def drop_client(self, sid: str | None) -> None:
+        """Cut the client's websocket without a close frame (failure simulation)."""
+        self._post(("drop", None, sid))
+
+    def supports_metadata(self, sid: str | None) -> bool:
+        meta = self.socket_meta.get(sid or "")
+        return bool(meta and meta["feature_flags"].get("supports_preview_metadata"))
+
+    def _post(self, message: tuple) -> None:
+        loop, outbox = self.loop, self.outbox
+        if loop is None or outbox is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # loop already stopped
+            loop.call_soon_threadsafe(outbox.put_nowait, message)
+
+    async def _publish(self) -> None:
+        assert self.outbox is not None
+        while True:
+            kind, payload, sid = await self.outbox.get()
+            if sid is None:
+                targets = list(self.sockets.items())
+            else:
+                targets = [(sid, self.sockets[sid])] if sid in self.sockets else []
+            for target_sid, ws in targets:
+                try:
+                    if kind == "text":
+                        await ws.send_str(payload)
+                    elif kind == "bytes":
+                        await ws.send_bytes(payload)
+                    elif kind == "drop":
+                        transport = self.socket_meta.get(target_sid, {}).get("transport")
+                        self.sockets.pop(target_sid, None)
+                        self.socket_meta.pop(target_sid, None)
+                        if transport is not None:
+                            transport.abort()
+                except Exception as exc:  # client went away mid-send
+                    log.debug("websocket send to %s failed: %s", target_sid, exc)
+
+    async def websocket_handler(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        transport = request.transport
+        await ws.prepare(request)
+        sid = request.rel_url.query.get("clientId", "") or uuid.uuid4().hex
+        self.sockets[sid] = ws
+        self.socket_meta[sid] = {"feature_flags": {}, "transport": transport}
+        try:
+            self.send("status", {"status": self.queue_info(), "sid": sid}, sid)
+            job = self.worker.current
+            if job is not None and job.client_id == sid and self.worker.last_node_id is not None:
+                self.send("executing", {"node": self.worker.last_node_id}, sid)
+            first = True
+            async for message in ws:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(message.data)
+                except json.JSONDecodeError:
+                    continue
+                if first and isinstance(data, dict) and data.get("type") == "feature_flags":
+                    flags = data.get("data")
+                    self.socket_meta[sid]["feature_flags"] = flags if isinstance(flags, dict) else {}
+                    self.send("feature_flags", dict(SERVER_FEATURES), sid)
+                first = False
+        finally:
+            if self.sockets.get(sid) is ws:
+                self.sockets.pop(sid, None)
+                self.socket_meta.pop(sid, None)
+        return ws

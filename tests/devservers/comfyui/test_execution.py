@@ -1,0 +1,317 @@
+"""Running prompts: websocket message order, history, outputs, caching, interrupt, queue, failures."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from devservers.comfyui.launch import start_server
+from devservers.comfyui.media import seed_colour
+from devservers.comfyui.testing import Client, image_prompt, types, wan_prompt
+
+WAN_ORDER = ["37", "48", "38", "6", "7", "39", "55", "3", "8", "57", "58"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    handle = start_server(tmp_path_factory.mktemp("comfyui-exec"), step_seconds=0.01)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server.url)
+
+
+def node_messages(node_id: str, steps: int = 0, preview: str = "BINARY1", output: bool = False) -> list[str]:
+    sampled = []
+    for _ in range(steps):
+        sampled += ["progress_state", "BINARY4", "progress"] if preview == "BINARY4" else (
+            ["progress_state", "progress", preview] if preview else ["progress_state", "progress"])
+    return ["progress_state", "executing", *sampled, *(["executed"] if output else []), "progress_state"]
+
+
+def run(client: Client, ws, prompt: dict, client_id: str, **extra) -> tuple[dict, list[dict]]:
+    reply = client.submit(prompt, client_id=client_id, **extra)
+    assert reply.status == 200, reply.text
+    prompt_id = reply.json["prompt_id"]
+    messages = ws.collect(prompt_id)
+    return client.get(f"/history/{prompt_id}").json[prompt_id], messages
+
+
+def test_wan_template_run_then_cached_rerun(client, server):
+    prompt = wan_prompt("A red fox running through snow", width=128, height=64, length=9, steps=3, seed=7, fps=8.0)
+    with client.websocket("wan-client") as ws:
+        assert ws.hello == {"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}},
+                                                       "sid": "wan-client"}}
+        entry, messages = run(client, ws, prompt, "wan-client")
+        expected = ["status", "status", "execution_start", "execution_cached"]
+        for node_id in WAN_ORDER:
+            expected += node_messages(node_id, steps=3 if node_id == "3" else 0, output=node_id == "58")
+        expected += ["execution_success", "status", "executing"]
+        assert types(messages) == expected
+
+        prompt_id = entry["prompt"][1]
+        assert [m["data"]["status"]["exec_info"]["queue_remaining"] for m in messages[:2]] == [1, 1]
+        assert messages[-2]["data"] == {"status": {"exec_info": {"queue_remaining": 0}}}
+        assert messages[-1]["data"] == {"node": None, "prompt_id": prompt_id}
+        executing = [m["data"] for m in messages if m["type"] == "executing"][:-1]
+        assert executing[0] == {"node": "37", "display_node": "37", "prompt_id": prompt_id}
+        progress = [m["data"] for m in messages if m["type"] == "progress"]
+        assert progress == [{"value": v, "max": 3, "prompt_id": prompt_id, "node": "3"} for v in (1, 2, 3)]
+        previews = [m for m in messages if m["type"] == "binary"]
+        assert all(p["event"] == 1 and p["format"] == 2 and p["image"][:4] == b"\x89PNG" for p in previews)
+        final_state = [m for m in messages if m["type"] == "progress_state"][-1]["data"]["nodes"]
+        assert set(final_state) == set(WAN_ORDER) and {s["state"] for s in final_state.values()} == {"finished"}
+
+        video = {"filename": "ComfyUI_00001_.mp4", "subfolder": "video", "type": "output"}
+        assert entry["outputs"] == {"58": {"images": [video], "animated": [True]}}
+        assert entry["status"]["status_str"] == "success" and entry["status"]["completed"] is True
+        assert [m[0] for m in entry["status"]["messages"]] == ["execution_start", "execution_cached",
+                                                              "execution_success"]
+        assert entry["prompt"][3] == {"client_id": "wan-client"} and entry["prompt"][4] == ["58"]
+        assert entry["meta"] == {"58": {"node_id": "58", "display_node": "58", "parent_node": None,
+                                        "real_node_id": "58"}}
+        executed = next(m for m in messages if m["type"] == "executed")["data"]
+        assert executed == {"node": "58", "display_node": "58", "output": entry["outputs"]["58"],
+                            "prompt_id": prompt_id}
+
+        download = client.get("/view", **video)
+        assert download.status == 200 and download.headers["Content-Type"] == "video/mp4"
+        with av.open(io.BytesIO(download.body)) as container:
+            stream = container.streams.video[0]
+            assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
+            assert (stream.width, stream.height, stream.average_rate) == (128, 64, 8)
+            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        assert len(frames) == 9
+        assert not np.array_equal(frames[0], frames[8])  # frame number and marker move
+        corner = frames[0][1, -2].astype(int)
+        assert np.abs(corner - np.array(seed_colour(7))).max() < 24
+
+        files_before = sorted(os.listdir(server.output_dir / "video"))
+        cached_entry, cached = run(client, ws, prompt, "wan-client")
+        assert types(cached) == ["status", "status", "execution_start", "execution_cached", "executed",
+                                 "progress_state", "execution_success", "status", "executing"]
+        assert cached[3]["data"]["nodes"] == list(prompt)
+        assert cached[4]["data"]["output"] == entry["outputs"]["58"]
+        assert cached_entry["outputs"] == entry["outputs"]
+        assert cached_entry["status"]["messages"][1][1]["nodes"] == list(prompt)
+        assert sorted(os.listdir(server.output_dir / "video")) == files_before
+
+        # Changing only the seed re-runs the sampler and everything after it.
+        _, partial = run(client, ws, wan_prompt("A red fox running through snow", width=128, height=64, length=9,
+                                                steps=3, seed=8, fps=8.0), "wan-client")
+        assert partial[3]["data"]["nodes"] == ["37", "38", "39", "48", "6", "7", "55"]
+        assert [m["data"]["node"] for m in partial if m["type"] == "executing"][:-1] == ["3", "8", "57", "58"]
+        assert sorted(os.listdir(server.output_dir / "video"))[-1] == "ComfyUI_00002_.mp4"
+
+
+def test_feature_flags_and_metadata_previews(client):
+    with client.websocket("ff-client", feature_flags=True) as ws:
+        assert ws.recv() == {"type": "feature_flags",
+                             "data": {"supports_preview_metadata": True, "max_upload_size": 104857600}}
+        entry, messages = run(client, ws, wan_prompt("flags", steps=2, seed=21, prefix="ff/v"), "ff-client")
+        sampler = messages.index(next(m for m in messages if m["type"] == "executing" and m["data"]["node"] == "3"))
+        assert types(messages)[sampler + 1 : sampler + 7] == ["progress_state", "BINARY4", "progress"] * 2
+        preview = messages[sampler + 2]
+        assert preview["metadata"] == {"node_id": "3", "prompt_id": entry["prompt"][1], "display_node_id": "3",
+                                       "parent_node_id": None, "real_node_id": "3", "image_type": "image/png"}
+        assert Image.open(io.BytesIO(preview["image"])).format == "PNG"
+
+
+def test_previews_can_be_turned_off_per_prompt(client):
+    with client.websocket("quiet") as ws:
+        _, messages = run(client, ws, wan_prompt("quiet", steps=2, seed=31, prefix="quiet/v"), "quiet",
+                          extra_data={"preview_method": "none"})
+        assert "BINARY1" not in types(messages)
+
+
+def test_client_isolation(client):
+    with client.websocket("alice") as alice, client.websocket("bob") as bob:
+        _, alice_messages = run(client, alice, image_prompt(color=0x123456, prefix="iso"), "alice")
+        assert "execution_success" in types(alice_messages)
+        time.sleep(0.2)
+        bob.ws.settimeout(0.3)
+        seen = []
+        try:
+            while True:
+                seen.append(bob.recv())
+        except Exception:
+            pass
+        assert seen and {m["type"] for m in seen} == {"status"}
+
+
+def test_interrupt_running_sampler(client):
+    with client.websocket("stopper") as ws:
+        prompt = wan_prompt("long shot", steps=400, seed=41, prefix="interrupt/v")
+        prompt_id = client.submit(prompt, client_id="stopper").json["prompt_id"]
+        while ws.recv()["type"] != "progress":
+            pass
+        assert client.post_json("/interrupt", {"prompt_id": "someone-else"}).status == 200
+        time.sleep(0.05)
+        reply = client.post_json("/interrupt", {"prompt_id": prompt_id})
+        assert (reply.status, reply.body) == (200, b"")
+        messages = ws.collect(prompt_id)
+        assert types(messages)[-3:] == ["execution_interrupted", "status", "executing"]
+        interrupted = messages[-3]["data"]
+        assert interrupted["node_id"] == "3" and interrupted["node_type"] == "KSampler"
+        assert set(interrupted) == {"prompt_id", "node_id", "node_type", "executed", "timestamp"}
+        assert set(interrupted["executed"]) == {"37", "48", "38", "6", "7", "39", "55"}
+        steps_done = [m["data"]["value"] for m in messages if m["type"] == "progress"]
+        assert steps_done and steps_done[-1] < 400
+    entry = client.wait_history(prompt_id)
+    assert entry["status"]["status_str"] == "error" and entry["status"]["completed"] is False
+    assert entry["outputs"] == {} and entry["meta"] == {}
+    assert entry["status"]["messages"][-1][0] == "execution_interrupted"
+    assert client.post_json("/interrupt").status == 200  # idle, no body
+
+
+def test_queue_delete_and_clear_only_touch_pending(client):
+    with client.websocket("queuer") as ws:
+        running = client.submit(wan_prompt("busy", steps=400, seed=51, prefix="q/v"), client_id="queuer").json
+        while ws.recv()["type"] != "progress":
+            pass
+        pending = [client.submit(image_prompt(color=c, prefix="q/img"), client_id="queuer").json for c in (1, 2)]
+        front = client.submit(image_prompt(color=3, prefix="q/img"), client_id="queuer", front=True).json
+        assert front["number"] < 0
+        queue = client.get("/queue").json
+        assert [item[1] for item in queue["queue_running"]] == [running["prompt_id"]]
+        assert {item[1] for item in queue["queue_pending"]} == {p["prompt_id"] for p in [*pending, front]}
+        assert queue["queue_running"][0][3] == {"client_id": "queuer"} and queue["queue_running"][0][4] == ["58"]
+        assert client.get("/prompt").json == {"exec_info": {"queue_remaining": 4}}
+
+        reply = client.post_json("/queue", {"delete": [pending[0]["prompt_id"], "unknown-id"]})
+        assert (reply.status, reply.body) == (200, b"")
+        queue = client.get("/queue").json
+        assert {item[1] for item in queue["queue_pending"]} == {pending[1]["prompt_id"], front["prompt_id"]}
+        client.post_json("/api/queue", {"clear": True})
+        queue = client.get("/queue").json
+        assert queue["queue_pending"] == [] and len(queue["queue_running"]) == 1
+        client.post_json("/interrupt")
+        ws.collect(running["prompt_id"])
+    for item in [*pending, front]:
+        assert client.get(f"/history/{item['prompt_id']}").json == {}
+
+
+def test_out_of_memory_simulation(client, server):
+    assert server.fail_next("oom") == ["oom"]
+    with client.websocket("oom") as ws:
+        entry, messages = run(client, ws, wan_prompt("too big", seed=61, prefix="oom/v"), "oom")
+        assert types(messages)[-3:] == ["execution_error", "status", "executing"]
+        error = messages[-3]["data"]
+        assert error["exception_type"] == "torch.OutOfMemoryError"
+        assert "Allocation on device" in error["exception_message"]
+        assert "This error means you ran out of memory on your GPU." in error["exception_message"]
+        assert error["node_id"] == "3" and error["node_type"] == "KSampler"
+        assert list(error) == ["prompt_id", "node_id", "node_type", "executed", "exception_message",
+                               "exception_type", "traceback", "current_inputs", "current_outputs", "timestamp"]
+        assert error["current_inputs"]["steps"] == [3] and error["current_inputs"]["sampler_name"] == ["uni_pc"]
+        assert entry["status"]["status_str"] == "error" and entry["outputs"] == {}
+        # The failure is used up: the same prompt now succeeds.
+        entry, _ = run(client, ws, wan_prompt("too big", seed=61, prefix="oom/v"), "oom")
+        assert entry["status"]["status_str"] == "success"
+
+
+def test_dropped_websocket_then_reconnect(client, server):
+    server.fail_next("drop-ws")
+    ws = client.websocket("dropper")
+    prompt = wan_prompt("dropped", steps=150, seed=71, prefix="drop/v")
+    prompt_id = client.submit(prompt, client_id="dropper").json["prompt_id"]
+    with pytest.raises(Exception):  # noqa: B017 - closed or reset, depending on timing
+        while True:
+            ws.recv(timeout=10)
+    ws.close()
+    with client.websocket("dropper") as again:
+        assert again.hello["data"]["sid"] == "dropper"
+        messages = again.collect(prompt_id)
+    # The executing client gets the current node again right after the status hello.
+    assert messages[0]["type"] == "executing" and set(messages[0]["data"]) == {"node"}
+    assert messages[0]["data"]["node"] in WAN_ORDER
+    assert types(messages)[-3:] == ["execution_success", "status", "executing"]
+    assert client.get(f"/history/{prompt_id}").json[prompt_id]["status"]["status_str"] == "success"
+
+
+def test_runtime_error_from_cli_flag(tmp_path):
+    with start_server(tmp_path, fail_next="error", preview_method="none") as handle:
+        client = Client(handle.url)
+        with client.websocket("err") as ws:
+            entry, messages = run(client, ws, image_prompt(prefix="err"), "err")
+            assert types(messages) == ["status", "status", "execution_start", "execution_cached", "progress_state",
+                                       "executing", "execution_error", "status", "executing"]
+            error = messages[6]["data"]
+            assert error["exception_type"] == "RuntimeError" and error["node_id"] == "1"
+            assert error["exception_message"].endswith("\n")
+            assert entry["status"] == {"status_str": "error", "completed": False,
+                                       "messages": entry["status"]["messages"]}
+
+
+def test_image_nodes_audio_text_and_load_image(client, server):
+    buffer = io.BytesIO()
+    Image.new("RGBA", (20, 10), (10, 200, 30, 255)).save(buffer, format="PNG")
+    uploaded = client.upload("source.png", buffer.getvalue(), subfolder="blender").json
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": f"{uploaded['subfolder']}/{uploaded['name']}"}},
+        "2": {"class_type": "ImageScale", "inputs": {"image": ["1", 0], "upscale_method": "bilinear", "width": 40,
+                                                     "height": 0, "crop": "disabled"}},
+        "3": {"class_type": "ImageInvert", "inputs": {"image": ["2", 0]}},
+        "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "misc/inverted"}},
+        "5": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}},
+        "6": {"class_type": "SaveAnimatedWEBP", "inputs": {"images": ["3", 0], "filename_prefix": "misc/anim",
+                                                           "fps": 8.0, "lossless": False, "quality": 80,
+                                                           "method": "default"}},
+        "7": {"class_type": "EmptyAudio", "inputs": {"duration": 0.5, "sample_rate": 22050, "channels": 1}},
+        "8": {"class_type": "SaveAudio", "inputs": {"audio": ["7", 0], "filename_prefix": "audio/blender"}},
+        "9": {"class_type": "PrimitiveString", "inputs": {"value": "hello from blender"}},
+        "10": {"class_type": "PreviewAny", "inputs": {"source": ["9", 0]}},
+    }
+    entry = client.wait_history(client.submit(prompt, client_id="misc").json["prompt_id"])
+    outputs = entry["outputs"]
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    assert outputs["4"] == {"images": [{"filename": "inverted_00001_.png", "subfolder": "misc", "type": "output"}]}
+    saved = Image.open(server.output_dir / "misc" / "inverted_00001_.png")
+    assert saved.size == (40, 20) and saved.convert("RGB").getpixel((5, 5)) == (245, 55, 225)
+    (preview,) = outputs["5"]["images"]
+    assert preview["type"] == "temp" and preview["filename"].startswith("ComfyUI_temp_")
+    assert client.get("/view", **preview).status == 200
+    assert outputs["6"]["animated"] == [False] and outputs["6"]["images"][0]["filename"] == "anim_00001_.webp"
+    assert outputs["8"] == {"audio": [{"filename": "blender_00001_.flac", "subfolder": "audio", "type": "output"}]}
+    with av.open(str(server.output_dir / "audio" / "blender_00001_.flac")) as container:
+        assert container.streams.audio[0].sample_rate == 22050
+    assert outputs["10"] == {"text": ["hello from blender"]}
+    assert json.loads(json.dumps(outputs)) == outputs
+
+
+def test_odd_sized_video_is_cropped_to_even(client, server):
+    prompt = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 33, "height": 17, "batch_size": 5, "color": 255}},
+        "2": {"class_type": "CreateVideo", "inputs": {"images": ["1", 0], "fps": 8.0}},
+        "3": {"class_type": "SaveVideo", "inputs": {"video": ["2", 0], "filename_prefix": "odd/clip",
+                                                    "format": "mp4", "codec": "h264"}},
+    }
+    entry = client.wait_history(client.submit(prompt).json["prompt_id"])
+    (video,) = entry["outputs"]["3"]["images"]
+    assert video == {"filename": "clip_00001_.mp4", "subfolder": "odd", "type": "output"}
+    with av.open(str(server.output_dir / "odd" / "clip_00001_.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (32, 16)
+        assert sum(1 for _ in container.decode(video=0)) == 5
+
+
+def test_unimplemented_node_is_an_execution_error(client):
+    prompt = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+        "2": {"class_type": "ImageBlur", "inputs": {"image": ["1", 0], "blur_radius": 1, "sigma": 1.0}},
+        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "blur"}},
+    }
+    entry = client.wait_history(client.submit(prompt).json["prompt_id"])
+    assert entry["status"]["status_str"] == "error"
+    error = entry["status"]["messages"][-1][1]
+    assert error["exception_type"] == "NotImplementedError" and error["node_type"] == "ImageBlur"
