@@ -1,0 +1,410 @@
+"""The ComfyUI backend: one server, its templates, and the life of one job on it.
+
+A job is checked against the server before it is sent (node types and model
+files, from a short-lived /object_info cache), followed over the websocket with
+/history polling whenever the socket is down, cancelled through the queue or
+/interrupt, and its outputs are taken from /history, the source of truth.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..base import (
+    Backend,
+    BackendError,
+    Cancelled,
+    GenerationRequest,
+    GenerationResult,
+    InvalidRequest,
+    MissingResource,
+    Offer,
+    ProgressCallback,
+    ProtocolError,
+)
+from ..files import sanitize_filename, unique_path
+from .client import ComfyEvent, ComfyEventStream, ComfyUIClient, EventStreamClosed
+from .errors import error_from_history, execution_error, interrupted_error
+from .outputs import output_files, safe_extension
+from .progress import RUN_END, RUN_START, MonotonicReporter, NodeProgress
+from .templates import BUNDLED_TEMPLATE_DIR, ComfyTemplate, TemplateError, load_templates
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://127.0.0.1:8188"
+UPLOAD_SUBFOLDER = "shotcaller"
+
+
+@dataclass(frozen=True)
+class ServerProbe:
+    """What routing needs to know about a server: is it there, and how much memory does it have."""
+
+    url: str
+    version: str
+    device_name: str
+    device_type: str
+    vram_total: int
+    vram_free: int
+    ram_total: int
+    ram_free: int
+
+
+class ComfyUIBackend(Backend):
+    kind = "comfyui"
+
+    def __init__(
+        self,
+        instance_id: str,
+        base_url: str = DEFAULT_URL,
+        template_dirs: Sequence[str] | None = None,
+        *,
+        max_concurrent: int = 1,
+        timeout: float = 30.0,
+        object_info_ttl: float = 30.0,
+        poll_interval: float = 1.0,
+        history_grace: float = 10.0,
+    ) -> None:
+        super().__init__(instance_id, max_concurrent=max_concurrent)
+        self.base_url = base_url.rstrip("/")
+        self.client = ComfyUIClient(self.base_url, timeout)
+        self.object_info_ttl = object_info_ttl
+        self.poll_interval = poll_interval
+        self.history_grace = history_grace
+        # A broken user template is reported here (for the preferences panel) and skipped,
+        # so it does not take the bundled ones down with it.
+        self.template_errors: list[TemplateError] = []
+        dirs = [BUNDLED_TEMPLATE_DIR] if template_dirs is None else list(template_dirs)
+        self.templates = {t.name: t for t in load_templates(dirs, on_error=self.template_errors.append)}
+        self._object_info_lock = threading.Lock()
+        self._object_info_cache: tuple[float, dict[str, Any]] | None = None
+
+    # --- what this instance offers ---------------------------------------------------------
+
+    def offers(self) -> list[Offer]:
+        return [
+            Offer(name=t.name, media=t.media, quality=t.quality, label=t.label, model=t.model, vram_gb=t.vram_gb)
+            for t in self.templates.values()
+        ]
+
+    def probe(self) -> ServerProbe:
+        stats = self.client.system_stats()
+        system = stats.get("system") if isinstance(stats.get("system"), dict) else {}
+        devices = stats.get("devices") if isinstance(stats.get("devices"), list) else []
+        primary = devices[0] if devices and isinstance(devices[0], dict) else {}
+        return ServerProbe(
+            url=self.base_url,
+            version=str((system or {}).get("comfyui_version", "")),
+            device_name=str(primary.get("name", "")),
+            device_type=str(primary.get("type", "")),
+            vram_total=int(primary.get("vram_total") or 0),
+            vram_free=int(primary.get("vram_free") or 0),
+            ram_total=int((system or {}).get("ram_total") or 0),
+            ram_free=int((system or {}).get("ram_free") or 0),
+        )
+
+    # --- one job ---------------------------------------------------------------------------
+
+    def run(
+        self, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event
+    ) -> GenerationResult:
+        template = self.templates.get(request.offer.name)
+        if template is None:
+            raise InvalidRequest(
+                f"{self.display_name} has no template '{request.offer.name}'",
+                hint="The template folder changed since the shot was routed; generate again.",
+            )
+        spec = request.spec
+        if template.needs_init_image and not spec.init_image:
+            raise InvalidRequest(
+                f"template '{template.label}' starts from an image and {spec.describe()} has none",
+                hint="Set an init image on the shot, or pick a text-to-video template.",
+            )
+        progress = MonotonicReporter(report)
+        progress.update(0.0, f"checking ComfyUI at {self.base_url}")
+        self.preflight(template)
+        _raise_if_cancelled(cancel, "before it was sent to ComfyUI")
+
+        init_image = None
+        if template.needs_init_image and spec.init_image:
+            init_image = self.client.upload_image(spec.init_image, UPLOAD_SUBFOLDER)
+        file_prefix = f"shotcaller/{sanitize_filename(request.file_stem, fallback='shot')}"
+        prompt, applied = template.build_prompt(spec, file_prefix, init_image=init_image)
+
+        client_id = uuid.uuid4().hex
+        stream = self._open_stream(client_id)  # before submitting, so no early event is missed
+        try:
+            prompt_id = self.client.submit(prompt, client_id, str(uuid.uuid4()))
+            progress.update(RUN_START / 2, "queued on ComfyUI")
+            tracker = NodeProgress(template.node_classes)
+            entry = self._wait_for_completion(prompt_id, client_id, stream, tracker, progress, cancel)
+        finally:
+            if stream is not None:
+                stream.close()
+        if entry is None:
+            entry = self._finished_history(prompt_id)
+        files = self._download_outputs(entry, request, template, progress, cancel)
+        progress.update(1.0, "downloaded")
+        parameters = {**applied, "server_url": self.base_url, "backend_instance": self.instance_id}
+        return GenerationResult(files=tuple(files), model=template.model, parameters=parameters,
+                                server_job_id=prompt_id)
+
+    def preflight(self, template: ComfyTemplate) -> None:
+        """Raise MissingResource unless the server has every node type and model file the template needs."""
+        info, fresh = self._object_info()
+        problem = self._missing_resource(template, info)
+        if problem is not None and not fresh:
+            # The user may just have installed the model: look again before blaming the server.
+            info, _ = self._object_info(refresh=True)
+            problem = self._missing_resource(template, info)
+        if problem is not None:
+            raise problem
+
+    def _object_info(self, *, refresh: bool = False) -> tuple[dict[str, Any], bool]:
+        # One lock for the fetch too: several workers starting at once share one large download.
+        with self._object_info_lock:
+            cached = self._object_info_cache
+            now = time.monotonic()
+            if not refresh and cached is not None and now - cached[0] < self.object_info_ttl:
+                return cached[1], False
+            info = self.client.object_info()
+            self._object_info_cache = (time.monotonic(), info)
+            return info, True
+
+    def _missing_resource(self, template: ComfyTemplate, info: dict[str, Any]) -> MissingResource | None:
+        for node_id, class_type in template.node_classes.items():
+            if class_type not in info:
+                return MissingResource(
+                    f"node type '{class_type}' (node {node_id} of template '{template.name}') is not"
+                    f" installed on ComfyUI at {self.base_url}",
+                    hint="Install the custom node pack that provides it (ComfyUI-Manager can find it)"
+                    " and restart ComfyUI, or choose another template.",
+                )
+        for model in template.required_models:
+            options = combo_options(info.get(model.class_type), model.input_name)
+            if options is not None and model.filename not in options:
+                return MissingResource(
+                    f"model file '{model.filename}' is missing on ComfyUI at {self.base_url}"
+                    f" (loader node {model.node_id} {model.class_type}, input {model.input_name})",
+                    hint=f"Put it in ComfyUI/models/{model.folder}/ on that machine and restart ComfyUI,"
+                    " or choose another template.",
+                )
+        return None
+
+    def _open_stream(self, client_id: str, connect_timeout: float = 10.0) -> ComfyEventStream | None:
+        try:
+            return self.client.events(client_id, connect_timeout=min(self.client.timeout, connect_timeout))
+        except BackendError as exc:
+            # Without events the job still runs; /history polling follows it. A dead server
+            # shows up at submission with a clearer error than a websocket one.
+            log.info("%s: no event stream (%s); polling /history instead", self.display_name, exc)
+            return None
+
+    def _wait_for_completion(
+        self,
+        prompt_id: str,
+        client_id: str,
+        stream: ComfyEventStream | None,
+        tracker: NodeProgress,
+        progress: MonotonicReporter,
+        cancel: threading.Event,
+    ) -> dict[str, Any] | None:
+        """Block until the prompt finished. Returns its history entry if polling saw it first."""
+        # Even with a live socket, /history is read now and then: a completion that happened
+        # while the socket was reconnecting would otherwise never be noticed.
+        slow_poll = max(5.0, 5 * self.poll_interval)
+        next_poll = time.monotonic() + (slow_poll if stream else 0.0)
+        next_reconnect = time.monotonic() + self.poll_interval
+        try:
+            while True:
+                if cancel.is_set():
+                    self._cancel_on_server(prompt_id)
+                    raise Cancelled(f"the job was cancelled (ComfyUI prompt {prompt_id})")
+                if stream is not None:
+                    try:
+                        event = stream.receive(timeout=0.2)
+                    except EventStreamClosed as exc:
+                        log.info("%s: %s; polling /history", self.display_name, exc)
+                        stream, next_poll = None, 0.0
+                        next_reconnect = time.monotonic() + self.poll_interval
+                    else:
+                        if event is not None and self._handle_event(event, prompt_id, tracker, progress):
+                            return None
+                else:
+                    cancel.wait(min(0.2, self.poll_interval))
+                    if time.monotonic() >= next_reconnect:
+                        stream = self._open_stream(client_id, connect_timeout=2.0)  # keeps cancel prompt
+                        next_reconnect = time.monotonic() + max(2.0, 2 * self.poll_interval)
+                if time.monotonic() >= next_poll:
+                    entry = self._poll(prompt_id)
+                    if entry is not None:
+                        return entry
+                    next_poll = time.monotonic() + (slow_poll if stream else self.poll_interval)
+        finally:
+            if stream is not None:
+                stream.close()
+
+    def _handle_event(
+        self, event: ComfyEvent, prompt_id: str, tracker: NodeProgress, progress: MonotonicReporter
+    ) -> bool:
+        """Apply one event; True when the prompt has finished successfully."""
+        # This socket's client_id is unique to the job, but a prompt_id check also guards
+        # against previews and errors of other prompts on servers that broadcast them.
+        if event.prompt_id is not None and event.prompt_id != prompt_id:
+            return False
+        data = event.data
+        if event.type == "preview":
+            if event.image_format == "png" and event.image:
+                progress.update(tracker.overall(), None, preview_png=event.image)
+        elif event.type == "execution_start":
+            progress.update(RUN_START, "started on ComfyUI")
+        elif event.type == "execution_cached":
+            tracker.cached(data.get("nodes") or [])
+        elif event.type == "progress_state" and isinstance(data.get("nodes"), dict):
+            tracker.state(data["nodes"])
+        elif event.type == "progress":
+            tracker.step(_node_id(data.get("node")), data.get("value"), data.get("max"))
+            progress.update(tracker.overall(), f"{tracker.describe(_node_id(data.get('node')))}"
+                            f" step {data.get('value')}/{data.get('max')}")
+            return False
+        elif event.type == "executing":
+            if data.get("node") is None:
+                return True  # the most version-stable completion signal, sent after history is written
+            tracker.executing(str(data["node"]))
+            progress.update(tracker.overall(), tracker.describe(str(data["node"])))
+            return False
+        elif event.type == "execution_success":
+            return True
+        elif event.type == "execution_error":
+            raise execution_error(data, self.base_url)
+        elif event.type == "execution_interrupted":
+            raise interrupted_error(data, self.base_url)
+        else:
+            return False
+        progress.update(tracker.overall())
+        return False
+
+    def _poll(self, prompt_id: str, *, check_vanished: bool = True) -> dict[str, Any] | None:
+        """The finished history entry, None while queued or running; raises if it failed or vanished."""
+        entry = self.client.history(prompt_id)
+        if entry is None:
+            if not check_vanished:
+                return None
+            if prompt_id in _queued_ids(self.client.queue()):
+                return None
+            # It may have finished between the two reads; a server that leaves the queue before
+            # writing history gets a moment more before the job is declared lost.
+            entry = self.client.history(prompt_id)
+            if entry is None:
+                time.sleep(0.2)
+                if prompt_id in _queued_ids(self.client.queue()):
+                    return None
+                entry = self.client.history(prompt_id)
+            if entry is None:
+                raise Cancelled(
+                    f"ComfyUI at {self.base_url} no longer has the job {prompt_id}: it was removed"
+                    " from its queue or history",
+                    hint="Someone cleared the ComfyUI queue; generate again.",
+                )
+        status = entry.get("status") if isinstance(entry.get("status"), dict) else None
+        if status is not None and status.get("status_str") == "error":
+            raise error_from_history(entry, self.base_url)
+        return entry
+
+    def _finished_history(self, prompt_id: str) -> dict[str, Any]:
+        # execution_success is sent before the history entry is written: wait for it briefly.
+        deadline = time.monotonic() + self.history_grace
+        delay = 0.02
+        while True:
+            entry = self._poll(prompt_id, check_vanished=False)
+            if entry is not None:
+                return entry
+            if time.monotonic() >= deadline:
+                raise ProtocolError(
+                    f"ComfyUI at {self.base_url} reported prompt {prompt_id} done but has no history for it",
+                    hint="See the ComfyUI console; generate again.",
+                )
+            time.sleep(delay)
+            delay = min(0.5, delay * 2)
+
+    def _cancel_on_server(self, prompt_id: str) -> None:
+        """Pending: delete from the queue. Running: interrupt that prompt (and only that one)."""
+        try:
+            queue = self.client.queue()
+            if prompt_id in _queued_ids(queue, "queue_pending"):
+                self.client.delete_from_queue([prompt_id])
+                queue = self.client.queue()  # it may have started meanwhile
+            if prompt_id in _queued_ids(queue, "queue_running"):
+                self.client.interrupt(prompt_id)
+        except BackendError as exc:
+            log.warning("%s: could not cancel %s on the server: %s", self.display_name, prompt_id, exc)
+
+    def _download_outputs(
+        self,
+        entry: dict[str, Any],
+        request: GenerationRequest,
+        template: ComfyTemplate,
+        progress: MonotonicReporter,
+        cancel: threading.Event,
+    ) -> list[str]:
+        refs = output_files(entry, template.media)
+        if not refs:
+            raise ProtocolError(
+                f"ComfyUI at {self.base_url} finished template '{template.name}' without an output file",
+                hint="The template's save node may be missing or disabled.",
+            )
+        stem = sanitize_filename(request.file_stem, fallback="take")
+        written: list[str] = []
+        for index, ref in enumerate(refs):
+            if cancel.is_set():
+                for path in written:
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+                raise Cancelled("the job was cancelled while its files were downloading")
+            suffix = f"_{index + 1:02d}" if len(refs) > 1 else ""
+            name = f"{stem}{suffix}{safe_extension(str(ref.get('filename', '')))}"
+            destination = unique_path(request.output_dir, name)
+            progress.update(RUN_END + (1.0 - RUN_END) * index / len(refs), f"downloading {name}")
+            self.client.download(ref, destination)
+            written.append(destination)
+        return written
+
+
+def combo_options(node_info: Any, input_name: str) -> list[str] | None:
+    """The choices of a combo input in /object_info, in the legacy or the v3 "COMBO" form."""
+    if not isinstance(node_info, dict) or not isinstance(node_info.get("input"), dict):
+        return None
+    for section in ("required", "optional"):
+        spec = (node_info["input"].get(section) or {}).get(input_name)
+        if not isinstance(spec, list) or not spec:
+            continue
+        if isinstance(spec[0], list):
+            return [str(option) for option in spec[0]]
+        if spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1], dict):
+            return [str(option) for option in spec[1].get("options") or []]
+    return None
+
+
+def _queued_ids(queue: dict[str, Any], *keys: str) -> set[str]:
+    ids: set[str] = set()
+    for key in keys or ("queue_running", "queue_pending"):
+        for item in queue.get(key) or []:
+            if isinstance(item, list | tuple) and len(item) > 1:
+                ids.add(str(item[1]))
+    return ids
+
+
+def _node_id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _raise_if_cancelled(cancel: threading.Event, when: str) -> None:
+    if cancel.is_set():
+        raise Cancelled(f"the job was cancelled {when}")

@@ -1,0 +1,422 @@
+"""Low-level ComfyUI client: one method per HTTP endpoint, and a websocket event stream.
+
+Stdlib urllib only (it ships with Blender) plus websocket-client for events.
+Every failure leaves as one of the typed errors of backends/base.py, never as a
+raw urllib or socket exception, so the scheduler can decide from the type alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import mimetypes
+import os
+import socket
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import websocket
+
+from ..base import BackendBusy, BackendError, BackendUnreachable, InvalidRequest, ProtocolError
+from ..files import sanitize_filename, write_atomically
+from .errors import START_HINT, rejection_error, snippet
+
+_CHUNK = 64 * 1024
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class ComfyUIClient:
+    """Talks to one ComfyUI server. Holds no connection state, so one instance serves many threads."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    # --- endpoints -------------------------------------------------------------------------
+
+    def system_stats(self) -> dict[str, Any]:
+        return self._json_object("GET", "/system_stats")
+
+    def object_info(self, node_class: str | None = None) -> dict[str, Any]:
+        path = "/object_info" if node_class is None else f"/object_info/{urllib.parse.quote(node_class)}"
+        return self._json_object("GET", path)
+
+    def queue(self) -> dict[str, Any]:
+        return self._json_object("GET", "/queue")
+
+    def submit(
+        self,
+        prompt: Mapping[str, Any],
+        client_id: str,
+        prompt_id: str | None = None,
+        extra_data: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Queue a prompt; return the prompt_id the server uses (old servers ignore ours)."""
+        body: dict[str, Any] = {"prompt": prompt, "client_id": client_id}
+        if prompt_id:
+            body["prompt_id"] = prompt_id
+        if extra_data:
+            body["extra_data"] = dict(extra_data)
+        answer = self._json_object("POST", "/prompt", body=body, rejected=rejection_error)
+        server_id = answer.get("prompt_id")
+        if not isinstance(server_id, str) or not server_id:
+            raise ProtocolError(
+                f"ComfyUI at {self.base_url} accepted the workflow but sent no prompt_id: {snippet(str(answer))}"
+            )
+        return server_id
+
+    def history(self, prompt_id: str) -> dict[str, Any] | None:
+        """The history entry of one prompt, or None while it is queued or running (or unknown)."""
+        answer = self._json_object("GET", f"/history/{urllib.parse.quote(prompt_id)}")
+        entry = answer.get(prompt_id)
+        if entry is None:
+            return None
+        if not isinstance(entry, dict):
+            raise ProtocolError(f"ComfyUI at {self.base_url} sent a malformed history entry for {prompt_id}")
+        return entry
+
+    def download(self, file_ref: Mapping[str, Any], destination: str) -> int:
+        """Stream one output file (a {filename, subfolder, type} reference) to destination, atomically."""
+        query = {
+            "filename": str(file_ref.get("filename", "")),
+            "subfolder": str(file_ref.get("subfolder", "")),
+            "type": str(file_ref.get("type", "output")),
+        }
+        what = f"output file '{query['filename']}'"
+        response = self._open("GET", "/view", query=query, what=what)
+        with response:
+            return write_atomically(self._stream(response, what), destination)
+
+    def upload_image(self, path: str, subfolder: str = "", *, overwrite: bool = False) -> str:
+        """Upload a local image; return the name a LoadImage node needs (`subfolder/name`)."""
+        try:
+            with open(path, "rb") as handle:
+                content = handle.read()
+        except OSError as exc:
+            raise InvalidRequest(
+                f"cannot read the init image {path}: {exc.strerror or exc}",
+                hint="Check the shot's init image path.",
+            ) from exc
+        filename = sanitize_filename(os.path.basename(path), fallback="init_image")
+        fields = {"type": "input", "subfolder": subfolder, "overwrite": "true" if overwrite else "false"}
+        body, content_type = _multipart(fields, "image", filename, content)
+        answer = self._json_object(
+            "POST", "/upload/image", raw_body=body, content_type=content_type, what=f"upload of {filename}"
+        )
+        name = answer.get("name")
+        if not isinstance(name, str) or not name:
+            raise ProtocolError(f"ComfyUI at {self.base_url} accepted the upload but named no file")
+        server_subfolder = str(answer.get("subfolder") or "")
+        return f"{server_subfolder}/{name}" if server_subfolder else name
+
+    def interrupt(self, prompt_id: str | None = None) -> None:
+        """Stop the running prompt. With a prompt_id, new servers stop only that one."""
+        self._call_without_answer("POST", "/interrupt", {"prompt_id": prompt_id} if prompt_id else {})
+
+    def delete_from_queue(self, ids: list[str]) -> None:
+        """Remove pending prompts; the running one is not affected (use interrupt)."""
+        self._call_without_answer("POST", "/queue", {"delete": list(ids)})
+
+    def events(self, client_id: str, *, connect_timeout: float | None = None) -> ComfyEventStream:
+        """A connected websocket event stream for this client_id (use as a context manager)."""
+        stream = ComfyEventStream(self.base_url, client_id, connect_timeout=connect_timeout or self.timeout)
+        stream.connect()
+        return stream
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _call_without_answer(self, method: str, path: str, body: Any) -> None:
+        with self._open(method, path, body=body) as response:
+            _read_all(response, self.base_url)
+
+    def _json_object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        with self._open(method, path, **kwargs) as response:
+            raw = _read_all(response, self.base_url)
+        try:
+            answer = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ProtocolError(
+                f"ComfyUI at {self.base_url} answered {path} with something that is not JSON:"
+                f" {snippet(raw) or '(empty)'}",
+                hint="Is this address really a ComfyUI server (and not another program or a proxy page)?",
+            ) from None
+        if not isinstance(answer, dict):
+            raise ProtocolError(f"ComfyUI at {self.base_url} answered {path} with {snippet(raw)}")
+        return answer
+
+    def _open(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        raw_body: bytes | None = None,
+        content_type: str = "application/json",
+        rejected: Any = None,
+        what: str = "",
+    ) -> http.client.HTTPResponse:
+        url = self.base_url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        data = raw_body if raw_body is not None else (None if body is None else json.dumps(body).encode())
+        request = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", content_type)
+        try:
+            response: http.client.HTTPResponse = urllib.request.urlopen(request, timeout=self.timeout)
+            return response
+        except urllib.error.HTTPError as exc:
+            with exc:
+                try:
+                    error_body = exc.read()
+                except (OSError, http.client.HTTPException):
+                    error_body = b""
+            if rejected is not None and exc.code in (400, 403, 409):
+                raise rejected(exc.code, error_body, self.base_url) from None
+            raise self._status_error(exc.code, error_body, what or f"{method} {path}") from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise transport_error(exc, self.base_url) from exc
+
+    def _status_error(self, status: int, body: bytes, what: str) -> BackendError:
+        detail = snippet(body) or "(empty answer)"
+        if status in (429, 503):
+            return BackendBusy(f"ComfyUI at {self.base_url} is busy (HTTP {status}) for {what}",
+                               hint="It will be tried again shortly.")
+        if status in (401, 403):
+            return BackendUnreachable(
+                f"ComfyUI at {self.base_url} refused {what} (HTTP {status})",
+                hint="If ComfyUI runs behind a proxy or with access control, check that this machine may use it.",
+            )
+        if status in (400, 404) and what.startswith("output file"):
+            return ProtocolError(
+                f"ComfyUI at {self.base_url} listed {what} but cannot serve it (HTTP {status})",
+                hint="The file may have been moved or deleted on the server; generate again.",
+            )
+        if status == 413:
+            return InvalidRequest(f"ComfyUI at {self.base_url} says {what} is too large (HTTP 413)",
+                                  hint="Use a smaller init image or raise ComfyUI's --max-upload-size.")
+        if status >= 500:
+            return ProtocolError(
+                f"ComfyUI at {self.base_url} failed with an internal error (HTTP {status}) for {what}: {detail}",
+                hint="See the ComfyUI console for the reason.",
+            )
+        return ProtocolError(f"ComfyUI at {self.base_url} answered {what} with HTTP {status}: {detail}")
+
+    def _stream(self, response: http.client.HTTPResponse, what: str) -> Iterator[bytes]:
+        # HTTPResponse.read(n) returns b"" on a connection cut short instead of raising, so the
+        # length is checked here; errors become BackendErrors so write_atomically discards the part.
+        expected = response.headers.get("Content-Length")
+        received = 0
+        while True:
+            try:
+                chunk = response.read(_CHUNK)
+            except (OSError, http.client.HTTPException) as exc:
+                raise transport_error(exc, self.base_url) from exc
+            if not chunk:
+                break
+            received += len(chunk)
+            yield chunk
+        if expected is not None and expected.isdigit() and received != int(expected):
+            raise ProtocolError(
+                f"ComfyUI at {self.base_url} stopped sending {what} after {received} of {expected} bytes",
+                hint="The connection dropped; generate again.",
+            )
+
+
+def transport_error(exc: BaseException, url: str) -> BackendError:
+    """A network-level failure, as an error that says whether the server is there at all."""
+    reason: Any = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, http.client.IncompleteRead):
+        return ProtocolError(f"ComfyUI at {url} stopped answering in the middle of a reply",
+                             hint="The connection dropped; try again.")
+    if isinstance(reason, ConnectionRefusedError):
+        return BackendUnreachable(f"nothing is listening at {url} (connection refused)",
+                                  hint=f"Is ComfyUI running at {url}? {START_HINT}")
+    if isinstance(reason, socket.gaierror):
+        return BackendUnreachable(f"the host name in {url} could not be resolved",
+                                  hint="Check the server address in Shotcaller's preferences.")
+    if isinstance(reason, TimeoutError):
+        return BackendUnreachable(f"ComfyUI at {url} did not answer in time",
+                                  hint=f"Is ComfyUI running at {url} and not frozen? {START_HINT}")
+    if isinstance(reason, ssl.SSLError):
+        return BackendUnreachable(f"secure connection to {url} failed: {reason}",
+                                  hint="Check whether the server uses http:// or https://.")
+    if isinstance(reason, ConnectionError):  # reset, aborted, closed before answering
+        return BackendUnreachable(f"ComfyUI at {url} closed the connection ({type(reason).__name__})",
+                                  hint=f"Is ComfyUI still running at {url}? {START_HINT}")
+    if isinstance(reason, http.client.HTTPException):
+        return ProtocolError(f"{url} answered with something that is not HTTP ({type(reason).__name__})",
+                             hint="Is this address really a ComfyUI server?")
+    if isinstance(reason, ValueError):
+        return BackendUnreachable(f"the server address {url!r} is not a valid URL",
+                                  hint="Use a full address such as http://127.0.0.1:8188.")
+    return BackendUnreachable(f"cannot reach ComfyUI at {url}: {reason}",
+                              hint=f"Is ComfyUI running at {url}? {START_HINT}")
+
+
+def _read_all(response: http.client.HTTPResponse, url: str) -> bytes:
+    try:
+        return response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise transport_error(exc, url) from exc
+
+
+def _multipart(fields: Mapping[str, str], file_field: str, filename: str, content: bytes) -> tuple[bytes, str]:
+    boundary = f"----shotcaller{uuid.uuid4().hex}"
+    parts: list[bytes] = []
+    for name, value in fields.items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
+    file_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{filename}"\r\n'
+        f"Content-Type: {file_type}\r\n\r\n".encode()
+        + content
+        + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+# --- websocket ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComfyEvent:
+    """One websocket message. Previews (binary frames) have type "preview" and carry `image`."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+    image: bytes | None = None
+    image_format: str = ""  # "png" | "jpeg" for previews
+
+    @property
+    def prompt_id(self) -> str | None:
+        value = self.data.get("prompt_id")
+        return value if isinstance(value, str) else None
+
+
+class EventStreamClosed(ProtocolError):
+    """The websocket dropped. The job may still be running: fall back to polling /history."""
+
+
+class ComfyEventStream:
+    """A websocket session on /ws?clientId=..., yielding parsed events."""
+
+    def __init__(self, base_url: str, client_id: str, *, connect_timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.client_id = client_id
+        self.connect_timeout = connect_timeout
+        self._socket: websocket.WebSocket | None = None
+
+    @property
+    def url(self) -> str:
+        parts = urllib.parse.urlsplit(self.base_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        query = urllib.parse.urlencode({"clientId": self.client_id})
+        return urllib.parse.urlunsplit((scheme, parts.netloc, parts.path + "/ws", query, ""))
+
+    def connect(self) -> None:
+        try:
+            # No Origin header: ComfyUI's origin guard rejects an Origin that differs from Host.
+            sock = websocket.create_connection(self.url, timeout=self.connect_timeout, suppress_origin=True)
+            # Announcing preview metadata makes previews carry their prompt_id (binary type 4).
+            sock.send(json.dumps({"type": "feature_flags", "data": {"supports_preview_metadata": True}}))
+        except (OSError, websocket.WebSocketException, ValueError) as exc:
+            raise BackendUnreachable(
+                f"cannot open the event stream of ComfyUI at {self.base_url}: {exc}",
+                hint=f"Is ComfyUI running at {self.base_url}? {START_HINT}",
+            ) from exc
+        self._socket = sock
+
+    def receive(self, timeout: float) -> ComfyEvent | None:
+        """The next event, or None if nothing useful arrived within `timeout` seconds."""
+        if self._socket is None:
+            raise EventStreamClosed(f"the event stream of {self.base_url} is not connected")
+        try:
+            self._socket.settimeout(timeout)
+            opcode, payload = self._socket.recv_data()
+        except websocket.WebSocketTimeoutException:
+            return None
+        except (OSError, websocket.WebSocketException) as exc:
+            self.close()
+            raise EventStreamClosed(f"the event stream of ComfyUI at {self.base_url} dropped: {exc}") from exc
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            self.close()
+            raise EventStreamClosed(f"ComfyUI at {self.base_url} closed the event stream")
+        if opcode == websocket.ABNF.OPCODE_BINARY:
+            return decode_binary_frame(bytes(payload))
+        return parse_text_frame(payload)
+
+    def __iter__(self) -> Iterator[ComfyEvent]:
+        """Events until the stream closes (blocks between them)."""
+        while self._socket is not None:
+            try:
+                event = self.receive(timeout=self.connect_timeout)
+            except EventStreamClosed:
+                return
+            if event is not None:
+                yield event
+
+    def close(self) -> None:
+        sock, self._socket = self._socket, None
+        if sock is not None:
+            with contextlib.suppress(OSError, websocket.WebSocketException):  # already gone
+                sock.close(timeout=1)
+
+    def __enter__(self) -> ComfyEventStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def parse_text_frame(payload: bytes | str) -> ComfyEvent | None:
+    """A JSON text message {"type", "data"}; anything else is ignored rather than fatal."""
+    try:
+        message = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return None
+    data = message.get("data")
+    return ComfyEvent(message["type"], data if isinstance(data, dict) else {})
+
+
+def decode_binary_frame(payload: bytes) -> ComfyEvent | None:
+    """Binary frames: 4-byte big-endian event type, then a type-specific layout (see protocol notes)."""
+    if len(payload) < 8:
+        return None
+    event_type = int.from_bytes(payload[:4], "big")
+    word = int.from_bytes(payload[4:8], "big")
+    if event_type == 1:  # PREVIEW_IMAGE: format (1 JPEG, 2 PNG), image
+        image = payload[8:]
+        return ComfyEvent("preview", {}, image, _image_format(image, "png" if word == 2 else "jpeg"))
+    if event_type == 4:  # PREVIEW_IMAGE_WITH_METADATA: JSON length, JSON, image
+        try:
+            metadata = json.loads(payload[8 : 8 + word])
+        except (ValueError, UnicodeDecodeError):
+            return None
+        image = payload[8 + word :]
+        declared = str(metadata.get("image_type", "")) if isinstance(metadata, dict) else ""
+        return ComfyEvent(
+            "preview",
+            metadata if isinstance(metadata, dict) else {},
+            image,
+            _image_format(image, "png" if declared.endswith("png") else "jpeg"),
+        )
+    if event_type == 3:  # TEXT: node id length, node id, text
+        node = payload[8 : 8 + word].decode("utf-8", "replace")
+        return ComfyEvent("progress_text", {"node": node, "text": payload[8 + word :].decode("utf-8", "replace")})
+    return None  # unknown or internal types are ignorable by protocol
+
+
+def _image_format(image: bytes, declared: str) -> str:
+    return "png" if image.startswith(_PNG_MAGIC) else declared
