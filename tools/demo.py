@@ -69,7 +69,8 @@ def main() -> int:
     preview = os.path.join(out, "preview.mp4")
     run([*blender, "render", film, preview], env)
 
-    shots = json.load(open(report, encoding="utf-8"))["shots"]
+    with open(report, encoding="utf-8") as handle:
+        shots = json.load(handle)["shots"]
     print("\nShotcaller demo finished in %.1f s" % (time.monotonic() - started))
     for shot in shots:
         print(f"  {shot['name']:<18} {shot['status']:<6} {shot['timeline']}")
