@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, panels, preferences, properties, pump, session
+from . import operators, panels, preferences, previews, properties, pump, session
 from .handlers import on_load_post
 
 MODULES = (preferences, properties, operators, panels)
@@ -22,5 +22,6 @@ def unregister() -> None:
     # A timer or class left registered makes Blender 4.2 crash and 4.5 hang at exit.
     pump.stop_timer()
     session.close_session()
+    previews.clear()
     for module in reversed(MODULES):
         module.unregister()

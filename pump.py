@@ -17,6 +17,7 @@ from typing import Any
 
 import bpy
 
+from . import previews
 from .jobs.events import (
     TERMINAL_EVENTS,
     JobCancelled,
@@ -86,6 +87,8 @@ def apply_event(session: Session, event: JobEvent) -> str:
         shot.progress = event.fraction
         if event.message:
             shot.message = event.message
+        if event.preview_png:
+            previews.show(shot.shot_id, event.preview_png)
     elif isinstance(event, JobSucceeded):
         return _land_take(scene, strip, event)
     elif isinstance(event, JobFailed):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bpy
 
+from .. import previews
 from ..sequencer import compat
 
 STATUS_ICONS = {
@@ -66,6 +67,9 @@ class SEQUENCER_PT_shotcaller_shot(bpy.types.Panel):
         box.label(text=status_label, icon=STATUS_ICONS.get(shot.status, "DOT"))
         if shot.status in {"QUEUED", "RUNNING"}:
             box.progress(factor=shot.progress, type="BAR", text=f"{shot.progress:.0%}")
+            preview = previews.icon_id(shot.shot_id)
+            if preview:
+                box.template_icon(icon_value=preview, scale=8.0)
         if shot.message:
             box.label(text=shot.message)
         if shot.routing_reason:

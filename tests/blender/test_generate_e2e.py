@@ -134,6 +134,10 @@ def test_operator_places_takes_and_they_survive_reopening(addon, sequencer_scene
     assert not bpy.app.timers.is_registered(pump.tick)  # headless: the caller drains
     drive_timer(addon)
     assert_takes_placed(sequencer_scene, addon)
+    previews = importlib.import_module(f"{addon.__name__}.previews")
+    compat = importlib.import_module(f"{addon.__name__}.sequencer.compat")
+    shot_ids = [s.shotcaller.shot_id for s in compat.all_strips(sequencer_scene.sequence_editor) if s.type == "COLOR"]
+    assert all(previews.has_preview(shot_id) for shot_id in shot_ids)  # the sampler's live frames reached the panel
 
     film = tmp_path / "film.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(film))
