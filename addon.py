@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, panels, preferences, previews, properties, pump, session
+from . import preferences, previews, properties, pump, session
 from .handlers import on_load_post
+from .operators import generate
+from .panels import shot
 
-MODULES = (preferences, properties, operators, panels)
+MODULES = (preferences, properties, generate, shot)
 
 
 def register() -> None:

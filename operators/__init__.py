@@ -1,17 +1,1 @@
-"""Operators: each module registers its own classes."""
-
-from __future__ import annotations
-
-from . import generate
-
-MODULES = (generate,)
-
-
-def register() -> None:
-    for module in MODULES:
-        module.register()
-
-
-def unregister() -> None:
-    for module in reversed(MODULES):
-        module.unregister()
+"""Operators. Each module registers its own classes; addon.py lists the modules."""

@@ -79,11 +79,4 @@ class SEQUENCER_OT_shotcaller_cancel(bpy.types.Operator):
 CLASSES = (SEQUENCER_OT_shotcaller_generate, SEQUENCER_OT_shotcaller_cancel)
 
 
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -86,11 +86,4 @@ class SEQUENCER_PT_shotcaller_shot(bpy.types.Panel):
 CLASSES = (SEQUENCER_PT_shotcaller_shot,)
 
 
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)
