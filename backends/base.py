@@ -75,7 +75,12 @@ class ProtocolError(BackendError):
 
 @dataclass(frozen=True)
 class Offer:
-    """One thing a backend instance can make: a template or model, for a media kind and tier."""
+    """One thing a backend instance can make: a template or model, for a media kind and tier.
+
+    Plain data for the router. `vram_gb` is the base need (the model loaded, smallest job);
+    `estimate_vram_gb` adds what grows with the job's pixels. `needs_init_image` offers can
+    only make shots that have an init image. `max_frames` 0 means no limit.
+    """
 
     name: str
     media: MediaKind
@@ -83,6 +88,16 @@ class Offer:
     label: str = ""
     model: str = ""
     vram_gb: float = 0.0
+    vram_base_gb: float = 0.0
+    vram_per_megapixel_frame_gb: float = 0.0
+    needs_init_image: bool = False
+    max_frames: int = 0
+
+    def estimate_vram_gb(self, width: int, height: int, frames: int) -> float:
+        """GB of VRAM for a job of width x height pixels and `frames` frames (1 for a still or a sound)."""
+        base = self.vram_base_gb or self.vram_gb
+        megapixel_frames = max(0, width) * max(0, height) / 1_000_000 * max(1, frames)
+        return base + self.vram_per_megapixel_frame_gb * megapixel_frames
 
 
 @dataclass(frozen=True)

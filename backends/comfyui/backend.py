@@ -1,9 +1,16 @@
 """The ComfyUI backend: one server, its templates, and the life of one job on it.
 
-A job is checked against the server before it is sent (node types and model
-files, from a short-lived /object_info cache), followed over the websocket with
-/history polling whenever the socket is down, cancelled through the queue or
-/interrupt, and its outputs are taken from /history, the source of truth.
+A job is checked against its template's ranges (no network), then against the server
+before it is sent (node types, model files and the other choices the workflow makes,
+from a short-lived /object_info cache), followed over the websocket with /history polling
+whenever the socket is down, cancelled through the queue or /interrupt, and its outputs
+are taken from /history, the source of truth.
+
+Live previews: PNG previews (binary type 1 with format 2, or type 4 with image/png) become
+`Progress.preview_png`. JPEG previews are skipped: `Progress` carries PNG only and Blender
+bundles no image decoder a worker thread could use. Real ComfyUI encodes its sampler
+previews as JPEG, so only servers that send PNG (the reference server, SaveImageWebsocket)
+show previews until `Progress` grows a JPEG-capable field.
 """
 
 from __future__ import annotations
@@ -33,9 +40,15 @@ from ..base import (
 from ..files import sanitize_filename, unique_path
 from .client import ComfyEvent, ComfyEventStream, ComfyUIClient, EventStreamClosed
 from .errors import error_from_history, execution_error, interrupted_error
-from .outputs import output_files, safe_extension
-from .progress import RUN_END, RUN_START, MonotonicReporter, NodeProgress
-from .templates import BUNDLED_TEMPLATE_DIR, ComfyTemplate, TemplateError, load_templates
+from .outputs import file_media, output_files, output_texts, safe_extension
+from .progress import RUN_END, RUN_START, MonotonicReporter, NodeProgress, expected_weights
+from .templates import (
+    BUNDLED_TEMPLATE_DIR,
+    ComfyTemplate,
+    ParameterOutOfRange,
+    TemplateError,
+    load_templates,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +58,12 @@ UPLOAD_SUBFOLDER = "shotcaller"
 
 @dataclass(frozen=True)
 class ServerProbe:
-    """What routing needs to know about a server: is it there, and how much memory does it have."""
+    """What routing needs to know about a server: is it there, how much memory, how busy.
+
+    Memory is in bytes, of the primary device (the first one /system_stats lists; on a
+    `--cpu` server that is system RAM). `queue_running` and `queue_pending` count prompts
+    of every client, from /queue.
+    """
 
     url: str
     version: str
@@ -55,6 +73,12 @@ class ServerProbe:
     vram_free: int
     ram_total: int
     ram_free: int
+    queue_running: int = 0
+    queue_pending: int = 0
+
+    @property
+    def queue_length(self) -> int:
+        return self.queue_running + self.queue_pending
 
 
 class ComfyUIBackend(Backend):
@@ -82,7 +106,10 @@ class ComfyUIBackend(Backend):
         # so it does not take the bundled ones down with it.
         self.template_errors: list[TemplateError] = []
         dirs = [BUNDLED_TEMPLATE_DIR] if template_dirs is None else list(template_dirs)
-        self.templates = {t.name: t for t in load_templates(dirs, on_error=self.template_errors.append)}
+        loaded = load_templates(dirs, on_error=self.template_errors.append)
+        # Templates that start from an init image first: with equal scores the router keeps this
+        # order, so a shot with an init image uses it; shots without one are filtered off them.
+        self.templates = {t.name: t for t in sorted(loaded, key=lambda t: not t.needs_init_image)}
         self._object_info_lock = threading.Lock()
         self._object_info_cache: tuple[float, dict[str, Any]] | None = None
 
@@ -90,31 +117,49 @@ class ComfyUIBackend(Backend):
 
     def offers(self) -> list[Offer]:
         return [
-            Offer(name=t.name, media=t.media, quality=t.quality, label=t.label, model=t.model, vram_gb=t.vram_gb)
+            Offer(
+                name=t.name,
+                media=t.media,
+                quality=t.quality,
+                label=t.label,
+                model=t.model,
+                vram_gb=t.vram.base_gb,
+                vram_base_gb=t.vram.base_gb,
+                vram_per_megapixel_frame_gb=t.vram.per_megapixel_frame_gb,
+                needs_init_image=t.needs_init_image,
+                max_frames=t.max_frames,
+            )
             for t in self.templates.values()
         ]
 
+    @property
+    def template_problems(self) -> list[str]:
+        """One readable sentence per broken template (file and problem), for the preferences panel."""
+        return [str(error) for error in self.template_errors]
+
     def probe(self) -> ServerProbe:
+        """/system_stats (version, device, memory) and /queue (load). Raises if the server is not there."""
         stats = self.client.system_stats()
         system = stats.get("system") if isinstance(stats.get("system"), dict) else {}
         devices = stats.get("devices") if isinstance(stats.get("devices"), list) else []
         primary = devices[0] if devices and isinstance(devices[0], dict) else {}
+        queue = self.client.queue()
         return ServerProbe(
             url=self.base_url,
             version=str((system or {}).get("comfyui_version", "")),
             device_name=str(primary.get("name", "")),
             device_type=str(primary.get("type", "")),
-            vram_total=int(primary.get("vram_total") or 0),
-            vram_free=int(primary.get("vram_free") or 0),
-            ram_total=int((system or {}).get("ram_total") or 0),
-            ram_free=int((system or {}).get("ram_free") or 0),
+            vram_total=_bytes(primary.get("vram_total")),
+            vram_free=_bytes(primary.get("vram_free")),
+            ram_total=_bytes((system or {}).get("ram_total")),
+            ram_free=_bytes((system or {}).get("ram_free")),
+            queue_running=_count(queue.get("queue_running")),
+            queue_pending=_count(queue.get("queue_pending")),
         )
 
     # --- one job ---------------------------------------------------------------------------
 
-    def run(
-        self, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event
-    ) -> GenerationResult:
+    def run(self, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event) -> GenerationResult:
         template = self.templates.get(request.offer.name)
         if template is None:
             raise InvalidRequest(
@@ -127,6 +172,13 @@ class ComfyUIBackend(Backend):
                 f"template '{template.label}' starts from an image and {spec.describe()} has none",
                 hint="Set an init image on the shot, or pick a text-to-video template.",
             )
+        try:
+            template.shot_values(spec)
+        except ParameterOutOfRange as exc:
+            raise InvalidRequest(
+                str(exc),
+                hint="Shorten the shot or split it into several shots, or choose a template that makes longer takes.",
+            ) from None
         progress = MonotonicReporter(report)
         progress.update(0.0, f"checking ComfyUI at {self.base_url}")
         self.preflight(template)
@@ -134,7 +186,10 @@ class ComfyUIBackend(Backend):
 
         init_image = None
         if template.needs_init_image and spec.init_image:
+            progress.update(RUN_START / 4, "uploading the init image")
+            # The server may rename it ("name (1).png"): only the name it answers is used.
             init_image = self.client.upload_image(spec.init_image, UPLOAD_SUBFOLDER)
+            _raise_if_cancelled(cancel, "before it was sent to ComfyUI")
         file_prefix = f"shotcaller/{sanitize_filename(request.file_stem, fallback='shot')}"
         prompt, applied = template.build_prompt(spec, file_prefix, init_image=init_image)
 
@@ -143,7 +198,7 @@ class ComfyUIBackend(Backend):
         try:
             prompt_id = self.client.submit(prompt, client_id, str(uuid.uuid4()))
             progress.update(RUN_START / 2, "queued on ComfyUI")
-            tracker = NodeProgress(template.node_classes)
+            tracker = NodeProgress(template.node_classes, expected_weights(prompt))
             entry = self._wait_for_completion(prompt_id, client_id, stream, tracker, progress, cancel)
         finally:
             if stream is not None:
@@ -153,11 +208,15 @@ class ComfyUIBackend(Backend):
         files = self._download_outputs(entry, request, template, progress, cancel)
         progress.update(1.0, "downloaded")
         parameters = {**applied, "server_url": self.base_url, "backend_instance": self.instance_id}
-        return GenerationResult(files=tuple(files), model=template.model, parameters=parameters,
-                                server_job_id=prompt_id)
+        texts = output_texts(entry)
+        if texts:
+            parameters["text_outputs"] = texts
+        return GenerationResult(
+            files=tuple(files), model=template.model, parameters=parameters, server_job_id=prompt_id
+        )
 
     def preflight(self, template: ComfyTemplate) -> None:
-        """Raise MissingResource unless the server has every node type and model file the template needs."""
+        """Raise MissingResource unless the server has every node type, model file and choice the template needs."""
         info, fresh = self._object_info()
         problem = self._missing_resource(template, info)
         if problem is not None and not fresh:
@@ -191,11 +250,27 @@ class ComfyUIBackend(Backend):
             options = combo_options(info.get(model.class_type), model.input_name)
             if options is not None and model.filename not in options:
                 return MissingResource(
-                    f"model file '{model.filename}' is missing on ComfyUI at {self.base_url}"
-                    f" (loader node {model.node_id} {model.class_type}, input {model.input_name})",
+                    f"ComfyUI at {self.base_url} is missing {model.filename} for {model.class_type}"
+                    f" node {model.node_id} (input {model.input_name} of template '{template.name}')",
                     hint=f"Put it in ComfyUI/models/{model.folder}/ on that machine and restart ComfyUI,"
                     " or choose another template.",
                 )
+        model_inputs = {(m.node_id, m.input_name) for m in template.required_models}
+        for node_id, node in template.workflow_copy().items():
+            class_type = str(node["class_type"])
+            for input_name, value in node["inputs"].items():
+                key = (node_id, input_name)
+                if key in model_inputs or key in template.bound_inputs or not isinstance(value, str):
+                    continue
+                options = combo_options(info.get(class_type), input_name)
+                if options is not None and value not in options:
+                    shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
+                    return MissingResource(
+                        f"ComfyUI at {self.base_url} does not offer '{value}' for input {input_name} of"
+                        f" node {node_id} ({class_type}) of template '{template.name}' (it offers: {shown})",
+                        hint="The template was made for a newer ComfyUI or a node pack this server lacks:"
+                        " update ComfyUI, or choose another template.",
+                    )
         return None
 
     def _open_stream(self, client_id: str, connect_timeout: float = 10.0) -> ComfyEventStream | None:
@@ -261,6 +336,7 @@ class ComfyUIBackend(Backend):
             return False
         data = event.data
         if event.type == "preview":
+            # PNG only (see the module docstring): a JPEG preview is dropped, the bar still moves.
             if event.image_format == "png" and event.image:
                 progress.update(tracker.overall(), None, preview_png=event.image)
         elif event.type == "execution_start":
@@ -269,10 +345,14 @@ class ComfyUIBackend(Backend):
             tracker.cached(data.get("nodes") or [])
         elif event.type == "progress_state" and isinstance(data.get("nodes"), dict):
             tracker.state(data["nodes"])
+            progress.update(tracker.overall(), _running_step(data["nodes"], tracker))
+            return False
         elif event.type == "progress":
             tracker.step(_node_id(data.get("node")), data.get("value"), data.get("max"))
-            progress.update(tracker.overall(), f"{tracker.describe(_node_id(data.get('node')))}"
-                            f" step {data.get('value')}/{data.get('max')}")
+            progress.update(
+                tracker.overall(),
+                f"{tracker.describe(_node_id(data.get('node')))} step {data.get('value')}/{data.get('max')}",
+            )
             return False
         elif event.type == "executing":
             if data.get("node") is None:
@@ -360,6 +440,14 @@ class ComfyUIBackend(Backend):
                 f"ComfyUI at {self.base_url} finished template '{template.name}' without an output file",
                 hint="The template's save node may be missing or disabled.",
             )
+        wanted = file_media(template.media)
+        if refs[0]["media"] is not wanted:
+            found = ", ".join(str(ref.get("filename")) for ref in refs[:3])
+            raise ProtocolError(
+                f"ComfyUI at {self.base_url} finished template '{template.name}' without a"
+                f" {wanted.value} file (it saved {found})",
+                hint=f"The template's save node does not save {wanted.value}; check its workflow.",
+            )
         stem = sanitize_filename(request.file_stem, fallback="take")
         written: list[str] = []
         for index, ref in enumerate(refs):
@@ -399,6 +487,27 @@ def _queued_ids(queue: dict[str, Any], *keys: str) -> set[str]:
             if isinstance(item, list | tuple) and len(item) > 1:
                 ids.add(str(item[1]))
     return ids
+
+
+def _running_step(nodes: dict[str, Any], tracker: NodeProgress) -> str | None:
+    """'running KSampler (node 3) step 4/20' for a node in progress_state that counts steps, else None."""
+    for node_id, info in nodes.items():
+        if isinstance(info, dict) and info.get("state") == "running":
+            value, maximum = info.get("value"), info.get("max")
+            if isinstance(maximum, int | float) and maximum > 1 and isinstance(value, int | float):
+                return f"{tracker.describe(str(node_id))} step {int(value)}/{int(maximum)}"
+    return None
+
+
+def _bytes(value: Any) -> int:
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _count(items: Any) -> int:
+    return len(items) if isinstance(items, list) else 0
 
 
 def _node_id(value: Any) -> str | None:

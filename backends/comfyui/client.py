@@ -186,8 +186,9 @@ class ComfyUIClient:
     def _status_error(self, status: int, body: bytes, what: str) -> BackendError:
         detail = snippet(body) or "(empty answer)"
         if status in (429, 503):
-            return BackendBusy(f"ComfyUI at {self.base_url} is busy (HTTP {status}) for {what}",
-                               hint="It will be tried again shortly.")
+            return BackendBusy(
+                f"ComfyUI at {self.base_url} is busy (HTTP {status}) for {what}", hint="It will be tried again shortly."
+            )
         if status in (401, 403):
             return BackendUnreachable(
                 f"ComfyUI at {self.base_url} refused {what} (HTTP {status})",
@@ -199,8 +200,10 @@ class ComfyUIClient:
                 hint="The file may have been moved or deleted on the server; generate again.",
             )
         if status == 413:
-            return InvalidRequest(f"ComfyUI at {self.base_url} says {what} is too large (HTTP 413)",
-                                  hint="Use a smaller init image or raise ComfyUI's --max-upload-size.")
+            return InvalidRequest(
+                f"ComfyUI at {self.base_url} says {what} is too large (HTTP 413)",
+                hint="Use a smaller init image or raise ComfyUI's --max-upload-size.",
+            )
         if status >= 500:
             return ProtocolError(
                 f"ComfyUI at {self.base_url} failed with an internal error (HTTP {status}) for {what}: {detail}",
@@ -233,31 +236,43 @@ def transport_error(exc: BaseException, url: str) -> BackendError:
     """A network-level failure, as an error that says whether the server is there at all."""
     reason: Any = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, http.client.IncompleteRead):
-        return ProtocolError(f"ComfyUI at {url} stopped answering in the middle of a reply",
-                             hint="The connection dropped; try again.")
+        return ProtocolError(
+            f"ComfyUI at {url} stopped answering in the middle of a reply", hint="The connection dropped; try again."
+        )
     if isinstance(reason, ConnectionRefusedError):
-        return BackendUnreachable(f"nothing is listening at {url} (connection refused)",
-                                  hint=f"Is ComfyUI running at {url}? {START_HINT}")
+        return BackendUnreachable(
+            f"nothing is listening at {url} (connection refused)", hint=f"Is ComfyUI running at {url}? {START_HINT}"
+        )
     if isinstance(reason, socket.gaierror):
-        return BackendUnreachable(f"the host name in {url} could not be resolved",
-                                  hint="Check the server address in Shotcaller's preferences.")
+        return BackendUnreachable(
+            f"the host name in {url} could not be resolved",
+            hint="Check the server address in Shotcaller's preferences.",
+        )
     if isinstance(reason, TimeoutError):
-        return BackendUnreachable(f"ComfyUI at {url} did not answer in time",
-                                  hint=f"Is ComfyUI running at {url} and not frozen? {START_HINT}")
+        return BackendUnreachable(
+            f"ComfyUI at {url} did not answer in time", hint=f"Is ComfyUI running at {url} and not frozen? {START_HINT}"
+        )
     if isinstance(reason, ssl.SSLError):
-        return BackendUnreachable(f"secure connection to {url} failed: {reason}",
-                                  hint="Check whether the server uses http:// or https://.")
+        return BackendUnreachable(
+            f"secure connection to {url} failed: {reason}", hint="Check whether the server uses http:// or https://."
+        )
     if isinstance(reason, ConnectionError):  # reset, aborted, closed before answering
-        return BackendUnreachable(f"ComfyUI at {url} closed the connection ({type(reason).__name__})",
-                                  hint=f"Is ComfyUI still running at {url}? {START_HINT}")
+        return BackendUnreachable(
+            f"ComfyUI at {url} closed the connection ({type(reason).__name__})",
+            hint=f"Is ComfyUI still running at {url}? {START_HINT}",
+        )
     if isinstance(reason, http.client.HTTPException):
-        return ProtocolError(f"{url} answered with something that is not HTTP ({type(reason).__name__})",
-                             hint="Is this address really a ComfyUI server?")
+        return ProtocolError(
+            f"{url} answered with something that is not HTTP ({type(reason).__name__})",
+            hint="Is this address really a ComfyUI server?",
+        )
     if isinstance(reason, ValueError):
-        return BackendUnreachable(f"the server address {url!r} is not a valid URL",
-                                  hint="Use a full address such as http://127.0.0.1:8188.")
-    return BackendUnreachable(f"cannot reach ComfyUI at {url}: {reason}",
-                              hint=f"Is ComfyUI running at {url}? {START_HINT}")
+        return BackendUnreachable(
+            f"the server address {url!r} is not a valid URL", hint="Use a full address such as http://127.0.0.1:8188."
+        )
+    return BackendUnreachable(
+        f"cannot reach ComfyUI at {url}: {reason}", hint=f"Is ComfyUI running at {url}? {START_HINT}"
+    )
 
 
 def _read_all(response: http.client.HTTPResponse, url: str) -> bytes:
@@ -271,9 +286,7 @@ def _multipart(fields: Mapping[str, str], file_field: str, filename: str, conten
     boundary = f"----shotcaller{uuid.uuid4().hex}"
     parts: list[bytes] = []
     for name, value in fields.items():
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        )
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
     file_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     parts.append(
         f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{filename}"\r\n'

@@ -135,8 +135,7 @@ def execution_error(data: dict[str, Any], url: str) -> BackendError:
     if any(marker in lowered for marker in _OOM_MARKERS):
         return OutOfMemory(
             f"ComfyUI at {url} ran out of memory in {node}: {first_line}",
-            hint="Lower the resolution or frame count, use a draft template, or close other programs"
-            " using the GPU.",
+            hint="Lower the resolution or frame count, use a draft template, or close other programs using the GPU.",
         )
     described = f"{node} failed on ComfyUI at {url}: {exception_type}: {first_line}"
     short_type = exception_type.rsplit(".", 1)[-1]

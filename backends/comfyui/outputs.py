@@ -1,8 +1,10 @@
 """Which files of a finished prompt make the take, and what they may be called on disk.
 
 History outputs are the source of truth (websocket `executed` messages are not
-re-sent reliably by every version). Core video saves list their files under
-`images` with `"animated": [true]`, so the media kind comes from the extension.
+re-sent reliably by every version). Core saves list images, animated images and videos
+under `images` (videos with `"animated": [true]`), sounds under `audio`, and PreviewAny
+its strings under `text`; custom nodes add `gifs` (VideoHelperSuite) and kin. The media
+kind of a file comes from its extension, never from the key it was listed under.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ _OUTPUT_KEYS = ("images", "gifs", "videos", "video", "audio")  # gifs/videos: Vi
 _VIDEO_EXTENSIONS = {".mp4", ".webm", ".mov", ".mkv", ".avi", ".gif", ".m4v"}
 _AUDIO_EXTENSIONS = {".flac", ".wav", ".mp3", ".ogg", ".opus", ".m4a", ".aac"}
 _SAFE_EXTENSION = re.compile(r"^\.[a-z0-9]{1,8}$")
+MAX_TEXT = 2000  # characters kept per text output, for the take's record
 
 
 def output_files(entry: dict[str, Any], media: MediaKind) -> list[dict[str, Any]]:
     """File references from a history entry, those of the template's media first.
 
     Saved files (type "output") are preferred; temp previews count only when nothing was saved.
+    Each reference gets a `media` key: the kind its extension says it is.
     """
     outputs = entry.get("outputs") if isinstance(entry.get("outputs"), dict) else {}
     refs: list[dict[str, Any]] = []
@@ -33,17 +37,35 @@ def output_files(entry: dict[str, Any], media: MediaKind) -> list[dict[str, Any]
             continue
         animated = bool(node_output.get("animated")) and any(node_output.get("animated") or [])
         for key in _OUTPUT_KEYS:
-            for ref in node_output.get(key) or []:
+            items = node_output.get(key)
+            for ref in items if isinstance(items, list) else []:
                 if not isinstance(ref, dict) or not ref.get("filename"):
                     continue
                 identity = (str(ref["filename"]), str(ref.get("subfolder", "")), str(ref.get("type", "output")))
                 if identity not in seen:
                     seen.add(identity)
-                    refs.append({**ref, "_animated": animated})
+                    refs.append({**ref, "media": media_for_file(str(ref["filename"]), animated)})
     saved = [ref for ref in refs if ref.get("type", "output") != "temp"] or refs
-    wanted = MediaKind.AUDIO if media is MediaKind.MUSIC else media
-    saved.sort(key=lambda ref: media_for_file(str(ref["filename"]), bool(ref["_animated"])) is not wanted)
-    return [{k: v for k, v in ref.items() if k != "_animated"} for ref in saved]
+    wanted = file_media(media)
+    saved.sort(key=lambda ref: ref["media"] is not wanted)
+    return saved
+
+
+def output_texts(entry: dict[str, Any]) -> list[str]:
+    """The strings text outputs (PreviewAny and kin) showed, each cut to MAX_TEXT characters."""
+    outputs = entry.get("outputs") if isinstance(entry.get("outputs"), dict) else {}
+    texts: list[str] = []
+    for node_output in (outputs or {}).values():
+        items = node_output.get("text") if isinstance(node_output, dict) else None
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, str):
+                texts.append(item[:MAX_TEXT])
+    return texts
+
+
+def file_media(media: MediaKind) -> MediaKind:
+    """The kind of file a template of `media` produces (music is a sound file)."""
+    return MediaKind.AUDIO if media is MediaKind.MUSIC else media
 
 
 def media_for_file(filename: str, animated: bool = False) -> MediaKind:

@@ -24,31 +24,73 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", help="output directory (default: a new temporary directory)")
     parser.add_argument("--input-dir", help="input directory (uploads, LoadImage)")
     parser.add_argument("--temp-dir", help="temp directory (PreviewImage)")
-    parser.add_argument("--model", action="append", default=None, metavar="FOLDER/FILENAME",
-                        help="a model file the server pretends to have; repeatable; replaces the defaults "
-                        f"({', '.join(DEFAULT_MODELS)})")
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        metavar="FOLDER/FILENAME",
+        help="a model file the server pretends to have; repeatable; replaces the defaults "
+        f"(the {len(DEFAULT_MODELS)} files the bundled templates name)",
+    )
     parser.add_argument("--no-default-models", action="store_true", help="start with no models at all")
     parser.add_argument("--step-seconds", type=float, default=0.05, help="time per sampler step (default 0.05)")
-    parser.add_argument("--vram-gb", type=float, default=None,
-                        help="report a CUDA device named 'reference' with this much VRAM in /system_stats")
-    parser.add_argument("--fail-next", action="append", choices=FAIL_MODES, default=None,
-                        help="make the next executed prompt fail this way; repeatable (one per prompt)")
-    parser.add_argument("--preview-method", default="auto", choices=["auto", "latent2rgb", "taesd", "none"],
-                        help="sampler previews as binary websocket frames (real ComfyUI defaults to none)")
+    parser.add_argument(
+        "--vram-gb",
+        type=float,
+        default=None,
+        help="report a CUDA device named 'reference' with this much VRAM in /system_stats",
+    )
+    parser.add_argument(
+        "--fail-next",
+        action="append",
+        choices=FAIL_MODES,
+        default=None,
+        help="make the next executed prompt fail this way; repeatable (one per prompt)",
+    )
+    parser.add_argument(
+        "--preview-method",
+        default="auto",
+        choices=["auto", "latent2rgb", "taesd", "none"],
+        help="sampler previews as binary websocket frames (real ComfyUI defaults to none)",
+    )
+    parser.add_argument(
+        "--preview-format",
+        default="png",
+        choices=["png", "jpeg"],
+        help="encoding of sampler previews (real ComfyUI sends jpeg; default png)",
+    )
+    parser.add_argument(
+        "--slow-step-seconds",
+        type=float,
+        default=0.5,
+        help="time per sampler step of a prompt made slow with --fail-next slow (default 0.5)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     models = args.model if args.model is not None else ([] if args.no_default_models else None)
     try:
         server = ReferenceComfyUI(
-            host=args.host, port=args.port, output_dir=args.output_dir, input_dir=args.input_dir,
-            temp_dir=args.temp_dir, models=models, step_seconds=args.step_seconds, vram_gb=args.vram_gb,
-            fail_next=args.fail_next, preview_method=args.preview_method, allow_remote=args.allow_remote,
+            host=args.host,
+            port=args.port,
+            output_dir=args.output_dir,
+            input_dir=args.input_dir,
+            temp_dir=args.temp_dir,
+            models=models,
+            step_seconds=args.step_seconds,
+            vram_gb=args.vram_gb,
+            fail_next=args.fail_next,
+            preview_method=args.preview_method,
+            preview_format=args.preview_format,
+            slow_step_seconds=args.slow_step_seconds,
+            allow_remote=args.allow_remote,
             argv=["main.py", *(sys.argv[1:] if argv is None else argv)],
         )
         url = server.start()

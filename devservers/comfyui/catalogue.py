@@ -94,10 +94,28 @@ INPUT_FILE_COMBOS: dict[tuple[str, str], set[str]] = {
     ("LoadVideo", "file"): VIDEO_EXTENSIONS,
 }
 
+# Every model file the bundled templates (templates/comfyui) name, so each of them runs out of the box.
 DEFAULT_MODELS = [
+    # Wan 2.2 TI2V 5B (text and image to video, drafts)
     "diffusion_models/wan2.2_ti2v_5B_fp16.safetensors",
     "text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors",
     "vae/wan2.2_vae.safetensors",
+    # Wan 2.2 14B (text and image to video, finals: high-noise + low-noise experts)
+    "diffusion_models/wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
+    "diffusion_models/wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors",
+    "diffusion_models/wan2.2_i2v_high_noise_14B_fp8_scaled.safetensors",
+    "diffusion_models/wan2.2_i2v_low_noise_14B_fp8_scaled.safetensors",
+    "vae/wan_2.1_vae.safetensors",
+    # SDXL base 1.0 and FLUX.1 dev (text to image)
+    "checkpoints/sd_xl_base_1.0.safetensors",
+    "diffusion_models/flux1-dev.safetensors",
+    "text_encoders/t5xxl_fp16.safetensors",
+    "text_encoders/clip_l.safetensors",
+    "vae/ae.safetensors",
+    # Stable Audio Open 1.0 (sound) and ACE-Step v1 3.5B (music)
+    "checkpoints/stable-audio-open-1.0.safetensors",
+    "text_encoders/t5_base.safetensors",
+    "checkpoints/ace_step_v1_3.5b.safetensors",
 ]
 
 _BASE_CACHE: dict[str, dict] = {}

@@ -30,12 +30,12 @@ OOM_MESSAGE = (
     "Requested               : 2.53 GiB\nDevice limit            : 8.00 GiB\nFree (according to CUDA): 0 bytes\n"
     "PyTorch limit (set by user-supplied memory fraction)\n                        : 17179869184.00 GiB"
 )
-FAIL_MODES = ("oom", "error", "drop-ws")
+FAIL_MODES = ("oom", "error", "drop-ws", "slow")
 
 
 class Hub(Protocol):
     def send(self, event: str, data: dict, sid: str | None) -> None: ...
-    def send_preview(self, png: bytes, metadata: dict, sid: str | None) -> None: ...
+    def send_preview(self, image: bytes, metadata: dict, sid: str | None, fmt: str = "png") -> None: ...
     def drop_client(self, sid: str | None) -> None: ...
     def queue_updated(self) -> None: ...
 
@@ -54,7 +54,8 @@ class NodeContext:
     def __init__(self, job: Job, node_id: str):
         self.job, self.node_id = job, node_id
         self.directories = job.worker.directories
-        self.step_seconds = job.worker.step_seconds
+        self.step_seconds = job.worker.slow_step_seconds if job.slow else job.worker.step_seconds
+        self.preview_format = job.worker.preview_format
         self.prompt = job.prompt
         self.extra_pnginfo = job.extra.get("extra_pnginfo")
 
@@ -90,6 +91,7 @@ class Job:
         self.messages: list[list] = []
         self.states: dict[str, dict] = {}
         self.fail_mode: str | None = None
+        self.slow = False  # "slow" failure mode: every sampler step takes worker.slow_step_seconds
 
     # ---- messages
     def send(self, event: str, data: dict) -> None:
@@ -103,28 +105,43 @@ class Job:
             self.worker.hub.send(event, data, self.client_id)
 
     def send_progress_state(self) -> None:
-        self.worker.hub.send("progress_state", {"prompt_id": self.prompt_id, "nodes": dict(self.states)},
-                             self.client_id)
+        self.worker.hub.send(
+            "progress_state", {"prompt_id": self.prompt_id, "nodes": dict(self.states)}, self.client_id
+        )
 
     def set_state(self, node_id: str, state: str, value: float, maximum: float) -> None:
         self.states[node_id] = {
-            "value": value, "max": maximum, "state": state, "node_id": node_id, "prompt_id": self.prompt_id,
-            "display_node_id": node_id, "parent_node_id": None, "real_node_id": node_id,
+            "value": value,
+            "max": maximum,
+            "state": state,
+            "node_id": node_id,
+            "prompt_id": self.prompt_id,
+            "display_node_id": node_id,
+            "parent_node_id": None,
+            "real_node_id": node_id,
         }
         self.send_progress_state()
 
     def node_progress(self, node_id: str, value: int, maximum: int, preview: bytes | None) -> None:
         self.set_state(node_id, "running", float(value), float(maximum))
         hub = self.worker.hub
+        fmt = self.worker.preview_format
         if preview is not None and self.worker.supports_metadata(self.client_id):
-            meta = {"node_id": node_id, "prompt_id": self.prompt_id, "display_node_id": node_id,
-                    "parent_node_id": None, "real_node_id": node_id, "image_type": "image/png"}
-            hub.send_preview(preview, meta, self.client_id)
+            meta = {
+                "node_id": node_id,
+                "prompt_id": self.prompt_id,
+                "display_node_id": node_id,
+                "parent_node_id": None,
+                "real_node_id": node_id,
+                "image_type": f"image/{fmt}",
+            }
+            hub.send_preview(preview, meta, self.client_id, fmt)
             preview = None
-        hub.send("progress", {"value": value, "max": maximum, "prompt_id": self.prompt_id, "node": node_id},
-                 self.client_id)
+        hub.send(
+            "progress", {"value": value, "max": maximum, "prompt_id": self.prompt_id, "node": node_id}, self.client_id
+        )
         if preview is not None:
-            hub.send_preview(preview, {}, self.client_id)
+            hub.send_preview(preview, {}, self.client_id, fmt)
 
     # ---- failure simulation
     def failure_point(self, node_id: str) -> None:
@@ -140,12 +157,24 @@ class Job:
 class Worker:
     """Executes queued prompts one at a time and keeps the node output cache."""
 
-    def __init__(self, catalogue: Catalogue, queue: PromptQueue, hub: Hub, directories: dict[str, str],
-                 step_seconds: float, preview_method: str, supports_metadata: Callable[[str | None], bool]):
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        queue: PromptQueue,
+        hub: Hub,
+        directories: dict[str, str],
+        step_seconds: float,
+        preview_method: str,
+        supports_metadata: Callable[[str | None], bool],
+        preview_format: str = "png",
+        slow_step_seconds: float = 0.5,
+    ):
         self.catalogue, self.queue, self.hub = catalogue, queue, hub
         self.directories = directories
         self.step_seconds = step_seconds
+        self.slow_step_seconds = slow_step_seconds
         self.preview_method = preview_method
+        self.preview_format = preview_format
         self.supports_metadata = supports_metadata
         self.interrupt_flag = threading.Event()
         self.cache: dict[Any, tuple[tuple, dict | None]] = {}
@@ -185,7 +214,11 @@ class Worker:
             item, task_id = got
             job = Job(self, item)
             if self.fail_next:
-                job.fail_mode = self.fail_next.pop(0)
+                mode = self.fail_next.pop(0)
+                if mode == "slow":
+                    job.slow = True
+                else:
+                    job.fail_mode = mode
             self.current = job
             try:
                 outputs, meta, status = self.execute(job)
@@ -216,8 +249,11 @@ class Worker:
                     parts.append((key, "link", signature(value[0]), json.dumps(value[1], default=str)))
                 else:
                     parts.append((key, json.dumps(value, sort_keys=True, default=str)))
-            memo[node_id] = (str(node.get("class_type")), nodes.is_changed(ctx, str(node.get("class_type")), inputs),
-                             tuple(parts))
+            memo[node_id] = (
+                str(node.get("class_type")),
+                nodes.is_changed(ctx, str(node.get("class_type")), inputs),
+                tuple(parts),
+            )
             return memo[node_id]
 
         for node_id in job.prompt:
@@ -251,8 +287,9 @@ class Worker:
             wanted = set(signatures.values())
             self.cache = {k: v for k, v in self.cache.items() if k in wanted}
             cached = {nid for nid, sig in signatures.items() if sig in self.cache}
-        job.add_message("execution_cached", {"nodes": [n for n in job.prompt if n in cached],
-                                             "prompt_id": job.prompt_id})
+        job.add_message(
+            "execution_cached", {"nodes": [n for n in job.prompt if n in cached], "prompt_id": job.prompt_id}
+        )
         results: dict[str, tuple] = {}
         ui_outputs: dict[str, dict] = {}
         executed: list[str] = []
@@ -265,8 +302,9 @@ class Worker:
                 with self.cache_lock:
                     results[node_id], ui = self.cache[signatures[node_id]]
                 if node_id in job.outputs:
-                    job.send("executed", {"node": node_id, "display_node": node_id, "output": ui,
-                                          "prompt_id": job.prompt_id})
+                    job.send(
+                        "executed", {"node": node_id, "display_node": node_id, "output": ui, "prompt_id": job.prompt_id}
+                    )
                     if ui:
                         ui_outputs[node_id] = ui
                     job.set_state(node_id, "finished", 1.0, 1.0)
@@ -287,29 +325,39 @@ class Worker:
                     raise NotImplementedError(f"The ComfyUI reference server does not implement node {class_type}")
                 outputs, ui = function(NodeContext(job, node_id), **inputs)
             except Interrupted:
-                job.add_message("execution_interrupted", {"prompt_id": job.prompt_id, "node_id": node_id,
-                                                          "node_type": class_type, "executed": executed},
-                                broadcast=True)
+                job.add_message(
+                    "execution_interrupted",
+                    {"prompt_id": job.prompt_id, "node_id": node_id, "node_type": class_type, "executed": executed},
+                    broadcast=True,
+                )
                 return {}, {}, {"status_str": "error", "completed": False, "messages": job.messages}
             except Exception as exc:
                 tip = OOM_TIP if isinstance(exc, nodes.OutOfMemoryError) else ""
                 if tip:
                     self.free_memory()
-                job.add_message("execution_error", {
-                    "prompt_id": job.prompt_id, "node_id": node_id, "node_type": class_type, "executed": executed,
-                    "exception_message": f"{exc}\n{tip}", "exception_type": _type_name(exc),
-                    "traceback": traceback.format_tb(exc.__traceback__),
-                    "current_inputs": {k: [_format(v)] for k, v in inputs.items()},
-                    "current_outputs": list(job.prompt),
-                })
+                job.add_message(
+                    "execution_error",
+                    {
+                        "prompt_id": job.prompt_id,
+                        "node_id": node_id,
+                        "node_type": class_type,
+                        "executed": executed,
+                        "exception_message": f"{exc}\n{tip}",
+                        "exception_type": _type_name(exc),
+                        "traceback": traceback.format_tb(exc.__traceback__),
+                        "current_inputs": {k: [_format(v)] for k, v in inputs.items()},
+                        "current_outputs": list(job.prompt),
+                    },
+                )
                 return {}, {}, {"status_str": "error", "completed": False, "messages": job.messages}
             results[node_id] = outputs
             with self.cache_lock:
                 self.cache[signatures[node_id]] = (outputs, ui)
             if ui is not None:
                 ui_outputs[node_id] = ui
-                job.send("executed", {"node": node_id, "display_node": node_id, "output": ui,
-                                      "prompt_id": job.prompt_id})
+                job.send(
+                    "executed", {"node": node_id, "display_node": node_id, "output": ui, "prompt_id": job.prompt_id}
+                )
             job.set_state(node_id, "finished", 1.0, 1.0)
             executed.append(node_id)
         job.add_message("execution_success", {"prompt_id": job.prompt_id})

@@ -12,11 +12,14 @@
 
 Options (all keyword, all optional):
     port=0                 0 picks a free port
-    models=None            ["folder/filename", ...] replaces the three Wan 2.2 defaults ([] = none)
+    models=None            ["folder/filename", ...] replaces the defaults (every model file the bundled
+                           templates name, catalogue.DEFAULT_MODELS); [] = none
     step_seconds=0.01      seconds per sampler step
     vram_gb=None           report a CUDA device with this much VRAM
-    fail_next=None         "oom" | "error" | "drop-ws" or a list of them, one per prompt
+    fail_next=None         "oom" | "error" | "drop-ws" | "slow" or a list of them, one per prompt
     preview_method=None    "auto" (default) or "none" to send no binary preview frames
+    preview_format=None    "png" (default) or "jpeg" (what real ComfyUI sends)
+    slow_step_seconds=None seconds per sampler step of a prompt made "slow" (default 0.5)
     extra_args=()          more CLI arguments
     python=sys.executable  interpreter to run the server with
     timeout=30.0           seconds to wait for the "listening" line
@@ -54,10 +57,13 @@ class ServerHandle:
         self.log_path = log_path
 
     def fail_next(self, mode: str) -> list[str]:
-        """Dev-only: make the next executed prompt fail ("oom", "error", "drop-ws"; "none" clears)."""
+        """Dev-only: make the next executed prompt fail ("oom", "error", "drop-ws") or crawl ("slow");
+        "none" clears."""
         request = urllib.request.Request(
-            self.url + "/reference/fail-next", data=json.dumps({"mode": mode}).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
+            self.url + "/reference/fail-next",
+            data=json.dumps({"mode": mode}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())["fail_next"]
@@ -90,6 +96,8 @@ def start_server(
     vram_gb: float | None = None,
     fail_next: str | Iterable[str] | None = None,
     preview_method: str | None = None,
+    preview_format: str | None = None,
+    slow_step_seconds: float | None = None,
     extra_args: Iterable[str] = (),
     python: str | None = None,
     timeout: float = 30.0,
@@ -99,9 +107,21 @@ def start_server(
     for name in ("output", "input", "temp"):
         (directory / name).mkdir(parents=True, exist_ok=True)
     args = [
-        python or sys.executable, "-m", "devservers.comfyui", "--port", str(port), "--host", "127.0.0.1",
-        "--output-dir", str(directory / "output"), "--input-dir", str(directory / "input"),
-        "--temp-dir", str(directory / "temp"), "--step-seconds", str(step_seconds),
+        python or sys.executable,
+        "-m",
+        "devservers.comfyui",
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--output-dir",
+        str(directory / "output"),
+        "--input-dir",
+        str(directory / "input"),
+        "--temp-dir",
+        str(directory / "temp"),
+        "--step-seconds",
+        str(step_seconds),
     ]
     if models is not None:
         models = list(models)
@@ -112,6 +132,10 @@ def start_server(
         args += ["--fail-next", mode]
     if preview_method is not None:
         args += ["--preview-method", preview_method]
+    if preview_format is not None:
+        args += ["--preview-format", preview_format]
+    if slow_step_seconds is not None:
+        args += ["--slow-step-seconds", str(slow_step_seconds)]
     args += list(extra_args)
 
     log_path = directory / "server.log"

@@ -1,5 +1,5 @@
-"""Pixels and files for the reference server: frame batches, the stand-in "generated" frames,
-PNG/WebP/video/audio encoding and ComfyUI's output file naming.
+"""Pixels, sounds and files for the reference server: frame batches, the stand-in "generated"
+frames and sounds, PNG/WebP/video/audio encoding and ComfyUI's output file naming.
 
 IMAGE values are `Frames` objects (uint8 RGB, possibly lazy) instead of torch tensors, so a
 1280x704x121 video is rendered frame by frame while it is encoded instead of being held in memory.
@@ -124,16 +124,30 @@ def wrap_text(draw: ImageDraw.ImageDraw, text: str, face, max_width: int, max_li
 
 
 class RenderedFrames(Frames):
-    """Stand-in for a decoded video: the positive prompt (wrapped), seed info and frame number
-    drawn on a background whose colour comes from the seed. The static part is drawn once."""
+    """Stand-in for a decoded video or still: the positive prompt (wrapped), seed info and (for
+    videos) the frame number drawn on a background whose colour comes from the seed, or on the
+    start image of an image-to-video latent. The static part is drawn once."""
 
-    def __init__(self, width: int, height: int, count: int, seed: int, text: str, caption: str = ""):
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        count: int,
+        seed: int,
+        text: str,
+        caption: str = "",
+        background: np.ndarray | None = None,
+    ):
         self.width, self.height, self.count = width, height, count
         self.seed = seed
-        base = np.empty((height, width, 3), np.float32)
-        top = np.array(seed_colour(seed), np.float32)
-        shade = np.linspace(1.0, 0.55, height, dtype=np.float32)[:, None, None]
-        base[:] = top[None, None, :] * shade
+        if background is not None:
+            picture = Image.fromarray(np.ascontiguousarray(background)).convert("RGB")
+            base = np.asarray(picture.resize((width, height), Image.Resampling.BILINEAR), np.float32)
+        else:
+            base = np.empty((height, width, 3), np.float32)
+            top = np.array(seed_colour(seed), np.float32)
+            shade = np.linspace(1.0, 0.55, height, dtype=np.float32)[:, None, None]
+            base[:] = top[None, None, :] * shade
         image = Image.fromarray(base.astype(np.uint8))
         draw = ImageDraw.Draw(image)
         margin = max(2, width // 40)
@@ -145,8 +159,14 @@ class RenderedFrames(Frames):
         max_lines = max(1, usable // line_height - (1 if caption else 0))
         y = margin
         for line in wrap_text(draw, text or "(empty prompt)", face, width - 2 * margin, max_lines):
-            draw.text((margin, y), line, font=face, fill=(255, 255, 255), stroke_width=max(1, size // 16),
-                      stroke_fill=(0, 0, 0))
+            draw.text(
+                (margin, y),
+                line,
+                font=face,
+                fill=(255, 255, 255),
+                stroke_width=max(1, size // 16),
+                stroke_fill=(0, 0, 0),
+            )
             y += line_height
         if caption:
             small = font(max(8, size * 2 // 3))
@@ -158,6 +178,8 @@ class RenderedFrames(Frames):
     def frame(self, index: int) -> np.ndarray:
         if not 0 <= index < self.count:
             raise IndexError(index)
+        if self.count == 1:
+            return self.base  # a still: the prompt and seed, no frame counter
         out = self.base.copy()
         h, w = self.height, self.width
         # Progress bar along the bottom edge and a marker that moves with the frame number.
@@ -173,22 +195,90 @@ class RenderedFrames(Frames):
         top = max(0, self.label_top)
         crop = Image.fromarray(out[top : h - bar])
         ImageDraw.Draw(crop).text(
-            (self.margin, 0), f"frame {index + 1}/{self.count}", font=font(self.label_size),
-            fill=(255, 255, 255), stroke_width=max(1, self.label_size // 14), stroke_fill=(0, 0, 0),
+            (self.margin, 0),
+            f"frame {index + 1}/{self.count}",
+            font=font(self.label_size),
+            fill=(255, 255, 255),
+            stroke_width=max(1, self.label_size // 14),
+            stroke_fill=(0, 0, 0),
         )
         out[top : h - bar] = np.asarray(crop)
         return out
 
 
-def preview_png(width: int, height: int, seed: int, text: str, step: int, steps: int) -> bytes:
-    """A small PNG of the current sampler state: the first frame, noisy until the last step."""
+def preview_image(width: int, height: int, seed: int, text: str, step: int, steps: int, fmt: str = "png") -> bytes:
+    """A small PNG (or JPEG, as real ComfyUI sends) of the sampler state: noisy until the last step."""
     scale = min(1.0, 256 / max(width, height))
     pw, ph = max(8, int(width * scale)), max(8, int(height * scale))
     clean = RenderedFrames(pw, ph, 1, seed, text).frame(0).astype(np.float32)
     rng = np.random.default_rng(int(seed) * 1000 + step)
     noise = rng.integers(0, 256, clean.shape).astype(np.float32)
     mix = 1.0 - step / max(1, steps)
-    return png_bytes((clean * (1 - mix) + noise * mix).astype(np.uint8))
+    pixels = (clean * (1 - mix) + noise * mix).astype(np.uint8)
+    if fmt == "jpeg":
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="JPEG", quality=85)
+        return buffer.getvalue()
+    return png_bytes(pixels)
+
+
+# ---------------------------------------------------------------------------- sounds
+AUDIO_SAMPLE_RATE = 44100  # Stable Audio Open and ACE-Step both decode to 44.1 kHz stereo
+
+
+def tone_frequency(seed: int) -> float:
+    """The pitch of the stand-in sound for a seed: one of 36 semitones from A2 (110 Hz)."""
+    return 110.0 * 2.0 ** ((int(seed) % 36) / 12.0)
+
+
+def _text_phase(text: str) -> float:
+    return (sum(text.encode("utf-8")) % 628) / 100.0
+
+
+def _fade(wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    ramp = min(len(wave) // 2, sample_rate // 100)  # 10 ms in and out: no clicks
+    if ramp > 0:
+        envelope = np.linspace(0.0, 1.0, ramp, dtype=np.float32)
+        wave[:ramp] *= envelope
+        wave[-ramp:] *= envelope[::-1]
+    return wave
+
+
+def synth_sound(seconds: float, seed: int, text: str = "", sample_rate: int = AUDIO_SAMPLE_RATE) -> np.ndarray:
+    """A (2, samples) float32 stereo tone of `seconds`: pitch from the seed, a little breath of noise."""
+    count = max(1, round(float(seconds) * sample_rate))
+    t = np.arange(count, dtype=np.float64) / sample_rate
+    f0 = tone_frequency(seed)
+    wave = 0.35 * np.sin(2 * np.pi * f0 * t) + 0.1 * np.sin(2 * np.pi * 2 * f0 * t + _text_phase(text))
+    wave *= 0.85 + 0.15 * np.sin(2 * np.pi * 3.0 * t)  # slow tremolo
+    wave += np.random.default_rng(int(seed)).normal(0.0, 0.01, count)
+    mono = _fade(wave.astype(np.float32), sample_rate)
+    return np.stack([mono, mono * 0.9])
+
+
+MUSIC_NOTE_SECONDS = 0.25  # 120 bpm in eighth notes
+
+
+def music_notes(seed: int) -> list[float]:
+    """The arpeggio of the stand-in music for a seed: root, third, fifth, third of a key from the seed."""
+    root = 220.0 * 2.0 ** ((int(seed) % 12) / 12.0)
+    third = 4 if int(seed) % 2 == 0 else 3  # major for even seeds, minor for odd ones
+    return [root * 2.0 ** (semitones / 12.0) for semitones in (0, third, 7, third)]
+
+
+def synth_music(seconds: float, seed: int, text: str = "", sample_rate: int = AUDIO_SAMPLE_RATE) -> np.ndarray:
+    """A (2, samples) float32 stereo arpeggio with a bass note on every beat, `seconds` long."""
+    count = max(1, round(float(seconds) * sample_rate))
+    t = np.arange(count, dtype=np.float64) / sample_rate
+    notes = np.array(music_notes(seed))
+    index = (t // MUSIC_NOTE_SECONDS).astype(np.int64)
+    local = t - index * MUSIC_NOTE_SECONDS
+    melody = 0.3 * np.sin(2 * np.pi * notes[index % len(notes)] * local) * np.exp(-local * 6.0)
+    beat = t % (2 * MUSIC_NOTE_SECONDS)
+    bass = 0.2 * np.sin(2 * np.pi * notes[0] / 2 * t + _text_phase(text)) * np.exp(-beat * 3.0)
+    left = _fade((melody + 0.7 * bass).astype(np.float32), sample_rate)
+    right = _fade((0.7 * melody + bass).astype(np.float32), sample_rate)
+    return np.stack([left, right])
 
 
 # ---------------------------------------------------------------------------- encoding
@@ -214,23 +304,47 @@ def metadata_chunks(prompt: dict | None, extra_pnginfo: dict | None) -> dict[str
 
 def save_webp(path: str, frames: Frames, fps: float, lossless: bool, quality: int, method: int) -> None:
     images = [Image.fromarray(f) for f in frames]
-    images[0].save(path, format="WEBP", save_all=True, append_images=images[1:], duration=int(1000.0 / fps),
-                   lossless=lossless, quality=quality, method=method, loop=0)
+    images[0].save(
+        path,
+        format="WEBP",
+        save_all=True,
+        append_images=images[1:],
+        duration=int(1000.0 / fps),
+        lossless=lossless,
+        quality=quality,
+        method=method,
+        loop=0,
+    )
 
 
 def save_apng(path: str, frames: Frames, fps: float, compress_level: int) -> None:
     images = [Image.fromarray(f) for f in frames]
-    images[0].save(path, format="PNG", save_all=True, append_images=images[1:], duration=int(1000.0 / fps),
-                   compress_level=compress_level, loop=0)
+    images[0].save(
+        path,
+        format="PNG",
+        save_all=True,
+        append_images=images[1:],
+        duration=int(1000.0 / fps),
+        compress_level=compress_level,
+        loop=0,
+    )
 
 
 def frame_rate(fps: float) -> Fraction:
     return Fraction(round(float(fps) * 1000), 1000)
 
 
-def encode_video(path: str, frames: Frames, fps: float, *, container: str = "mp4", codec: str = "libx264",
-                 options: dict[str, str] | None = None, audio: dict | None = None,
-                 metadata: dict[str, str] | None = None) -> None:
+def encode_video(
+    path: str,
+    frames: Frames,
+    fps: float,
+    *,
+    container: str = "mp4",
+    codec: str = "libx264",
+    options: dict[str, str] | None = None,
+    audio: dict | None = None,
+    metadata: dict[str, str] | None = None,
+) -> None:
     """Encode `frames` (+ optional AUDIO dict) with PyAV. yuv420p needs even sizes: odd ones are cropped."""
     width, height = frames.width - frames.width % 2, frames.height - frames.height % 2
     if width < 2 or height < 2:
@@ -285,8 +399,13 @@ def _expand_prefix(prefix: str, width: int, height: int) -> str:
         return prefix
     now = time.localtime()
     values = {
-        "width": width, "height": height, "year": now.tm_year, "month": f"{now.tm_mon:02}",
-        "day": f"{now.tm_mday:02}", "hour": f"{now.tm_hour:02}", "minute": f"{now.tm_min:02}",
+        "width": width,
+        "height": height,
+        "year": now.tm_year,
+        "month": f"{now.tm_mon:02}",
+        "day": f"{now.tm_mday:02}",
+        "hour": f"{now.tm_hour:02}",
+        "minute": f"{now.tm_min:02}",
         "second": f"{now.tm_sec:02}",
     }
     for key, value in values.items():

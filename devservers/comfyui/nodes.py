@@ -1,9 +1,15 @@
 """Node implementations of the reference server.
 
 Nodes that need no model weights do their real work (EmptyImage, ImageScale, SaveImage, SaveVideo,
-...). Model nodes are stand-ins: loaders return handles, CLIPTextEncode returns conditioning that
-carries its text, the samplers wait `step_seconds` per step while reporting progress, and
-VAEDecode renders frames that show the positive prompt, the seed and the frame number.
+...). Model nodes are stand-ins: loaders return handles, text encoders return conditioning that
+carries its text, the samplers (KSampler, KSamplerAdvanced, SamplerCustomAdvanced) wait
+`step_seconds` per step while reporting progress, VAEDecode renders frames that show the positive
+prompt, the seed and the frame number (over the start image, for image-to-video latents), and
+VAEDecodeAudio renders a real sound of the latent's length: a tone whose pitch comes from the seed
+(Stable Audio's latent) or a short arpeggio in a key from the seed (ACE-Step's latent).
+
+The stand-ins cover every node of the bundled templates: Wan 2.2 TI2V 5B and 14B (text and image to
+video), SDXL and FLUX.1 dev (text to image), Stable Audio Open (sound) and ACE-Step (music).
 
 A node is `fn(ctx, **inputs) -> (outputs tuple, ui dict | None)`. Nodes of the catalogue that are
 not implemented here still validate; running one raises NotImplementedError (an execution_error).
@@ -11,6 +17,7 @@ not implemented here still validate; running one raises NotImplementedError (an 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -41,9 +48,40 @@ class Handle:
 @dataclass
 class Conditioning:
     text: str
+    details: dict = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"<CONDITIONING {self.text[:40]!r}>"
+
+
+@dataclass
+class Guider:
+    """GUIDER stand-in (BasicGuider, CFGGuider): the model and the conditioning it samples with."""
+
+    model: Any
+    positive: Any
+    negative: Any = None
+
+    def __str__(self) -> str:
+        return f"<GUIDER {getattr(self.positive, 'text', '')[:40]!r}>"
+
+
+@dataclass
+class Sigmas:
+    """SIGMAS stand-in: only how many steps they make."""
+
+    steps: int
+
+    def __str__(self) -> str:
+        return f"<SIGMAS {self.steps} steps>"
+
+
+@dataclass
+class Noise:
+    seed: int
+
+    def __str__(self) -> str:
+        return f"<NOISE seed {self.seed}>"
 
 
 @dataclass
@@ -58,9 +96,26 @@ class Latent:
     text: str = ""
     negative: str = ""
     caption: str = ""
+    start_image: Any = None  # IMAGE frames of an image-to-video latent
 
     def __str__(self) -> str:
         return f"<LATENT {self.batch}x{self.frames}x{self.height}x{self.width}>"
+
+
+@dataclass
+class AudioLatent:
+    """A LATENT stand-in for sound: seconds of `kind` ("sound": Stable Audio, "music": ACE-Step)."""
+
+    seconds: float
+    batch: int
+    kind: str
+    seed: int | None = None
+    text: str = ""
+    negative: str = ""
+    caption: str = ""
+
+    def __str__(self) -> str:
+        return f"<LATENT {self.kind} {self.batch}x{self.seconds:g}s>"
 
 
 @dataclass
@@ -82,7 +137,7 @@ OutOfMemoryError.__qualname__ = "OutOfMemoryError"
 
 NodeResult = tuple[tuple, dict | None]
 NODES: dict[str, Callable[..., NodeResult]] = {}
-SAMPLERS = {"KSampler", "KSamplerAdvanced"}
+SAMPLERS = {"KSampler", "KSamplerAdvanced", "SamplerCustomAdvanced", "SamplerCustom"}
 
 
 def node(*names: str):
@@ -160,15 +215,59 @@ def model_sampling(ctx, model, **settings):
     return (Handle("MODEL", model.name, {**model.details, **settings}),), None
 
 
+@node("LatentApplyOperationCFG")
+def latent_apply_operation_cfg(ctx, model, operation):
+    return (Handle("MODEL", model.name, {**model.details, "cfg_operation": str(operation)}),), None
+
+
+@node("LatentOperationTonemapReinhard")
+def latent_operation_tonemap(ctx, multiplier=1.0):
+    return (Handle("LATENT_OPERATION", "tonemap_reinhard", {"multiplier": multiplier}),), None
+
+
 @node("CLIPTextEncode")
 def clip_text_encode(ctx, clip, text):
     return (Conditioning(text),), None
 
 
+@node("TextEncodeAceStepAudio")
+def text_encode_ace_step(ctx, clip, tags, lyrics, lyrics_strength=1.0):
+    return (Conditioning(tags, {"lyrics": lyrics, "lyrics_strength": lyrics_strength}),), None
+
+
+@node("FluxGuidance")
+def flux_guidance(ctx, conditioning, guidance):
+    return (Conditioning(conditioning.text, {**conditioning.details, "guidance": guidance}),), None
+
+
+@node("ConditioningZeroOut")
+def conditioning_zero_out(ctx, conditioning):
+    return (Conditioning("", {"zeroed": True}),), None
+
+
+@node("ConditioningStableAudio")
+def conditioning_stable_audio(ctx, positive, negative, seconds_start, seconds_total):
+    timing = {"seconds_start": seconds_start, "seconds_total": seconds_total}
+    return (
+        Conditioning(positive.text, {**positive.details, **timing}),
+        Conditioning(negative.text, {**negative.details, **timing}),
+    ), None
+
+
 @node("Wan22ImageToVideoLatent")
 def wan22_latent(ctx, vae, width, height, length, batch_size, start_image=None):
     # Wan 2.2 VAE: 16x spatial and 4x temporal compression (decodes to 4n+1 frames).
-    return (Latent(width // 16 * 16, height // 16 * 16, (length - 1) // 4 * 4 + 1, batch_size),), None
+    latent = Latent(width // 16 * 16, height // 16 * 16, (length - 1) // 4 * 4 + 1, batch_size, start_image=start_image)
+    return (latent,), None
+
+
+@node("WanImageToVideo")
+def wan_image_to_video(
+    ctx, positive, negative, vae, width, height, length, batch_size, clip_vision_output=None, start_image=None
+):
+    # Wan 2.1 VAE (used by Wan 2.2 14B): 8x spatial and 4x temporal compression.
+    latent = Latent(width // 8 * 8, height // 8 * 8, (length - 1) // 4 * 4 + 1, batch_size, start_image=start_image)
+    return (positive, negative, latent), None
 
 
 @node("EmptyHunyuanLatentVideo")
@@ -181,21 +280,33 @@ def empty_latent_image(ctx, width, height, batch_size):
     return (Latent(width // 8 * 8, height // 8 * 8, 1, batch_size),), None
 
 
-def _sample(ctx, latent: Latent, seed: int, steps: int, positive, negative, label: str) -> Latent:
+@node("EmptyLatentAudio")
+def empty_latent_audio(ctx, seconds, batch_size):
+    return (AudioLatent(seconds, batch_size, "sound"),), None
+
+
+@node("EmptyAceStepLatentAudio")
+def empty_ace_step_latent_audio(ctx, seconds, batch_size):
+    return (AudioLatent(seconds, batch_size, "music"),), None
+
+
+def _sample(ctx, latent: Latent | AudioLatent, seed: int, steps: int, positive, negative, label: str):
     text = getattr(positive, "text", str(positive))
+    if isinstance(latent, Latent) and latent.seed is not None and latent.text:
+        text = latent.text  # a second sampler (Wan 2.2 14B low noise) refines what the first made
     for step in range(steps):
         ctx.sleep(ctx.step_seconds)
         preview = None
-        if ctx.wants_preview():
-            preview = media.preview_png(latent.width, latent.height, seed, text, step + 1, steps)
+        # Sound latents have no preview (the real latent previewers know no audio format).
+        if isinstance(latent, Latent) and ctx.wants_preview():
+            preview = media.preview_image(latent.width, latent.height, seed, text, step + 1, steps, ctx.preview_format)
         ctx.progress(step + 1, steps, preview)
         if step == 0:
             ctx.failure_point()
         if step + 1 < steps:
             ctx.check_interrupt()
     caption = f"seed {seed} - {steps} steps - {label}"
-    return Latent(latent.width, latent.height, latent.frames, latent.batch, seed, text,
-                  getattr(negative, "text", ""), caption)
+    return dataclasses.replace(latent, seed=seed, text=text, negative=getattr(negative, "text", ""), caption=caption)
 
 
 @node("KSampler")
@@ -204,18 +315,97 @@ def ksampler(ctx, model, seed, steps, cfg, sampler_name, scheduler, positive, ne
 
 
 @node("KSamplerAdvanced")
-def ksampler_advanced(ctx, model, add_noise, noise_seed, steps, cfg, sampler_name, scheduler, positive, negative,
-                      latent_image, start_at_step, end_at_step, return_with_leftover_noise):
+def ksampler_advanced(
+    ctx,
+    model,
+    add_noise,
+    noise_seed,
+    steps,
+    cfg,
+    sampler_name,
+    scheduler,
+    positive,
+    negative,
+    latent_image,
+    start_at_step,
+    end_at_step,
+    return_with_leftover_noise,
+):
     count = max(0, min(steps, end_at_step) - start_at_step)
-    return (_sample(ctx, latent_image, noise_seed, count, positive, negative, f"{sampler_name}/{scheduler}"),), None
+    seed = noise_seed
+    if add_noise == "disable" and latent_image.seed is not None:
+        seed = latent_image.seed  # no new noise: the picture is the one the first sampler seeded
+    label = f"{sampler_name}/{scheduler} steps {start_at_step}-{min(steps, end_at_step)}"
+    return (_sample(ctx, latent_image, seed, count, positive, negative, label),), None
+
+
+@node("RandomNoise")
+def random_noise(ctx, noise_seed):
+    return (Noise(noise_seed),), None
+
+
+@node("KSamplerSelect")
+def ksampler_select(ctx, sampler_name):
+    return (Handle("SAMPLER", sampler_name),), None
+
+
+@node("BasicScheduler")
+def basic_scheduler(ctx, model, scheduler, steps, denoise):
+    return (Sigmas(steps),), None
+
+
+@node("BasicGuider")
+def basic_guider(ctx, model, conditioning):
+    return (Guider(model, conditioning),), None
+
+
+@node("CFGGuider")
+def cfg_guider(ctx, model, positive, negative, cfg):
+    return (Guider(model, positive, negative),), None
+
+
+@node("SamplerCustomAdvanced")
+def sampler_custom_advanced(ctx, noise, guider, sampler, sigmas, latent_image):
+    latent = _sample(
+        ctx,
+        latent_image,
+        noise.seed,
+        sigmas.steps,
+        guider.positive,
+        guider.negative,
+        f"{sampler.name} {sigmas.steps} sigmas",
+    )
+    return (latent, latent), None
 
 
 @node("VAEDecode")
 def vae_decode(ctx, samples, vae):
+    if not isinstance(samples, Latent):
+        raise RuntimeError(f"VAEDecode cannot decode {samples}: use VAEDecodeAudio for sound latents")
     seed = samples.seed if samples.seed is not None else 0
-    frames = media.RenderedFrames(samples.width, samples.height, samples.frames * samples.batch, seed,
-                                  samples.text, samples.caption)
+    background = None
+    if samples.start_image is not None and samples.start_image.count:
+        background = samples.start_image.frame(0)
+    frames = media.RenderedFrames(
+        samples.width,
+        samples.height,
+        samples.frames * samples.batch,
+        seed,
+        samples.text,
+        samples.caption,
+        background=background,
+    )
     return (frames,), None
+
+
+@node("VAEDecodeAudio")
+def vae_decode_audio(ctx, samples, vae):
+    if not isinstance(samples, AudioLatent):
+        raise RuntimeError(f"VAEDecodeAudio cannot decode {samples}: it is not a sound latent")
+    seed = samples.seed if samples.seed is not None else 0
+    synth = media.synth_music if samples.kind == "music" else media.synth_sound
+    waves = [synth(samples.seconds, seed + index, samples.text) for index in range(samples.batch)]
+    return ({"waveform": np.stack(waves), "sample_rate": media.AUDIO_SAMPLE_RATE},), None
 
 
 # ---------------------------------------------------------------------------- images
@@ -297,8 +487,9 @@ def preview_image(ctx, images):
 
 @node("SaveAnimatedWEBP")
 def save_animated_webp(ctx, images, filename_prefix="ComfyUI", fps=6.0, lossless=True, quality=80, method="default"):
-    folder, stem, counter, subfolder = media.output_path(filename_prefix, ctx.directories["output"],
-                                                         images.width, images.height)
+    folder, stem, counter, subfolder = media.output_path(
+        filename_prefix, ctx.directories["output"], images.width, images.height
+    )
     name = f"{stem}_{counter:05}_.webp"
     level = {"default": 4, "fastest": 0, "slowest": 6}[method]
     media.save_webp(os.path.join(folder, name), images, fps, lossless, quality, level)
@@ -308,8 +499,9 @@ def save_animated_webp(ctx, images, filename_prefix="ComfyUI", fps=6.0, lossless
 
 @node("SaveAnimatedPNG")
 def save_animated_png(ctx, images, filename_prefix="ComfyUI", fps=6.0, compress_level=4):
-    folder, stem, counter, subfolder = media.output_path(filename_prefix, ctx.directories["output"],
-                                                         images.width, images.height)
+    folder, stem, counter, subfolder = media.output_path(
+        filename_prefix, ctx.directories["output"], images.width, images.height
+    )
     name = f"{stem}_{counter:05}_.png"
     media.save_apng(os.path.join(folder, name), images, fps, compress_level)
     ui = {"images": [{"filename": name, "subfolder": subfolder, "type": "output"}], "animated": [True]}
@@ -323,15 +515,23 @@ def _video_metadata(ctx) -> dict[str, str]:
 
 @node("SaveWEBM")
 def save_webm(ctx, images, filename_prefix="ComfyUI", codec="vp9", fps=24.0, crf=32.0):
-    folder, stem, counter, subfolder = media.output_path(filename_prefix, ctx.directories["output"],
-                                                         images.width, images.height)
+    folder, stem, counter, subfolder = media.output_path(
+        filename_prefix, ctx.directories["output"], images.width, images.height
+    )
     name = f"{stem}_{counter:05}_.webm"
     encoder = {"vp9": "libvpx-vp9", "av1": "libsvtav1"}[codec]
     options = {"crf": str(int(crf))}
     if codec == "vp9":
         options.update({"deadline": "realtime", "cpu-used": "8", "b": "0"})
-    media.encode_video(os.path.join(folder, name), images, fps, container="webm", codec=encoder, options=options,
-                       metadata=_video_metadata(ctx))
+    media.encode_video(
+        os.path.join(folder, name),
+        images,
+        fps,
+        container="webm",
+        codec=encoder,
+        options=options,
+        metadata=_video_metadata(ctx),
+    )
     ui = {"images": [{"filename": name, "subfolder": subfolder, "type": "output"}], "animated": [True]}
     return (), ui
 
@@ -349,12 +549,20 @@ def get_video_components(ctx, video):
 @node("SaveVideo")
 def save_video(ctx, video, filename_prefix="video/ComfyUI", format="auto", codec="auto"):
     frames = video.frames
-    folder, stem, counter, subfolder = media.output_path(filename_prefix, ctx.directories["output"],
-                                                         frames.width, frames.height)
+    folder, stem, counter, subfolder = media.output_path(
+        filename_prefix, ctx.directories["output"], frames.width, frames.height
+    )
     name = f"{stem}_{counter:05}_.mp4"
-    media.encode_video(os.path.join(folder, name), frames, video.fps, container="mp4", codec="libx264",
-                       options={"preset": "veryfast", "crf": "23"}, audio=video.audio,
-                       metadata=_video_metadata(ctx))
+    media.encode_video(
+        os.path.join(folder, name),
+        frames,
+        video.fps,
+        container="mp4",
+        codec="libx264",
+        options={"preset": "veryfast", "crf": "23"},
+        audio=video.audio,
+        metadata=_video_metadata(ctx),
+    )
     ui = {"images": [{"filename": name, "subfolder": subfolder, "type": "output"}], "animated": [True]}
     return (), ui
 

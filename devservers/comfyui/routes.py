@@ -64,8 +64,12 @@ def register(server: ReferenceComfyUI, routes: web.RouteTableDef) -> None:
                 number = -number
             server.number += 1
         if not isinstance(data, dict) or "prompt" not in data:
-            error = {"type": "no_prompt", "message": "No prompt provided", "details": "No prompt provided",
-                     "extra_info": {}}
+            error = {
+                "type": "no_prompt",
+                "message": "No prompt provided",
+                "details": "No prompt provided",
+                "extra_info": {},
+            }
             return web.json_response({"error": error, "node_errors": {}}, status=400)
         prompt = data["prompt"]
         prompt_id = str(data.get("prompt_id", uuid.uuid4()))
@@ -136,16 +140,37 @@ def register(server: ReferenceComfyUI, routes: web.RouteTableDef) -> None:
         ram_total, ram_free = _memory()
         if server.vram_gb is not None:
             vram = int(server.vram_gb * 2**30)
-            device = {"name": "reference", "type": "cuda", "index": 0, "vram_total": vram, "vram_free": vram,
-                      "torch_vram_total": 0, "torch_vram_free": 0}
+            device = {
+                "name": "reference",
+                "type": "cuda",
+                "index": 0,
+                "vram_total": vram,
+                "vram_free": vram,
+                "torch_vram_total": 0,
+                "torch_vram_free": 0,
+            }
         else:
-            device = {"name": "cpu", "type": "cpu", "index": None, "vram_total": ram_total, "vram_free": ram_free,
-                      "torch_vram_total": ram_total, "torch_vram_free": ram_free}
+            device = {
+                "name": "cpu",
+                "type": "cpu",
+                "index": None,
+                "vram_total": ram_total,
+                "vram_free": ram_free,
+                "torch_vram_total": ram_total,
+                "torch_vram_free": ram_free,
+            }
         system = {
-            "os": os.name, "ram_total": ram_total, "ram_free": ram_free, "comfyui_version": COMFYUI_VERSION,
-            "required_frontend_version": "1.27.10", "installed_templates_version": "0.1.95",
-            "required_templates_version": "0.1.95", "python_version": sys.version,
-            "pytorch_version": "2.9.1+cu128", "embedded_python": False, "argv": server.argv,
+            "os": os.name,
+            "ram_total": ram_total,
+            "ram_free": ram_free,
+            "comfyui_version": COMFYUI_VERSION,
+            "required_frontend_version": "1.27.10",
+            "installed_templates_version": "0.1.95",
+            "required_templates_version": "0.1.95",
+            "python_version": sys.version,
+            "pytorch_version": "2.9.1+cu128",
+            "embedded_python": False,
+            "argv": server.argv,
         }
         return web.json_response({"system": system, "devices": [device]})
 

@@ -38,7 +38,7 @@ log = logging.getLogger("devservers.comfyui")
 MAX_UPLOAD_SIZE = 100 * 1024 * 1024
 SERVER_FEATURES = {"supports_preview_metadata": True, "max_upload_size": MAX_UPLOAD_SIZE}
 PREVIEW_IMAGE, PREVIEW_IMAGE_WITH_METADATA = 1, 4
-PNG_FORMAT = 2
+PREVIEW_FORMATS = {"jpeg": 1, "png": 2}  # the type-1 frame's image format word
 
 
 def is_loopback(host: str | None) -> bool:
@@ -83,6 +83,8 @@ class ReferenceComfyUI:
         vram_gb: float | None = None,
         fail_next: Iterable[str] | str | None = None,
         preview_method: str = "auto",
+        preview_format: str = "png",
+        slow_step_seconds: float = 0.5,
         allow_remote: bool = False,
         argv: list[str] | None = None,
     ):
@@ -107,8 +109,19 @@ class ReferenceComfyUI:
         self.catalogue = Catalogue(self.models, self.directories["input"])
         self.validator = Validator(self.catalogue, self.directories)
         self.queue = PromptQueue(self.queue_updated)
-        self.worker = Worker(self.catalogue, self.queue, self, self.directories, step_seconds, preview_method,
-                             self.supports_metadata)
+        if preview_format not in PREVIEW_FORMATS:
+            raise ValueError(f"unknown preview format {preview_format!r}; use png or jpeg")
+        self.worker = Worker(
+            self.catalogue,
+            self.queue,
+            self,
+            self.directories,
+            step_seconds,
+            preview_method,
+            self.supports_metadata,
+            preview_format=preview_format,
+            slow_step_seconds=slow_step_seconds,
+        )
         for mode in [fail_next] if isinstance(fail_next, str) else list(fail_next or []):
             self.add_fail_next(mode)
         self.number = 0
@@ -215,12 +228,12 @@ class ReferenceComfyUI:
         text = json.dumps({"type": event, "data": data})
         self._post(("text", text, sid))
 
-    def send_preview(self, png: bytes, metadata: dict, sid: str | None) -> None:
+    def send_preview(self, image: bytes, metadata: dict, sid: str | None, fmt: str = "png") -> None:
         if metadata:
             header = json.dumps(metadata).encode()
-            frame = struct.pack(">II", PREVIEW_IMAGE_WITH_METADATA, len(header)) + header + png
+            frame = struct.pack(">II", PREVIEW_IMAGE_WITH_METADATA, len(header)) + header + image
         else:
-            frame = struct.pack(">II", PREVIEW_IMAGE, PNG_FORMAT) + png
+            frame = struct.pack(">II", PREVIEW_IMAGE, PREVIEW_FORMATS[fmt]) + image
         self._post(("bytes", frame, sid))
 
     def drop_client(self, sid: str | None) -> None:

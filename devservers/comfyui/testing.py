@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "comfyui" / "wan22_ti2v_5b_t2v.json"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "comfyui"
+TEMPLATE = TEMPLATES / "wan22_ti2v_5b_t2v.json"
 
 
 @dataclass
@@ -40,8 +41,17 @@ class Reply:
         return self.body.decode()
 
 
-def wan_prompt(text: str = "a lighthouse at dusk", *, width: int = 64, height: int = 64, length: int = 9,
-               steps: int = 3, seed: int = 7, fps: float = 8.0, prefix: str = "video/ComfyUI") -> dict:
+def wan_prompt(
+    text: str = "a lighthouse at dusk",
+    *,
+    width: int = 64,
+    height: int = 64,
+    length: int = 9,
+    steps: int = 3,
+    seed: int = 7,
+    fps: float = 8.0,
+    prefix: str = "video/ComfyUI",
+) -> dict:
     """The project's Wan 2.2 t2v template with small settings."""
     prompt = json.loads(TEMPLATE.read_text())
     prompt["6"]["inputs"]["text"] = text
@@ -52,11 +62,23 @@ def wan_prompt(text: str = "a lighthouse at dusk", *, width: int = 64, height: i
     return prompt
 
 
-def image_prompt(color: int = 0xFF8000, prefix: str = "test", width: int = 64, height: int = 48,
-                 batch: int = 1) -> dict:
+def template_prompt(name: str, **inputs: dict[str, Any]) -> dict:
+    """A bundled workflow (templates/comfyui/<name>.json) with some node inputs replaced:
+    ``template_prompt("flux1_dev_t2i", **{"6": {"text": "a fox"}, "17": {"steps": 3}})``."""
+    prompt = json.loads((TEMPLATES / f"{name}.json").read_text())
+    for node_id, values in inputs.items():
+        prompt[node_id]["inputs"].update(values)
+    return prompt
+
+
+def image_prompt(
+    color: int = 0xFF8000, prefix: str = "test", width: int = 64, height: int = 48, batch: int = 1
+) -> dict:
     return {
-        "1": {"class_type": "EmptyImage",
-              "inputs": {"width": width, "height": height, "batch_size": batch, "color": color}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": width, "height": height, "batch_size": batch, "color": color},
+        },
         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": prefix}},
     }
 
@@ -65,8 +87,9 @@ class Client:
     def __init__(self, url: str):
         self.url = url.rstrip("/")
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> Reply:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Reply:
         req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=30) as response:
@@ -105,7 +128,9 @@ class Client:
         if name is not None:
             parts.append(
                 f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{name}"\r\n'
-                "Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n"
+                "Content-Type: application/octet-stream\r\n\r\n".encode()
+                + content
+                + b"\r\n"
             )
         body = b"".join(parts) + f"--{boundary}--\r\n".encode()
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
@@ -162,8 +187,13 @@ def decode_binary(raw: bytes) -> dict:
     (event,) = struct.unpack(">I", raw[:4])
     if event == 4:
         (length,) = struct.unpack(">I", raw[4:8])
-        return {"type": "binary", "event": 4, "metadata": json.loads(raw[8 : 8 + length]),
-                "image": raw[8 + length :], "format": None}
+        return {
+            "type": "binary",
+            "event": 4,
+            "metadata": json.loads(raw[8 : 8 + length]),
+            "image": raw[8 + length :],
+            "format": None,
+        }
     (fmt,) = struct.unpack(">I", raw[4:8])
     return {"type": "binary", "event": event, "metadata": None, "image": raw[8:], "format": fmt}
 

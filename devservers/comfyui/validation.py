@@ -243,8 +243,12 @@ class Validator:
                 {"input_name": name, "input_config": config, "received_type": received, "linked_node": value},
             )
         if source_id in self._visiting:
-            return _error("dependency_cycle", "Dependency cycle detected", f"{name}, linked node {source_id}",
-                          {"input_name": name, "linked_node": value})
+            return _error(
+                "dependency_cycle",
+                "Dependency cycle detected",
+                f"{name}, linked node {source_id}",
+                {"input_name": name, "linked_node": value},
+            )
         try:
             upstream_ok, _ = self._validate_node(prompt, source_id, validated)
         except Exception as exc:

@@ -37,53 +37,113 @@ JSON = "application/json"
 
 # POST /prompt answers, verbatim from protocols/comfyui-recorded.md and comfyui-source-notes.md.
 UNKNOWN_CLASS_RECORDED = {
-    "error": {"type": "invalid_prompt", "message": "Cannot execute because node NoSuchNode does not exist.",
-              "details": "Node ID '#1'", "extra_info": {}},
+    "error": {
+        "type": "invalid_prompt",
+        "message": "Cannot execute because node NoSuchNode does not exist.",
+        "details": "Node ID '#1'",
+        "extra_info": {},
+    },
     "node_errors": {},
 }
 MISSING_NODE_TYPE_NEWEST = {
-    "error": {"type": "missing_node_type",
-              "message": "Node 'WanVideoSampler' not found. The custom node may not be installed.",
-              "details": "Node ID '#12'", "extra_info": {"node_id": "12", "class_type": "WanVideoSampler",
-                                                       "node_title": "WanVideo Sampler"}},
+    "error": {
+        "type": "missing_node_type",
+        "message": "Node 'WanVideoSampler' not found. The custom node may not be installed.",
+        "details": "Node ID '#12'",
+        "extra_info": {"node_id": "12", "class_type": "WanVideoSampler", "node_title": "WanVideo Sampler"},
+    },
     "node_errors": {},
 }
 BAD_COMBO_RECORDED = {
-    "error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
-              "details": "Value not in list: method: 'bogus' not in ['default', 'fastest', 'slowest']",
-              "extra_info": {}},
-    "node_errors": {"2": {"errors": [{"type": "value_not_in_list", "message": "Value not in list",
-                                      "details": "method: 'bogus' not in ['default', 'fastest', 'slowest']",
-                                      "extra_info": {"input_name": "method",
-                                                     "input_config": [["default", "fastest", "slowest"], {}],
-                                                     "received_value": "bogus"}}],
-                          "dependent_outputs": ["2"], "class_type": "SaveAnimatedWEBP"}},
+    "error": {
+        "type": "prompt_outputs_failed_validation",
+        "message": "Prompt outputs failed validation",
+        "details": "Value not in list: method: 'bogus' not in ['default', 'fastest', 'slowest']",
+        "extra_info": {},
+    },
+    "node_errors": {
+        "2": {
+            "errors": [
+                {
+                    "type": "value_not_in_list",
+                    "message": "Value not in list",
+                    "details": "method: 'bogus' not in ['default', 'fastest', 'slowest']",
+                    "extra_info": {
+                        "input_name": "method",
+                        "input_config": [["default", "fastest", "slowest"], {}],
+                        "received_value": "bogus",
+                    },
+                }
+            ],
+            "dependent_outputs": ["2"],
+            "class_type": "SaveAnimatedWEBP",
+        }
+    },
 }
 MISSING_MODEL = {
-    "error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
-              "details": "", "extra_info": {}},
-    "node_errors": {"37": {"errors": [{"type": "value_not_in_list", "message": "Value not in list",
-                                       "details": "unet_name: 'wan2.2_ti2v_5B_fp16.safetensors' not in []",
-                                       "extra_info": {"input_name": "unet_name", "input_config": [[], {}],
-                                                      "received_value": "wan2.2_ti2v_5B_fp16.safetensors"}}],
-                           "dependent_outputs": ["58"], "class_type": "UNETLoader"}},
+    "error": {
+        "type": "prompt_outputs_failed_validation",
+        "message": "Prompt outputs failed validation",
+        "details": "",
+        "extra_info": {},
+    },
+    "node_errors": {
+        "37": {
+            "errors": [
+                {
+                    "type": "value_not_in_list",
+                    "message": "Value not in list",
+                    "details": "unet_name: 'wan2.2_ti2v_5B_fp16.safetensors' not in []",
+                    "extra_info": {
+                        "input_name": "unet_name",
+                        "input_config": [[], {}],
+                        "received_value": "wan2.2_ti2v_5B_fp16.safetensors",
+                    },
+                }
+            ],
+            "dependent_outputs": ["58"],
+            "class_type": "UNETLoader",
+        }
+    },
 }
 BELOW_MIN_RECORDED = {
-    "error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
-              "details": "", "extra_info": {}},
-    "node_errors": {"1": {"errors": [{"type": "value_smaller_than_min", "message": "Value 0 smaller than min of 1",
-                                      "details": "width", "extra_info": {"input_name": "width",
-                                                                          "received_value": 0}}],
-                          "dependent_outputs": ["2"], "class_type": "EmptyImage"}},
+    "error": {
+        "type": "prompt_outputs_failed_validation",
+        "message": "Prompt outputs failed validation",
+        "details": "",
+        "extra_info": {},
+    },
+    "node_errors": {
+        "1": {
+            "errors": [
+                {
+                    "type": "value_smaller_than_min",
+                    "message": "Value 0 smaller than min of 1",
+                    "details": "width",
+                    "extra_info": {"input_name": "width", "received_value": 0},
+                }
+            ],
+            "dependent_outputs": ["2"],
+            "class_type": "EmptyImage",
+        }
+    },
 }
-NO_OUTPUTS_RECORDED = {"error": {"type": "prompt_no_outputs", "message": "Prompt has no outputs", "details": "",
-                                 "extra_info": {}}, "node_errors": {}}
+NO_OUTPUTS_RECORDED = {
+    "error": {"type": "prompt_no_outputs", "message": "Prompt has no outputs", "details": "", "extra_info": {}},
+    "node_errors": {},
+}
 OLD_STRING_ERROR = {"error": "no prompt", "node_errors": []}
 SERVER_TROUBLE = "500 Internal Server Error\n\nServer got itself in trouble"
 REGEX_ERROR_RECORDED = {
-    "prompt_id": "cbb2666c-6c14-4d3c-bc83-c20f34f07a05", "node_id": "1", "node_type": "RegexReplace",
-    "executed": [], "exception_message": "missing ), unterminated subpattern at position 0\n",
-    "exception_type": "re.error", "traceback": ["..."], "current_inputs": {}, "current_outputs": ["2", "1"],
+    "prompt_id": "cbb2666c-6c14-4d3c-bc83-c20f34f07a05",
+    "node_id": "1",
+    "node_type": "RegexReplace",
+    "executed": [],
+    "exception_message": "missing ), unterminated subpattern at position 0\n",
+    "exception_type": "re.error",
+    "traceback": ["..."],
+    "current_inputs": {},
+    "current_outputs": ["2", "1"],
 }
 
 
@@ -133,8 +193,9 @@ def test_not_http_at_all_is_a_protocol_error(raw_server):
 
 
 def test_body_cut_short_is_a_protocol_error(raw_server):
-    server = raw_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
-                        b'{"queue_running": [')
+    server = raw_server(
+        b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"queue_running": ['
+    )
     with pytest.raises(ProtocolError, match="middle of a reply"):
         client_for(server.url).queue()
 
@@ -264,7 +325,8 @@ def test_download_streams_to_the_destination_with_the_right_query(stub, tmp_path
     stub.on("GET", "/view", (200, payload, "video/mp4"))
     destination = tmp_path / "out" / "take.mp4"
     written = client_for(stub.url).download(
-        {"filename": "blender_00001_.mp4", "subfolder": "video", "type": "output"}, str(destination))
+        {"filename": "blender_00001_.mp4", "subfolder": "video", "type": "output"}, str(destination)
+    )
     assert written == len(payload)
     assert destination.read_bytes() == payload
     [(_, query, _)] = [r for r in stub.requests if r[0] == "GET"]
@@ -273,22 +335,23 @@ def test_download_streams_to_the_destination_with_the_right_query(stub, tmp_path
 
 def test_download_of_a_missing_file_is_a_protocol_error(stub, tmp_path: Path):
     with pytest.raises(ProtocolError, match=r"listed output file 'gone\.png' but cannot serve it \(HTTP 404\)"):
-        client_for(stub.url).download({"filename": "gone.png", "subfolder": "", "type": "output"},
-                                      str(tmp_path / "x.png"))
+        client_for(stub.url).download(
+            {"filename": "gone.png", "subfolder": "", "type": "output"}, str(tmp_path / "x.png")
+        )
     assert os.listdir(tmp_path) == []
 
 
 def test_download_cut_short_leaves_no_file(raw_server, tmp_path: Path):
-    server = raw_server(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n"
-                        + b"x" * 5000)
+    server = raw_server(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n" + b"x" * 5000)
     with pytest.raises(ProtocolError, match="after 5000 of 100000 bytes"):
         client_for(server.url).download({"filename": "a.png"}, str(tmp_path / "a.png"))
     assert os.listdir(tmp_path) == []  # neither the file nor a .partial left behind
 
 
 def test_download_reset_mid_body_leaves_no_file(raw_server, tmp_path: Path):
-    server = raw_server(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n"
-                        + b"x" * 5000, reset=True)
+    server = raw_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n" + b"x" * 5000, reset=True
+    )
     with pytest.raises((ProtocolError, BackendUnreachable)):
         client_for(server.url).download({"filename": "a.png"}, str(tmp_path / "a.png"))
     assert os.listdir(tmp_path) == []
@@ -308,8 +371,13 @@ def test_upload_image_is_multipart_and_returns_the_loadimage_name(stub, tmp_path
     image = tmp_path / "frame.png"
     image.write_bytes(PNG)
     assert client_for(stub.url).upload_image(str(image), "shotcaller") == "shotcaller/frame (1).png"
-    assert received == {"subfolder": "shotcaller", "type": "input", "overwrite": "false",
-                        "filename": "frame.png", "content": PNG}
+    assert received == {
+        "subfolder": "shotcaller",
+        "type": "input",
+        "overwrite": "false",
+        "filename": "frame.png",
+        "content": PNG,
+    }
 
 
 def test_upload_of_an_unreadable_file_is_invalid_request(stub, tmp_path: Path):
@@ -330,8 +398,10 @@ def test_upload_of_an_unreadable_file_is_invalid_request(stub, tmp_path: Path):
     ],
 )
 def test_out_of_memory_is_recognised(exception_type, message):
-    error = execution_error({"node_id": "3", "node_type": "KSampler", "exception_type": exception_type,
-                             "exception_message": message}, "http://gpu:8188")
+    error = execution_error(
+        {"node_id": "3", "node_type": "KSampler", "exception_type": exception_type, "exception_message": message},
+        "http://gpu:8188",
+    )
     assert isinstance(error, OutOfMemory)
     assert "node 3 (KSampler)" in error.message and "http://gpu:8188" in error.message
     assert "resolution" in error.hint
@@ -345,18 +415,33 @@ def test_recorded_node_exception_is_invalid_request_naming_the_node():
 
 
 def test_other_runtime_errors_are_protocol_errors_and_missing_files_missing_resources():
-    runtime = execution_error({"node_id": "8", "node_type": "VAEDecode", "exception_type": "RuntimeError",
-                               "exception_message": "CUDA error: an illegal memory access"}, "http://x")
+    runtime = execution_error(
+        {
+            "node_id": "8",
+            "node_type": "VAEDecode",
+            "exception_type": "RuntimeError",
+            "exception_message": "CUDA error: an illegal memory access",
+        },
+        "http://x",
+    )
     assert type(runtime) is ProtocolError
-    missing = execution_error({"node_id": "8", "node_type": "X", "exception_type": "FileNotFoundError",
-                               "exception_message": "No such file"}, "http://x")
+    missing = execution_error(
+        {"node_id": "8", "node_type": "X", "exception_type": "FileNotFoundError", "exception_message": "No such file"},
+        "http://x",
+    )
     assert type(missing) is MissingResource
 
 
 def test_interruption_and_history_errors():
     assert isinstance(interrupted_error({"node_type": "ImageInvert"}, "http://x"), Cancelled)
-    entry = {"outputs": {}, "status": {"status_str": "error", "completed": False, "messages": [
-        ["execution_start", {"prompt_id": "p"}], ["execution_error", REGEX_ERROR_RECORDED]]}}
+    entry = {
+        "outputs": {},
+        "status": {
+            "status_str": "error",
+            "completed": False,
+            "messages": [["execution_start", {"prompt_id": "p"}], ["execution_error", REGEX_ERROR_RECORDED]],
+        },
+    }
     assert type(error_from_history(entry, "http://x")) is InvalidRequest
     entry["status"]["messages"][-1] = ["execution_interrupted", {"node_id": "3", "node_type": "ImageInvert"}]
     assert isinstance(error_from_history(entry, "http://x"), Cancelled)
@@ -419,3 +504,193 @@ def _receive(stream):
 def test_event_stream_connect_refused_is_unreachable(refused_url: str):
     with pytest.raises(BackendUnreachable, match="event stream"):
         client_for(refused_url).events("abc")
+
+
+# --- every endpoint and error shape against the reference ComfyUI server ----------------------
+
+reference_launch = pytest.importorskip("devservers.comfyui.launch")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    with reference_launch.start_server(
+        tmp_path_factory.mktemp("comfyui-client"), step_seconds=0.01, preview_method="none"
+    ) as server:
+        yield server
+
+
+def image_prompt(prefix: str = "client/img", color: int = 0x3366CC) -> dict:
+    return {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 8, "batch_size": 1, "color": color}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": prefix}},
+    }
+
+
+def wait_history(client: ComfyUIClient, prompt_id: str) -> dict:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        entry = client.history(prompt_id)
+        if entry is not None:
+            return entry
+        time.sleep(0.02)
+    raise AssertionError(f"{prompt_id} did not finish")
+
+
+def test_reference_endpoints_through_the_client(reference, tmp_path: Path):
+    client = client_for(reference.url, timeout=10)
+    stats = client.system_stats()
+    assert stats["system"]["comfyui_version"] and stats["devices"][0]["type"] == "cpu"
+    assert "KSamplerAdvanced" in client.object_info()
+    assert list(client.object_info("VAELoader")) == ["VAELoader"] and client.object_info("NoSuchNode") == {}
+    assert client.queue() == {"queue_running": [], "queue_pending": []}
+
+    with client.events("client-test") as stream:
+        prompt_id = client.submit(image_prompt(), "client-test", "5f0c6a3e-0000-4000-8000-000000000001")
+        assert prompt_id == "5f0c6a3e-0000-4000-8000-000000000001"
+        seen: list[str] = []
+        while not seen or seen[-1] != "executing-null":
+            event = stream.receive(timeout=5)
+            if event is None:
+                continue
+            done = event.type == "executing" and event.data.get("node") is None
+            seen.append("executing-null" if done else event.type)
+    assert seen[:2] == ["status", "feature_flags"]  # the stream announced preview metadata
+    assert {"execution_start", "execution_cached", "progress_state", "executed", "execution_success"} <= set(seen)
+    entry = wait_history(client, prompt_id)
+    [ref] = entry["outputs"]["2"]["images"]
+    assert client.download(ref, str(tmp_path / "still.png")) == (tmp_path / "still.png").stat().st_size > 0
+    assert (tmp_path / "still.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert client.history("unknown-id") is None
+
+
+def test_reference_upload_renames_and_the_returned_name_is_used(reference, tmp_path: Path):
+    from PIL import Image
+
+    client = client_for(reference.url)
+    first, second = tmp_path / "a" / "frame.png", tmp_path / "b" / "frame.png"
+    for path, colour in ((first, (255, 0, 0)), (second, (0, 255, 0))):
+        path.parent.mkdir()
+        Image.new("RGB", (8, 8), colour).save(path)
+    assert client.upload_image(str(first), "uploads") == "uploads/frame.png"
+    assert client.upload_image(str(first), "uploads") == "uploads/frame.png"  # same bytes: same file
+    renamed = client.upload_image(str(second), "uploads")
+    assert renamed == "uploads/frame (1).png"
+    assert client.upload_image(str(second), "uploads", overwrite=True) == "uploads/frame.png"
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": renamed}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "client/up"}},
+    }
+    entry = wait_history(client, client.submit(prompt, "uploader"))
+    assert entry["status"]["status_str"] == "success"
+
+
+def test_reference_queue_delete_and_interrupt(tmp_path: Path):
+    wan = json.loads((Path(__file__).parents[3] / "templates" / "comfyui" / "wan22_ti2v_5b_t2v.json").read_text())
+    wan["55"]["inputs"].update(width=32, height=32, length=5)
+    wan["3"]["inputs"]["steps"] = 500
+    with reference_launch.start_server(tmp_path, step_seconds=0.01, preview_method="none") as server:
+        client = client_for(server.url)
+        running = client.submit(wan, "q")
+        pending = client.submit(image_prompt("client/pending"), "q")
+        deadline = time.monotonic() + 5
+        while not client.queue()["queue_running"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [item[1] for item in client.queue()["queue_pending"]] == [pending]
+        client.delete_from_queue([pending, "not-there"])
+        assert client.queue()["queue_pending"] == []
+        client.interrupt("someone-else")  # a targeted interrupt of another prompt does nothing
+        time.sleep(0.1)
+        assert client.history(running) is None
+        client.interrupt(running)
+        entry = wait_history(client, running)
+        assert client.history(pending) is None  # deleted while pending: it never ran
+    error = error_from_history(entry, server.url)
+    assert isinstance(error, Cancelled) and "interrupted" in error.message
+    steps_run = entry["status"]["messages"][-1]
+    assert steps_run[0] == "execution_interrupted" and steps_run[1]["node_type"] == "KSampler"
+
+
+MODEL_FREE = {"1": {"class_type": "EmptyImage", "inputs": {"width": 16, "height": 16, "batch_size": 1, "color": 0}}}
+
+
+@pytest.mark.parametrize(
+    ("change", "error_type", "words"),
+    [
+        (lambda p: p["1"].update(class_type="NoSuchNode"), MissingResource, ["NoSuchNode"]),
+        (lambda p: p.pop("2"), InvalidRequest, ["Prompt has no outputs"]),
+        (
+            lambda p: p["1"]["inputs"].pop("width"),
+            InvalidRequest,
+            ["node 1 (EmptyImage) input width", "Required input is missing"],
+        ),
+        (lambda p: p["1"]["inputs"].update(width=0), InvalidRequest, ["input width", "smaller than min of 1"]),
+        (lambda p: p["1"]["inputs"].update(width="abc"), InvalidRequest, ["Failed to convert", "INT"]),
+        (
+            lambda p: p.update(
+                {
+                    "3": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "missing_model.safetensors"}},
+                    "4": {"class_type": "VAEDecode", "inputs": {"samples": ["5", 0], "vae": ["3", 2]}},
+                    "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+                    "2": {"class_type": "SaveImage", "inputs": {"images": ["4", 0], "filename_prefix": "x"}},
+                }
+            ),
+            MissingResource,
+            ["model file 'missing_model.safetensors'", "node 3 CheckpointLoaderSimple"],
+        ),
+        (
+            lambda p: p.update(
+                {
+                    "2": {
+                        "class_type": "SaveAnimatedWEBP",
+                        "inputs": {
+                            "images": ["1", 0],
+                            "filename_prefix": "x",
+                            "fps": 6.0,
+                            "lossless": False,
+                            "quality": 80,
+                            "method": "bogus",
+                        },
+                    }
+                }
+            ),
+            InvalidRequest,
+            ["node 2 (SaveAnimatedWEBP) input method", "bogus"],
+        ),
+        (
+            lambda p: p.update({"1": {"class_type": "LoadImage", "inputs": {"image": "nope.png"}}}),
+            MissingResource,
+            ["cannot find the init image", "Invalid image file: nope.png"],
+        ),
+    ],
+    ids=[
+        "unknown_node",
+        "no_output",
+        "missing_input",
+        "below_min",
+        "wrong_type",
+        "missing_model",
+        "bad_combo",
+        "missing_upload",
+    ],
+)
+def test_reference_validation_errors_are_typed(reference, change, error_type, words):
+    prompt = {
+        **json.loads(json.dumps(MODEL_FREE)),
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}},
+    }
+    change(prompt)
+    with pytest.raises(error_type) as caught:
+        client_for(reference.url).submit(prompt, "validation")
+    assert type(caught.value) is error_type
+    for word in words:
+        assert word in caught.value.message, caught.value.message
+    assert reference.url in caught.value.message and caught.value.hint
+
+
+def test_reference_500_and_404_shapes(reference, tmp_path: Path):
+    client = client_for(reference.url)
+    with pytest.raises(ProtocolError, match=r"internal error \(HTTP 500\).*Server got itself in trouble"):
+        client.submit([1, 2], "bad")  # type: ignore[arg-type]  # the real server chokes on a list
+    with pytest.raises(ProtocolError, match="cannot serve it \\(HTTP 404\\)"):
+        client.download({"filename": "nope.png", "subfolder": "", "type": "output"}, str(tmp_path / "x.png"))
+    assert not (tmp_path / "x.png").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import time
@@ -14,7 +15,7 @@ from PIL import Image
 
 from devservers.comfyui.launch import start_server
 from devservers.comfyui.media import seed_colour
-from devservers.comfyui.testing import Client, image_prompt, types, wan_prompt
+from devservers.comfyui.testing import Client, image_prompt, template_prompt, types, wan_prompt
 
 WAN_ORDER = ["37", "48", "38", "6", "7", "39", "55", "3", "8", "57", "58"]
 
@@ -34,8 +35,11 @@ def client(server):
 def node_messages(node_id: str, steps: int = 0, preview: str = "BINARY1", output: bool = False) -> list[str]:
     sampled = []
     for _ in range(steps):
-        sampled += ["progress_state", "BINARY4", "progress"] if preview == "BINARY4" else (
-            ["progress_state", "progress", preview] if preview else ["progress_state", "progress"])
+        sampled += (
+            ["progress_state", "BINARY4", "progress"]
+            if preview == "BINARY4"
+            else (["progress_state", "progress", preview] if preview else ["progress_state", "progress"])
+        )
     return ["progress_state", "executing", *sampled, *(["executed"] if output else []), "progress_state"]
 
 
@@ -50,8 +54,10 @@ def run(client: Client, ws, prompt: dict, client_id: str, **extra) -> tuple[dict
 def test_wan_template_run_then_cached_rerun(client, server):
     prompt = wan_prompt("A red fox running through snow", width=128, height=64, length=9, steps=3, seed=7, fps=8.0)
     with client.websocket("wan-client") as ws:
-        assert ws.hello == {"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}},
-                                                       "sid": "wan-client"}}
+        assert ws.hello == {
+            "type": "status",
+            "data": {"status": {"exec_info": {"queue_remaining": 0}}, "sid": "wan-client"},
+        }
         entry, messages = run(client, ws, prompt, "wan-client")
         expected = ["status", "status", "execution_start", "execution_cached"]
         for node_id in WAN_ORDER:
@@ -75,14 +81,22 @@ def test_wan_template_run_then_cached_rerun(client, server):
         video = {"filename": "ComfyUI_00001_.mp4", "subfolder": "video", "type": "output"}
         assert entry["outputs"] == {"58": {"images": [video], "animated": [True]}}
         assert entry["status"]["status_str"] == "success" and entry["status"]["completed"] is True
-        assert [m[0] for m in entry["status"]["messages"]] == ["execution_start", "execution_cached",
-                                                              "execution_success"]
+        assert [m[0] for m in entry["status"]["messages"]] == [
+            "execution_start",
+            "execution_cached",
+            "execution_success",
+        ]
         assert entry["prompt"][3] == {"client_id": "wan-client"} and entry["prompt"][4] == ["58"]
-        assert entry["meta"] == {"58": {"node_id": "58", "display_node": "58", "parent_node": None,
-                                        "real_node_id": "58"}}
+        assert entry["meta"] == {
+            "58": {"node_id": "58", "display_node": "58", "parent_node": None, "real_node_id": "58"}
+        }
         executed = next(m for m in messages if m["type"] == "executed")["data"]
-        assert executed == {"node": "58", "display_node": "58", "output": entry["outputs"]["58"],
-                            "prompt_id": prompt_id}
+        assert executed == {
+            "node": "58",
+            "display_node": "58",
+            "output": entry["outputs"]["58"],
+            "prompt_id": prompt_id,
+        }
 
         download = client.get("/view", **video)
         assert download.status == 200 and download.headers["Content-Type"] == "video/mp4"
@@ -98,8 +112,17 @@ def test_wan_template_run_then_cached_rerun(client, server):
 
         files_before = sorted(os.listdir(server.output_dir / "video"))
         cached_entry, cached = run(client, ws, prompt, "wan-client")
-        assert types(cached) == ["status", "status", "execution_start", "execution_cached", "executed",
-                                 "progress_state", "execution_success", "status", "executing"]
+        assert types(cached) == [
+            "status",
+            "status",
+            "execution_start",
+            "execution_cached",
+            "executed",
+            "progress_state",
+            "execution_success",
+            "status",
+            "executing",
+        ]
         assert cached[3]["data"]["nodes"] == list(prompt)
         assert cached[4]["data"]["output"] == entry["outputs"]["58"]
         assert cached_entry["outputs"] == entry["outputs"]
@@ -107,8 +130,12 @@ def test_wan_template_run_then_cached_rerun(client, server):
         assert sorted(os.listdir(server.output_dir / "video")) == files_before
 
         # Changing only the seed re-runs the sampler and everything after it.
-        _, partial = run(client, ws, wan_prompt("A red fox running through snow", width=128, height=64, length=9,
-                                                steps=3, seed=8, fps=8.0), "wan-client")
+        _, partial = run(
+            client,
+            ws,
+            wan_prompt("A red fox running through snow", width=128, height=64, length=9, steps=3, seed=8, fps=8.0),
+            "wan-client",
+        )
         assert partial[3]["data"]["nodes"] == ["37", "38", "39", "48", "6", "7", "55"]
         assert [m["data"]["node"] for m in partial if m["type"] == "executing"][:-1] == ["3", "8", "57", "58"]
         assert sorted(os.listdir(server.output_dir / "video"))[-1] == "ComfyUI_00002_.mp4"
@@ -116,21 +143,34 @@ def test_wan_template_run_then_cached_rerun(client, server):
 
 def test_feature_flags_and_metadata_previews(client):
     with client.websocket("ff-client", feature_flags=True) as ws:
-        assert ws.recv() == {"type": "feature_flags",
-                             "data": {"supports_preview_metadata": True, "max_upload_size": 104857600}}
+        assert ws.recv() == {
+            "type": "feature_flags",
+            "data": {"supports_preview_metadata": True, "max_upload_size": 104857600},
+        }
         entry, messages = run(client, ws, wan_prompt("flags", steps=2, seed=21, prefix="ff/v"), "ff-client")
         sampler = messages.index(next(m for m in messages if m["type"] == "executing" and m["data"]["node"] == "3"))
         assert types(messages)[sampler + 1 : sampler + 7] == ["progress_state", "BINARY4", "progress"] * 2
         preview = messages[sampler + 2]
-        assert preview["metadata"] == {"node_id": "3", "prompt_id": entry["prompt"][1], "display_node_id": "3",
-                                       "parent_node_id": None, "real_node_id": "3", "image_type": "image/png"}
+        assert preview["metadata"] == {
+            "node_id": "3",
+            "prompt_id": entry["prompt"][1],
+            "display_node_id": "3",
+            "parent_node_id": None,
+            "real_node_id": "3",
+            "image_type": "image/png",
+        }
         assert Image.open(io.BytesIO(preview["image"])).format == "PNG"
 
 
 def test_previews_can_be_turned_off_per_prompt(client):
     with client.websocket("quiet") as ws:
-        _, messages = run(client, ws, wan_prompt("quiet", steps=2, seed=31, prefix="quiet/v"), "quiet",
-                          extra_data={"preview_method": "none"})
+        _, messages = run(
+            client,
+            ws,
+            wan_prompt("quiet", steps=2, seed=31, prefix="quiet/v"),
+            "quiet",
+            extra_data={"preview_method": "none"},
+        )
         assert "BINARY1" not in types(messages)
 
 
@@ -211,8 +251,18 @@ def test_out_of_memory_simulation(client, server):
         assert "Allocation on device" in error["exception_message"]
         assert "This error means you ran out of memory on your GPU." in error["exception_message"]
         assert error["node_id"] == "3" and error["node_type"] == "KSampler"
-        assert list(error) == ["prompt_id", "node_id", "node_type", "executed", "exception_message",
-                               "exception_type", "traceback", "current_inputs", "current_outputs", "timestamp"]
+        assert list(error) == [
+            "prompt_id",
+            "node_id",
+            "node_type",
+            "executed",
+            "exception_message",
+            "exception_type",
+            "traceback",
+            "current_inputs",
+            "current_outputs",
+            "timestamp",
+        ]
         assert error["current_inputs"]["steps"] == [3] and error["current_inputs"]["sampler_name"] == ["uni_pc"]
         assert entry["status"]["status_str"] == "error" and entry["outputs"] == {}
         # The failure is used up: the same prompt now succeeds.
@@ -244,13 +294,25 @@ def test_runtime_error_from_cli_flag(tmp_path):
         client = Client(handle.url)
         with client.websocket("err") as ws:
             entry, messages = run(client, ws, image_prompt(prefix="err"), "err")
-            assert types(messages) == ["status", "status", "execution_start", "execution_cached", "progress_state",
-                                       "executing", "execution_error", "status", "executing"]
+            assert types(messages) == [
+                "status",
+                "status",
+                "execution_start",
+                "execution_cached",
+                "progress_state",
+                "executing",
+                "execution_error",
+                "status",
+                "executing",
+            ]
             error = messages[6]["data"]
             assert error["exception_type"] == "RuntimeError" and error["node_id"] == "1"
             assert error["exception_message"].endswith("\n")
-            assert entry["status"] == {"status_str": "error", "completed": False,
-                                       "messages": entry["status"]["messages"]}
+            assert entry["status"] == {
+                "status_str": "error",
+                "completed": False,
+                "messages": entry["status"]["messages"],
+            }
 
 
 def test_image_nodes_audio_text_and_load_image(client, server):
@@ -259,14 +321,24 @@ def test_image_nodes_audio_text_and_load_image(client, server):
     uploaded = client.upload("source.png", buffer.getvalue(), subfolder="blender").json
     prompt = {
         "1": {"class_type": "LoadImage", "inputs": {"image": f"{uploaded['subfolder']}/{uploaded['name']}"}},
-        "2": {"class_type": "ImageScale", "inputs": {"image": ["1", 0], "upscale_method": "bilinear", "width": 40,
-                                                     "height": 0, "crop": "disabled"}},
+        "2": {
+            "class_type": "ImageScale",
+            "inputs": {"image": ["1", 0], "upscale_method": "bilinear", "width": 40, "height": 0, "crop": "disabled"},
+        },
         "3": {"class_type": "ImageInvert", "inputs": {"image": ["2", 0]}},
         "4": {"class_type": "SaveImage", "inputs": {"images": ["3", 0], "filename_prefix": "misc/inverted"}},
         "5": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}},
-        "6": {"class_type": "SaveAnimatedWEBP", "inputs": {"images": ["3", 0], "filename_prefix": "misc/anim",
-                                                           "fps": 8.0, "lossless": False, "quality": 80,
-                                                           "method": "default"}},
+        "6": {
+            "class_type": "SaveAnimatedWEBP",
+            "inputs": {
+                "images": ["3", 0],
+                "filename_prefix": "misc/anim",
+                "fps": 8.0,
+                "lossless": False,
+                "quality": 80,
+                "method": "default",
+            },
+        },
         "7": {"class_type": "EmptyAudio", "inputs": {"duration": 0.5, "sample_rate": 22050, "channels": 1}},
         "8": {"class_type": "SaveAudio", "inputs": {"audio": ["7", 0], "filename_prefix": "audio/blender"}},
         "9": {"class_type": "PrimitiveString", "inputs": {"value": "hello from blender"}},
@@ -293,8 +365,10 @@ def test_odd_sized_video_is_cropped_to_even(client, server):
     prompt = {
         "1": {"class_type": "EmptyImage", "inputs": {"width": 33, "height": 17, "batch_size": 5, "color": 255}},
         "2": {"class_type": "CreateVideo", "inputs": {"images": ["1", 0], "fps": 8.0}},
-        "3": {"class_type": "SaveVideo", "inputs": {"video": ["2", 0], "filename_prefix": "odd/clip",
-                                                    "format": "mp4", "codec": "h264"}},
+        "3": {
+            "class_type": "SaveVideo",
+            "inputs": {"video": ["2", 0], "filename_prefix": "odd/clip", "format": "mp4", "codec": "h264"},
+        },
     }
     entry = client.wait_history(client.submit(prompt).json["prompt_id"])
     (video,) = entry["outputs"]["3"]["images"]
@@ -315,3 +389,180 @@ def test_unimplemented_node_is_an_execution_error(client):
     assert entry["status"]["status_str"] == "error"
     error = entry["status"]["messages"][-1][1]
     assert error["exception_type"] == "NotImplementedError" and error["node_type"] == "ImageBlur"
+
+
+# --- stand-ins for the models of the bundled templates ------------------------------------------
+
+
+def upload_colour(client: Client, name: str, colour: tuple[int, int, int]) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 32), colour).save(buffer, format="PNG")
+    uploaded = client.upload(name, buffer.getvalue(), subfolder="starts").json
+    return f"{uploaded['subfolder']}/{uploaded['name']}"
+
+
+def test_flux_custom_sampler_makes_a_still_showing_the_prompt(client, server):
+    prompt = template_prompt(
+        "flux1_dev_t2i",
+        **{
+            "6": {"text": "a red kite over dunes"},
+            "17": {"steps": 3},
+            "25": {"noise_seed": 5},
+            "27": {"width": 96, "height": 64},
+            "30": {"width": 96, "height": 64},
+            "9": {"filename_prefix": "flux/kite"},
+        },
+    )
+    with client.websocket("flux") as ws:
+        entry, messages = run(client, ws, prompt, "flux")
+    progress = [m["data"] for m in messages if m["type"] == "progress"]
+    assert [(p["node"], p["value"], p["max"]) for p in progress] == [("13", 1, 3), ("13", 2, 3), ("13", 3, 3)]
+    assert entry["outputs"] == {
+        "9": {"images": [{"filename": "kite_00001_.png", "subfolder": "flux", "type": "output"}]}
+    }
+    with Image.open(server.output_dir / "flux" / "kite_00001_.png") as image:
+        pixels = np.asarray(image.convert("RGB"))
+    assert pixels.shape == (64, 96, 3)
+    assert np.abs(pixels[1, -2].astype(int) - np.array(seed_colour(5))).max() < 8
+    assert np.abs(pixels[-2, 2].astype(int) - np.array(seed_colour(5)) * 0.56).max() < 12  # no frame counter
+
+
+def test_wan_14b_runs_its_two_samplers_in_turn(client, server):
+    prompt = template_prompt(
+        "wan22_14b_t2v",
+        **{
+            "6": {"text": "a ferry leaving port"},
+            "59": {"width": 64, "height": 48, "length": 5},
+            "57": {"noise_seed": 9, "steps": 4, "end_at_step": 2},
+            "58": {"steps": 4, "start_at_step": 2},
+            "60": {"fps": 8.0},
+            "61": {"filename_prefix": "video/ferry"},
+        },
+    )
+    with client.websocket("ferry") as ws:
+        entry, messages = run(client, ws, prompt, "ferry")
+    progress = [(m["data"]["node"], m["data"]["value"], m["data"]["max"]) for m in messages if m["type"] == "progress"]
+    assert progress == [("57", 1, 2), ("57", 2, 2), ("58", 1, 2), ("58", 2, 2)]
+    [video] = entry["outputs"]["61"]["images"]
+    with av.open(str(server.output_dir / video["subfolder"] / video["filename"])) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 5 and frames[0].shape == (48, 64, 3)
+    # The low-noise sampler adds no noise: the picture keeps the high-noise sampler's seed.
+    assert np.abs(frames[0][1, -2].astype(int) - np.array(seed_colour(9))).max() < 24
+
+
+@pytest.mark.parametrize(
+    ("template", "image_node", "latent_node", "sampler"),
+    [
+        ("wan22_ti2v_5b_i2v", "56", "55", {"3": {"steps": 2}}),
+        ("wan22_14b_i2v", "62", "63", {"57": {"steps": 2, "end_at_step": 1}, "58": {"steps": 2, "start_at_step": 1}}),
+    ],
+)
+def test_image_to_video_starts_from_the_uploaded_image(client, server, template, image_node, latent_node, sampler):
+    start = upload_colour(client, f"{template}.png", (250, 200, 20))
+    prompt = template_prompt(
+        template, **{image_node: {"image": start}, latent_node: {"width": 64, "height": 64, "length": 5}}, **sampler
+    )
+    entry = client.wait_history(client.submit(prompt).json["prompt_id"])
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    [video] = next(iter(entry["outputs"].values()))["images"]
+    with av.open(str(server.output_dir / video["subfolder"] / video["filename"])) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert np.abs(frame[1, -2].astype(int) - np.array([250, 200, 20])).max() < 24
+
+
+def read_flac(path) -> tuple[int, np.ndarray]:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        rate, channels = stream.sample_rate, stream.channels
+        chunks = [f.to_ndarray() for f in container.decode(audio=0)]
+    return rate, np.concatenate(chunks, axis=1).reshape(-1, channels).astype(np.float32) / 32768.0
+
+
+def dominant_frequency(samples: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(samples))
+    return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
+
+
+def test_stable_audio_makes_a_tone_of_the_asked_length_pitched_by_the_seed(client, server):
+    from devservers.comfyui.media import tone_frequency
+
+    prompt = template_prompt(
+        "stable_audio_open_t2a",
+        **{
+            "6": {"text": "ship horn"},
+            "11": {"seconds": 1.5},
+            "12": {"seconds_total": 1.5},
+            "3": {"steps": 3, "seed": 4},
+            "19": {"filename_prefix": "audio/horn"},
+        },
+    )
+    with client.websocket("sound") as ws:
+        entry, messages = run(client, ws, prompt, "sound")
+    assert "BINARY1" not in types(messages)  # sound latents have no previews
+    assert entry["outputs"] == {
+        "19": {"audio": [{"filename": "horn_00001_.flac", "subfolder": "audio", "type": "output"}]}
+    }
+    rate, samples = read_flac(server.output_dir / "audio" / "horn_00001_.flac")
+    assert rate == 44100 and samples.shape == (round(1.5 * 44100), 2)
+    assert abs(dominant_frequency(samples[:, 0], rate) - tone_frequency(4)) < 2
+
+
+def test_ace_step_makes_music_of_the_asked_length(client, server):
+    from devservers.comfyui.media import music_notes
+
+    prompt = template_prompt(
+        "ace_step_v1_t2m",
+        **{
+            "14": {"tags": "sea shanty, accordion"},
+            "17": {"seconds": 2.0},
+            "52": {"steps": 3, "seed": 3},
+            "59": {"filename_prefix": "audio/shanty"},
+        },
+    )
+    entry = client.wait_history(client.submit(prompt).json["prompt_id"])
+    [sound] = entry["outputs"]["59"]["audio"]
+    rate, samples = read_flac(server.output_dir / sound["subfolder"] / sound["filename"])
+    assert samples.shape == (2 * 44100, 2)
+    # The first note of the arpeggio is the key's root.
+    first_note = samples[: int(0.25 * 44100), 0]
+    assert abs(dominant_frequency(first_note, rate) - music_notes(3)[0]) < 8
+
+
+def test_decoding_a_sound_latent_as_pixels_is_a_runtime_error(client):
+    prompt = template_prompt("stable_audio_open_t2a", **{"3": {"steps": 1}})
+    prompt["13"] = {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}}
+    prompt["19"] = {"class_type": "SaveImage", "inputs": {"images": ["13", 0], "filename_prefix": "wrong"}}
+    entry = client.wait_history(client.submit(prompt).json["prompt_id"])
+    error = entry["status"]["messages"][-1]
+    assert error[0] == "execution_error" and error[1]["node_type"] == "VAEDecode"
+    assert error[1]["exception_type"] == "RuntimeError" and "sound latent" in error[1]["exception_message"]
+
+
+def test_jpeg_previews_like_real_comfyui_and_slow_steps(tmp_path):
+    with start_server(tmp_path, preview_format="jpeg", slow_step_seconds=0.1) as handle:
+        client = Client(handle.url)
+        with client.websocket("jpeg") as ws:
+            _, messages = run(client, ws, wan_prompt("jpeg", steps=2, seed=3, prefix="j/v"), "jpeg")
+        previews = [m for m in messages if m["type"] == "binary"]
+        assert [(p["event"], p["format"], p["image"][:3]) for p in previews] == [(1, 1, b"\xff\xd8\xff")] * 2
+        with client.websocket("jpeg-meta", feature_flags=True) as ws:
+            ws.recv()  # the feature_flags answer
+            _, messages = run(client, ws, wan_prompt("jpeg", steps=2, seed=4, prefix="j/v"), "jpeg-meta")
+        previews = [m for m in messages if m["type"] == "binary"]
+        assert [p["metadata"]["image_type"] for p in previews] == ["image/jpeg"] * 2
+        assert Image.open(io.BytesIO(previews[0]["image"])).format == "JPEG"
+
+        assert handle.fail_next("slow") == ["slow"]
+        with client.websocket("slow") as ws:
+            reply = client.submit(wan_prompt("slow", steps=3, seed=5, prefix="j/slow"), client_id="slow")
+            stamps = []
+            while True:
+                message = ws.recv(timeout=10)
+                if message["type"] == "progress":
+                    stamps.append(time.monotonic())
+                if message["type"] == "executing" and message["data"].get("node") is None:
+                    break
+        assert len(stamps) == 3 and all(b - a >= 0.09 for a, b in itertools.pairwise(stamps))
+        assert client.wait_history(reply.json["prompt_id"])["status"]["status_str"] == "success"
+        assert handle.fail_next("none") == []

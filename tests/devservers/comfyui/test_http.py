@@ -11,13 +11,31 @@ import pytest
 from PIL import Image
 
 from devservers.comfyui import ReferenceComfyUI
+from devservers.comfyui.catalogue import DEFAULT_MODELS, parse_models
 from devservers.comfyui.launch import start_server
 from devservers.comfyui.testing import Client, image_prompt
 
 RECORDED_MODEL_FOLDERS = [
-    "checkpoints", "configs", "loras", "vae", "text_encoders", "diffusion_models", "clip_vision", "style_models",
-    "embeddings", "diffusers", "vae_approx", "controlnet", "gligen", "upscale_models", "custom_nodes",
-    "hypernetworks", "photomaker", "classifiers", "model_patches", "audio_encoders",
+    "checkpoints",
+    "configs",
+    "loras",
+    "vae",
+    "text_encoders",
+    "diffusion_models",
+    "clip_vision",
+    "style_models",
+    "embeddings",
+    "diffusers",
+    "vae_approx",
+    "controlnet",
+    "gligen",
+    "upscale_models",
+    "custom_nodes",
+    "hypernetworks",
+    "photomaker",
+    "classifiers",
+    "model_patches",
+    "audio_encoders",
 ]
 
 
@@ -43,9 +61,17 @@ def test_system_stats_cpu_shape(client):
     body = client.get("/system_stats").json
     assert set(body) == {"system", "devices"}
     assert set(body["system"]) == {
-        "os", "ram_total", "ram_free", "comfyui_version", "required_frontend_version",
-        "installed_templates_version", "required_templates_version", "python_version", "pytorch_version",
-        "embedded_python", "argv",
+        "os",
+        "ram_total",
+        "ram_free",
+        "comfyui_version",
+        "required_frontend_version",
+        "installed_templates_version",
+        "required_templates_version",
+        "python_version",
+        "pytorch_version",
+        "embedded_python",
+        "argv",
     }
     assert body["system"]["comfyui_version"] == "0.3.64"
     (device,) = body["devices"]
@@ -72,7 +98,7 @@ def test_system_stats_with_vram_and_custom_models(tmp_path):
 def test_features_models_and_small_endpoints(client):
     assert client.get("/features").json == {"supports_preview_metadata": True, "max_upload_size": 104857600}
     assert client.get("/models").json == RECORDED_MODEL_FOLDERS
-    assert client.get("/api/models/vae").json == ["wan2.2_vae.safetensors"]
+    assert client.get("/api/models/vae").json == ["ae.safetensors", "wan2.2_vae.safetensors", "wan_2.1_vae.safetensors"]
     assert client.get("/models/not_a_folder").status == 404
     assert client.get("/embeddings").json == []
     assert client.get("/prompt").json == {"exec_info": {"queue_remaining": 0}}
@@ -83,10 +109,18 @@ def test_features_models_and_small_endpoints(client):
 def test_object_info_catalogue_is_filled(client):
     catalogue = client.get("/object_info").json
     assert len(catalogue) == 496
+    defaults = parse_models(DEFAULT_MODELS)
     required = catalogue["UNETLoader"]["input"]["required"]
-    assert required["unet_name"][0] == ["wan2.2_ti2v_5B_fp16.safetensors"]
-    assert catalogue["CLIPLoader"]["input"]["required"]["clip_name"][0] == ["umt5_xxl_fp8_e4m3fn_scaled.safetensors"]
-    assert catalogue["VAELoader"]["input"]["required"]["vae_name"][0] == ["wan2.2_vae.safetensors", "pixel_space"]
+    assert required["unet_name"][0] == defaults["diffusion_models"]
+    assert "wan2.2_ti2v_5B_fp16.safetensors" in required["unet_name"][0]
+    assert catalogue["CLIPLoader"]["input"]["required"]["clip_name"][0] == defaults["text_encoders"]
+    assert catalogue["DualCLIPLoader"]["input"]["required"]["clip_name2"][0] == defaults["text_encoders"]
+    assert catalogue["VAELoader"]["input"]["required"]["vae_name"][0] == [*defaults["vae"], "pixel_space"]
+    assert catalogue["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0] == [
+        "ace_step_v1_3.5b.safetensors",
+        "sd_xl_base_1.0.safetensors",
+        "stable-audio-open-1.0.safetensors",
+    ]
     assert catalogue["UpscaleModelLoader"]["input"]["required"]["model_name"][1]["options"] == []
     assert catalogue["SaveVideo"]["output_node"] is True
     one = client.get("/api/object_info/VAELoader").json
@@ -161,8 +195,9 @@ def test_history_endpoints(client):
 
 
 def test_png_carries_prompt_and_extra_pnginfo(client, server):
-    reply = client.submit(image_prompt(prefix="meta"), client_id="http",
-                          extra_data={"extra_pnginfo": {"workflow": {"from": "blender"}}})
+    reply = client.submit(
+        image_prompt(prefix="meta"), client_id="http", extra_data={"extra_pnginfo": {"workflow": {"from": "blender"}}}
+    )
     entry = client.wait_history(reply.json["prompt_id"])
     assert entry["prompt"][3] == {"extra_pnginfo": {"workflow": {"from": "blender"}}, "client_id": "http"}
     path = server.output_dir / entry["outputs"]["2"]["images"][0]["filename"]
@@ -175,8 +210,10 @@ def test_png_carries_prompt_and_extra_pnginfo(client, server):
         if kind == b"tEXt":
             key, _, value = data[offset + 8 : offset + 8 + length].partition(b"\0")
             chunks[key.decode()] = json.loads(value)
-        assert zlib.crc32(data[offset + 4 : offset + 8 + length]) == struct.unpack(
-            ">I", data[offset + 8 + length : offset + 12 + length])[0]
+        assert (
+            zlib.crc32(data[offset + 4 : offset + 8 + length])
+            == struct.unpack(">I", data[offset + 8 + length : offset + 12 + length])[0]
+        )
         offset += 12 + length
     assert chunks["workflow"] == {"from": "blender"}
     assert chunks["prompt"]["1"]["class_type"] == "EmptyImage"
@@ -201,8 +238,14 @@ def test_fail_next_endpoint_validates(client):
 
 
 def test_in_thread_api(tmp_path):
-    with ReferenceComfyUI(port=0, output_dir=str(tmp_path / "o"), input_dir=str(tmp_path / "i"),
-                          temp_dir=str(tmp_path / "t"), models=[], step_seconds=0) as server:
+    with ReferenceComfyUI(
+        port=0,
+        output_dir=str(tmp_path / "o"),
+        input_dir=str(tmp_path / "i"),
+        temp_dir=str(tmp_path / "t"),
+        models=[],
+        step_seconds=0,
+    ) as server:
         client = Client(server.url)
         assert client.get("/models/vae").json == []
         entry = client.wait_history(client.submit(image_prompt(prefix="thread")).json["prompt_id"])

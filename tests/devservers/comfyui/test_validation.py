@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
+from devservers.comfyui.catalogue import DEFAULT_MODELS, parse_models
 from devservers.comfyui.launch import start_server
 from devservers.comfyui.testing import Client, image_prompt, wan_prompt
 
 EMPTY_IMAGE_WIDTH = ["INT", {"default": 512, "min": 1, "max": 16384, "step": 1}]
-PROMPT_FAILED = {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
-                 "details": "", "extra_info": {}}
+PROMPT_FAILED = {
+    "type": "prompt_outputs_failed_validation",
+    "message": "Prompt outputs failed validation",
+    "details": "",
+    "extra_info": {},
+}
 SERVER_TROUBLE = "500 Internal Server Error\n\nServer got itself in trouble"
 
 
@@ -32,17 +38,24 @@ def rejected(client: Client, prompt) -> dict:
 def test_unknown_class_type(client):
     prompt = {"1": {"class_type": "NoSuchNode", "inputs": {}}}
     assert rejected(client, prompt) == {
-        "error": {"type": "invalid_prompt", "message": "Cannot execute because node NoSuchNode does not exist.",
-                  "details": "Node ID '#1'", "extra_info": {}},
+        "error": {
+            "type": "invalid_prompt",
+            "message": "Cannot execute because node NoSuchNode does not exist.",
+            "details": "Node ID '#1'",
+            "extra_info": {},
+        },
         "node_errors": {},
     }
 
 
 def test_missing_class_type(client):
     assert rejected(client, {"1": {"inputs": {}}}) == {
-        "error": {"type": "invalid_prompt",
-                  "message": "Cannot execute because a node is missing the class_type property.",
-                  "details": "Node ID '#1'", "extra_info": {}},
+        "error": {
+            "type": "invalid_prompt",
+            "message": "Cannot execute because a node is missing the class_type property.",
+            "details": "Node ID '#1'",
+            "extra_info": {},
+        },
         "node_errors": {},
     }
 
@@ -52,10 +65,20 @@ def test_missing_required_input(client):
     del prompt["1"]["inputs"]["width"]
     assert rejected(client, prompt) == {
         "error": PROMPT_FAILED,
-        "node_errors": {"1": {
-            "errors": [{"type": "required_input_missing", "message": "Required input is missing", "details": "width",
-                        "extra_info": {"input_name": "width"}}],
-            "dependent_outputs": ["2"], "class_type": "EmptyImage"}},
+        "node_errors": {
+            "1": {
+                "errors": [
+                    {
+                        "type": "required_input_missing",
+                        "message": "Required input is missing",
+                        "details": "width",
+                        "extra_info": {"input_name": "width"},
+                    }
+                ],
+                "dependent_outputs": ["2"],
+                "class_type": "EmptyImage",
+            }
+        },
     }
 
 
@@ -63,28 +86,57 @@ def test_wrong_value_type(client):
     prompt = image_prompt()
     prompt["1"]["inputs"]["width"] = "abc"
     message = "invalid literal for int() with base 10: 'abc'"
-    assert rejected(client, prompt)["node_errors"] == {"1": {
-        "errors": [{"type": "invalid_input_type", "message": "Failed to convert an input value to a INT value",
+    assert rejected(client, prompt)["node_errors"] == {
+        "1": {
+            "errors": [
+                {
+                    "type": "invalid_input_type",
+                    "message": "Failed to convert an input value to a INT value",
                     "details": f"width, abc, {message}",
-                    "extra_info": {"input_name": "width", "input_config": EMPTY_IMAGE_WIDTH,
-                                   "received_value": "abc", "exception_message": message}}],
-        "dependent_outputs": ["2"], "class_type": "EmptyImage"}}
+                    "extra_info": {
+                        "input_name": "width",
+                        "input_config": EMPTY_IMAGE_WIDTH,
+                        "received_value": "abc",
+                        "exception_message": message,
+                    },
+                }
+            ],
+            "dependent_outputs": ["2"],
+            "class_type": "EmptyImage",
+        }
+    }
 
 
-@pytest.mark.parametrize(("value", "kind", "message"), [
-    (0, "value_smaller_than_min", "Value 0 smaller than min of 1"),
-    (20000, "value_bigger_than_max", "Value 20000 bigger than max of 16384"),
-])
+@pytest.mark.parametrize(
+    ("value", "kind", "message"),
+    [
+        (0, "value_smaller_than_min", "Value 0 smaller than min of 1"),
+        (20000, "value_bigger_than_max", "Value 20000 bigger than max of 16384"),
+    ],
+)
 def test_value_out_of_range(client, value, kind, message):
     prompt = image_prompt()
     prompt["1"]["inputs"]["width"] = value
     assert rejected(client, prompt) == {
         "error": PROMPT_FAILED,
-        "node_errors": {"1": {
-            "errors": [{"type": kind, "message": message, "details": "width",
-                        "extra_info": {"input_name": "width", "input_config": EMPTY_IMAGE_WIDTH,
-                                       "received_value": value}}],
-            "dependent_outputs": ["2"], "class_type": "EmptyImage"}},
+        "node_errors": {
+            "1": {
+                "errors": [
+                    {
+                        "type": kind,
+                        "message": message,
+                        "details": "width",
+                        "extra_info": {
+                            "input_name": "width",
+                            "input_config": EMPTY_IMAGE_WIDTH,
+                            "received_value": value,
+                        },
+                    }
+                ],
+                "dependent_outputs": ["2"],
+                "class_type": "EmptyImage",
+            }
+        },
     }
 
 
@@ -100,17 +152,39 @@ def test_strings_are_converted_before_range_checks(client):
 def test_bad_combo_value_legacy_list(client):
     prompt = {
         "1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 8, "color": 65280}},
-        "2": {"class_type": "SaveAnimatedWEBP", "inputs": {"images": ["1", 0], "filename_prefix": "anim", "fps": 8.0,
-                                                           "lossless": False, "quality": 80, "method": "bogus"}},
+        "2": {
+            "class_type": "SaveAnimatedWEBP",
+            "inputs": {
+                "images": ["1", 0],
+                "filename_prefix": "anim",
+                "fps": 8.0,
+                "lossless": False,
+                "quality": 80,
+                "method": "bogus",
+            },
+        },
     }
     details = "method: 'bogus' not in ['default', 'fastest', 'slowest']"
     assert rejected(client, prompt) == {
         "error": {**PROMPT_FAILED, "details": f"Value not in list: {details}"},
-        "node_errors": {"2": {
-            "errors": [{"type": "value_not_in_list", "message": "Value not in list", "details": details,
-                        "extra_info": {"input_name": "method", "input_config": [["default", "fastest", "slowest"], {}],
-                                       "received_value": "bogus"}}],
-            "dependent_outputs": ["2"], "class_type": "SaveAnimatedWEBP"}},
+        "node_errors": {
+            "2": {
+                "errors": [
+                    {
+                        "type": "value_not_in_list",
+                        "message": "Value not in list",
+                        "details": details,
+                        "extra_info": {
+                            "input_name": "method",
+                            "input_config": [["default", "fastest", "slowest"], {}],
+                            "received_value": "bogus",
+                        },
+                    }
+                ],
+                "dependent_outputs": ["2"],
+                "class_type": "SaveAnimatedWEBP",
+            }
+        },
     }
 
 
@@ -135,14 +209,27 @@ def test_missing_model_file(client):
     prompt = wan_prompt()
     prompt["37"]["inputs"]["unet_name"] = "other_model.safetensors"
     body = rejected(client, prompt)
+    installed = parse_models(DEFAULT_MODELS)["diffusion_models"]  # the files the server lists, sorted
+    assert "wan2.2_ti2v_5B_fp16.safetensors" in installed
     assert body["error"] == PROMPT_FAILED  # the failing node is not the output node
-    assert body["node_errors"] == {"37": {
-        "errors": [{"type": "value_not_in_list", "message": "Value not in list",
-                    "details": "unet_name: 'other_model.safetensors' not in ['wan2.2_ti2v_5B_fp16.safetensors']",
-                    "extra_info": {"input_name": "unet_name",
-                                   "input_config": [["wan2.2_ti2v_5B_fp16.safetensors"], {}],
-                                   "received_value": "other_model.safetensors"}}],
-        "dependent_outputs": ["58"], "class_type": "UNETLoader"}}
+    assert body["node_errors"] == {
+        "37": {
+            "errors": [
+                {
+                    "type": "value_not_in_list",
+                    "message": "Value not in list",
+                    "details": f"unet_name: 'other_model.safetensors' not in {installed}",
+                    "extra_info": {
+                        "input_name": "unet_name",
+                        "input_config": [installed, {}],
+                        "received_value": "other_model.safetensors",
+                    },
+                }
+            ],
+            "dependent_outputs": ["58"],
+            "class_type": "UNETLoader",
+        }
+    }
 
 
 def test_link_type_mismatch(client):
@@ -153,13 +240,25 @@ def test_link_type_mismatch(client):
     details = "images, received_type(AUDIO) mismatch input_type(IMAGE)"
     assert rejected(client, prompt) == {
         "error": {**PROMPT_FAILED, "details": f"Return type mismatch between linked nodes: {details}"},
-        "node_errors": {"2": {
-            "errors": [{"type": "return_type_mismatch", "message": "Return type mismatch between linked nodes",
+        "node_errors": {
+            "2": {
+                "errors": [
+                    {
+                        "type": "return_type_mismatch",
+                        "message": "Return type mismatch between linked nodes",
                         "details": details,
-                        "extra_info": {"input_name": "images",
-                                       "input_config": ["IMAGE", {"tooltip": "The images to save."}],
-                                       "received_type": "AUDIO", "linked_node": ["1", 0]}}],
-            "dependent_outputs": ["2"], "class_type": "SaveImage"}},
+                        "extra_info": {
+                            "input_name": "images",
+                            "input_config": ["IMAGE", {"tooltip": "The images to save."}],
+                            "received_type": "AUDIO",
+                            "linked_node": ["1", 0],
+                        },
+                    }
+                ],
+                "dependent_outputs": ["2"],
+                "class_type": "SaveImage",
+            }
+        },
     }
 
 
@@ -171,8 +270,12 @@ def test_link_to_missing_node(client):
     error = body["node_errors"]["2"]["errors"][0]
     traceback = error["extra_info"].pop("traceback")
     assert isinstance(traceback, list) and all(isinstance(line, str) for line in traceback)
-    assert error == {"type": "exception_during_validation", "message": "Exception when validating node",
-                     "details": "'99'", "extra_info": {"exception_type": "KeyError"}}
+    assert error == {
+        "type": "exception_during_validation",
+        "message": "Exception when validating node",
+        "details": "'99'",
+        "extra_info": {"exception_type": "KeyError"},
+    }
     assert body["node_errors"]["2"]["dependent_outputs"] == ["2"]
     assert body["node_errors"]["2"]["class_type"] == "SaveImage"
 
@@ -186,23 +289,41 @@ def test_no_output_node(client):
 
 
 def test_load_image_missing_file(client):
-    prompt = {"1": {"class_type": "LoadImage", "inputs": {"image": "does_not_exist.png"}},
-              "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}}}
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "does_not_exist.png"}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}},
+    }
     assert rejected(client, prompt) == {
         "error": PROMPT_FAILED,
-        "node_errors": {"1": {
-            "errors": [{"type": "custom_validation_failed", "message": "Custom validation failed for node",
+        "node_errors": {
+            "1": {
+                "errors": [
+                    {
+                        "type": "custom_validation_failed",
+                        "message": "Custom validation failed for node",
                         "details": "image - Invalid image file: does_not_exist.png",
-                        "extra_info": {"input_name": "image"}}],
-            "dependent_outputs": ["2"], "class_type": "LoadImage"}},
+                        "extra_info": {"input_name": "image"},
+                    }
+                ],
+                "dependent_outputs": ["2"],
+                "class_type": "LoadImage",
+            }
+        },
     }
 
 
 def test_no_prompt_key(client):
     reply = client.post_json("/prompt", {"client_id": "x"})
     assert reply.status == 400
-    assert reply.json == {"error": {"type": "no_prompt", "message": "No prompt provided",
-                                    "details": "No prompt provided", "extra_info": {}}, "node_errors": {}}
+    assert reply.json == {
+        "error": {
+            "type": "no_prompt",
+            "message": "No prompt provided",
+            "details": "No prompt provided",
+            "extra_info": {},
+        },
+        "node_errors": {},
+    }
 
 
 @pytest.mark.parametrize("body", [b"this is not json", b'{"prompt": [1, 2]}', b'{"prompt": "text"}'])
@@ -269,3 +390,60 @@ def test_unconnected_nodes_are_not_validated_or_run(client):
     reply = client.submit(prompt)
     assert reply.status == 200 and reply.json["node_errors"] == {}
     assert client.wait_history(reply.json["prompt_id"])["status"]["status_str"] == "success"
+
+
+def test_same_mistakes_in_the_newer_templates_get_the_same_answers(client):
+    from devservers.comfyui.testing import template_prompt
+
+    audio = template_prompt("stable_audio_open_t2a", **{"10": {"type": "bogus"}, "11": {"seconds": 0.5}})
+    body = rejected(client, audio)
+    assert body["error"]["type"] == "prompt_outputs_failed_validation"
+    clip = body["node_errors"]["10"]["errors"][0]
+    assert (clip["type"], clip["extra_info"]["received_value"]) == ("value_not_in_list", "bogus")
+    assert "stable_audio" in clip["extra_info"]["input_config"][0]
+    latent = body["node_errors"]["11"]["errors"][0]
+    assert (latent["type"], latent["message"]) == ("value_smaller_than_min", "Value 0.5 smaller than min of 1.0")
+    assert body["node_errors"]["11"]["dependent_outputs"] == ["19"]
+
+    wan = template_prompt("wan22_14b_t2v")
+    del wan["58"]["inputs"]["start_at_step"]
+    wan["37"]["inputs"]["unet_name"] = "wan2.2_t2v_high_noise_14B_fp16.safetensors"  # not installed
+    body = rejected(client, wan)
+    assert body["node_errors"]["58"]["errors"][0]["type"] == "required_input_missing"
+    assert body["node_errors"]["58"]["errors"][0]["details"] == "start_at_step"
+    assert body["node_errors"]["37"]["errors"][0]["type"] == "value_not_in_list"
+    assert body["node_errors"]["37"]["class_type"] == "UNETLoader"
+
+    music = template_prompt("ace_step_v1_t2m")
+    music["52"]["inputs"]["latent_image"] = ["14", 0]  # CONDITIONING where a LATENT goes
+    error = rejected(client, music)["node_errors"]["52"]["errors"][0]
+    assert error["type"] == "return_type_mismatch"
+    assert error["details"] == "latent_image, received_type(CONDITIONING) mismatch input_type(LATENT)"
+
+
+def test_bundled_templates_validate_as_they_are(tmp_path):
+    """Every bundled workflow passes the server's validation with the default models (without running)."""
+    from PIL import Image
+
+    from devservers.comfyui.catalogue import Catalogue
+    from devservers.comfyui.testing import TEMPLATES
+    from devservers.comfyui.validation import Validator
+
+    directories = {kind: str(tmp_path / kind) for kind in ("input", "output", "temp")}
+    for path in directories.values():
+        (tmp_path / path).mkdir(exist_ok=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "input" / "start.png")
+    validator = Validator(Catalogue(parse_models(DEFAULT_MODELS), directories["input"]), directories)
+    checked = 0
+    for path in sorted(TEMPLATES.glob("*.json")):
+        if path.name.endswith(".binding.json"):
+            continue
+        prompt = json.loads(path.read_text())
+        for node in prompt.values():
+            if node["class_type"] == "LoadImage":
+                node["inputs"]["image"] = "start.png"
+        result = validator.validate(prompt, None)
+        assert result.ok and result.node_errors == {}, (path.name, result.error, result.node_errors)
+        assert len(result.outputs) == 1
+        checked += 1
+    assert checked == 8
