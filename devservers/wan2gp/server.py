@@ -1,0 +1,274 @@
+"""`ReferenceWan2GP`: the aiohttp application (MCP endpoint, gallery transfer routes) and its lifecycle.
+
+    server = ReferenceWan2GP(port=0, output_dir=..., step_seconds=0.01)
+    url = server.start()          # serves on a background thread, returns "http://127.0.0.1:PORT"
+    server.mcp_url                # url + "/mcp/"
+    server.stop()
+
+or from the command line: `python -m devservers.wan2gp --port 7866` (see __main__.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import mimetypes
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterable
+
+import av
+from aiohttp import web
+from PIL import Image
+
+from .catalogue import Catalogue, load_surface
+from .gallery import MAX_UPLOAD_BYTES, Gallery, media_type_of
+from .jobs import FAIL_MODES, Jobs
+from .mcp import McpEndpoint, json_response
+from .tools import DEFAULT_EVENT_LIMIT, Tools
+
+log = logging.getLogger("devservers.wan2gp")
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+async def _as_uvicorn(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = "uvicorn"
+
+
+class ReferenceWan2GP:
+    """A Wan2GP 12.60 MCP server look-alike (no models, no torch) for development and tests."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        output_dir: str | None = None,
+        step_seconds: float = 0.05,
+        fail_next: Iterable[str] | str | None = None,
+        event_limit: int = DEFAULT_EVENT_LIMIT,
+        allow_remote: bool = False,
+    ) -> None:
+        if not allow_remote and not is_loopback(host):
+            raise ValueError(
+                f"refusing to listen on non-loopback host {host!r} (use --allow-remote, or allow_remote=True)"
+            )
+        self.host, self.port = host, port
+        self.output_dir = os.path.abspath(output_dir or tempfile.mkdtemp(prefix="wan2gp-reference-"))
+        os.makedirs(self.output_dir, exist_ok=True)
+        self.catalogue = Catalogue()
+        self.gallery = Gallery()
+        self.jobs = Jobs(self.catalogue, self.gallery, self.output_dir, step_seconds)
+        self.tools = Tools(self.catalogue, self.gallery, self.jobs, event_limit=event_limit)
+        self.surface = load_surface()
+        self.endpoint: McpEndpoint | None = None
+        for mode in [fail_next] if isinstance(fail_next, str) else list(fail_next or []):
+            self.jobs.add_fail_next(mode)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def mcp_url(self) -> str:
+        return self.url + "/mcp/"
+
+    def add_fail_next(self, mode: str) -> None:
+        """Thread-safe: the next job's first task fails this way."""
+        if mode not in FAIL_MODES:
+            raise ValueError(f"unknown failure mode {mode!r}; use one of {', '.join(FAIL_MODES)}")
+        if self.loop is not None and self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.jobs.add_fail_next, mode)
+        else:
+            self.jobs.add_fail_next(mode)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, timeout: float = 30.0) -> str:
+        self._thread = threading.Thread(target=self._thread_main, name="wan2gp-reference-http", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("reference Wan2GP server did not start")
+        if self._startup_error is not None:
+            raise self._startup_error
+        return self.url
+
+    def stop(self) -> None:
+        if self.loop is not None and self._thread is not None and self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=15)
+
+    def __enter__(self) -> ReferenceWan2GP:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _thread_main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self.loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._start_http())
+        except BaseException as exc:
+            self._startup_error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(self._shutdown())
+            loop.close()
+
+    async def _start_http(self) -> None:
+        self.endpoint = McpEndpoint(self.tools, self.surface)
+        app = web.Application(client_max_size=MAX_UPLOAD_BYTES)
+        app.on_response_prepare.append(_as_uvicorn)
+        app.router.add_route("*", "/mcp", self.endpoint.redirect)
+        app.router.add_route("*", "/mcp/", self.endpoint.handle)
+        app.router.add_route("*", "/wangp_api/gallery/upload/{token}", self.upload)
+        app.router.add_route("*", "/wangp_api/gallery/download/{token}", self.download)
+        app.router.add_route("*", "/reference/fail-next", self.fail_next_route)
+        app.router.add_route("GET", "/reference/state", self.state_route)
+        app.router.add_route("*", "/{tail:.*}", self.not_found)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def _shutdown(self) -> None:
+        if self.endpoint is not None:
+            self.endpoint.closing.set()
+        await self.jobs.shutdown()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ------------------------------------------------------------------ plain HTTP routes
+    async def not_found(self, request: web.Request) -> web.Response:
+        return web.Response(status=404, text="Not Found", content_type="text/plain", charset="utf-8")
+
+    async def upload(self, request: web.Request) -> web.Response:
+        if request.method != "PUT":
+            return _method_not_allowed("PUT")
+        ticket = self.gallery.take_token("upload", request.match_info["token"])
+        if ticket is None:
+            return json_response(404, {"error": "Upload expired or not found."})
+        length = request.headers.get("Content-Length")
+        if length is not None and (not length.isdigit()):
+            return json_response(400, {"error": "Invalid Content-Length header."})
+        if length is not None and int(length) > MAX_UPLOAD_BYTES:
+            return json_response(413, {"error": f"Upload exceeds the {MAX_UPLOAD_BYTES}-byte limit."})
+        folder = os.path.join(self.output_dir, "mcp_uploads", uuid.uuid4().hex)
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, ticket.filename)
+        size = 0
+        with open(path, "wb") as handle:
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > MAX_UPLOAD_BYTES:
+                    break
+                handle.write(chunk)
+        if size > MAX_UPLOAD_BYTES:
+            shutil.rmtree(folder, ignore_errors=True)
+            return json_response(413, {"error": f"Upload exceeds the {MAX_UPLOAD_BYTES}-byte limit."})
+        media_type = media_type_of(ticket.filename) or "image"
+        problem = await asyncio.get_running_loop().run_in_executor(None, _check_media, path, media_type)
+        if problem is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+            return json_response(400, {"error": problem})
+        record = self.gallery.add(path, media_type)
+        return json_response(200, {"status": "uploaded", "size": size, **record})
+
+    async def download(self, request: web.Request) -> web.StreamResponse:
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed("GET")
+        ticket = self.gallery.take_token("download", request.match_info["token"])
+        if ticket is None:
+            return json_response(404, {"error": "Download expired or not found."})
+        try:
+            item = self.gallery.find(ticket.gallery_id)
+        except KeyError:
+            return json_response(404, {"error": "Download expired or not found."})
+        if not os.path.isfile(item.path):
+            return json_response(404, {"error": "Download expired or not found."})
+        name = os.path.basename(item.path)
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return web.FileResponse(
+            item.path,
+            headers={"Content-Type": content_type, "Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    async def fail_next_route(self, request: web.Request) -> web.Response:
+        """Dev-only (not in Wan2GP): POST {"mode": "oom"|"error"|"none"}; GET lists what is queued."""
+        if request.method == "POST":
+            try:
+                mode = (await request.json()).get("mode")
+            except (ValueError, AttributeError):
+                return json_response(400, {"error": 'send {"mode": "oom" | "error" | "none"}'})
+            if mode == "none":
+                self.jobs.fail_next.clear()
+            elif mode in FAIL_MODES:
+                self.jobs.add_fail_next(mode)
+            else:
+                return json_response(400, {"error": f"unknown mode {mode!r}; use one of {', '.join(FAIL_MODES)}"})
+        elif request.method != "GET":
+            return _method_not_allowed("GET, POST")
+        return json_response(200, {"fail_next": list(self.jobs.fail_next)})
+
+    async def state_route(self, request: web.Request) -> web.Response:
+        """Dev-only (not in Wan2GP): whether a job runs, for tests that wait for an idle server."""
+        active = self.jobs.active
+        busy = active is not None and not active.done
+        return json_response(
+            200,
+            {
+                "busy": busy,
+                "active_job": active.job_id if busy and active else None,
+                "jobs": len(self.jobs.jobs),
+                "fail_next": list(self.jobs.fail_next),
+            },
+        )
+
+
+def _method_not_allowed(allow: str) -> web.Response:
+    return web.Response(status=405, text="Method Not Allowed", content_type="text/plain", charset="utf-8",
+                        headers={"Allow": allow})  # fmt: skip
+
+
+def _check_media(path: str, media_type: str) -> str | None:
+    """Why the uploaded file is not usable media, or None. Images are opened like WanGP does (Pillow)."""
+    try:
+        if media_type == "image":
+            with Image.open(path) as image:
+                image.verify()
+        else:
+            with av.open(path) as container:
+                if not container.streams:
+                    return f"no media streams in '{path}'"
+    except Exception as exc:
+        return str(exc)
+    return None

@@ -1,0 +1,105 @@
+"""Small blocking HTTP helpers for tests that talk to the reference Wan2GP server at the wire level.
+
+    from devservers.wan2gp.testing import McpClient
+    client = McpClient(server.url)
+    reply = client.rpc("tools/list")                          # Reply(status, body, headers)
+    envelope = client.tool("wangp_list_models", limit=3)       # the tools/call `result` object
+    value = client.value("wangp_get_default_settings", model_type="t2v_2_2")   # structuredContent
+
+Uses only the standard library. Redirects are not followed (a 307 is returned as it is).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+ACCEPT = "application/json, text/event-stream"
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers.items():
+            if key.lower() == name.lower():
+                return value
+        return None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+class McpClient:
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self._ids = itertools.count(1)
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> Reply:  # fmt: skip
+        req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
+        try:
+            with _OPENER.open(req, timeout=30) as response:
+                return Reply(response.status, response.read(), dict(response.headers))
+        except urllib.error.HTTPError as error:
+            with error:
+                return Reply(error.code, error.read(), dict(error.headers))
+
+    def post(self, message: Any, *, headers: dict[str, str] | None = None, path: str = "/mcp/") -> Reply:
+        body = message if isinstance(message, bytes) else json.dumps(message).encode()
+        sent = {"Content-Type": "application/json", "Accept": ACCEPT} if headers is None else headers
+        return self.request("POST", path, body, sent)
+
+    def rpc(self, method: str, params: dict[str, Any] | None = None, **kwargs: Any) -> Reply:
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": next(self._ids), "method": method}
+        if params is not None:
+            message["params"] = params
+        return self.post(message, **kwargs)
+
+    def tool(self, name: str, **arguments: Any) -> dict[str, Any]:
+        reply = self.rpc("tools/call", {"name": name, "arguments": arguments})
+        assert reply.status == 200, (reply.status, reply.body[:300])
+        return reply.json["result"]
+
+    def value(self, name: str, **arguments: Any) -> Any:
+        """structuredContent of a successful call (unwrapped from {"result": ...} when wrapped)."""
+        result = self.tool(name, **arguments)
+        assert not result["isError"], result["content"]
+        value = result["structuredContent"]
+        return value["result"] if isinstance(value, dict) and set(value) == {"result"} else value
+
+    def error_text(self, name: str, **arguments: Any) -> str:
+        result = self.tool(name, **arguments)
+        assert result["isError"] and "structuredContent" not in result, result
+        return result["content"][0]["text"]
+
+    def wait_job(self, job_id: str, timeout: float = 30.0, **arguments: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            snapshot = self.value("wangp_get_job", job_id=job_id, **arguments)
+            if snapshot["done"]:
+                return snapshot
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still running after {timeout}s")
+            time.sleep(0.02)
