@@ -18,11 +18,24 @@ class JobEvent:
 
 
 @dataclass(frozen=True)
+class CandidateNote:
+    """One line of the routing decision's candidate list, for the shot's panel."""
+
+    label: str  # "ComfyUI on gpu-box-2 with Wan 2.2 TI2V 5B"
+    accepted: bool
+    reason: str
+
+
+@dataclass(frozen=True)
 class JobRouted(JobEvent):
     backend: str  # display name of the chosen instance
     template: str
-    explanation: str
+    explanation: str  # one sentence: where and why (and, after a failure, what failed before)
     attempt: int = 1
+    adjustments: str = ""  # what changed in the shot's settings and why ("" when nothing did)
+    instance_id: str = ""
+    expected_seconds: float = 0.0  # wait for a slot + run time, from measured speed
+    candidates: tuple[CandidateNote, ...] = ()  # every candidate with its accept or reject reason
 
 
 @dataclass(frozen=True)

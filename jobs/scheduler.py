@@ -1,146 +1,289 @@
 """Runs generation jobs on bounded worker threads and reports everything as events.
 
-The main thread calls `submit()` (which routes, a pure sub-millisecond step, and
-returns at once) and drains `events`. Each backend instance has its own pool
-sized by its concurrency, so one slow server never starves another. Failures
-the backend marks as `failover` move the job to the next ranked candidate; user
-errors stop it. Every take's provenance is written beside its files so nothing
-is lost even when the strip it was made for is gone.
+The main thread calls `submit()` (a sub-millisecond routing check, then a queue
+append) and drains `events`. A dispatcher thread binds queued jobs to instances
+only when a slot can take them (see dispatch.py), within each instance's slots
+and rate limit; each instance has its own worker pool, so one slow server never
+starves another. A failure the backend marks `failover` sends the job back to the
+queue with that failure remembered (unreachable: not that instance again; out of
+memory: not that size there, and smaller settings when nothing else fits); user
+errors stop it. Attempts are bounded. Every take's provenance is written beside
+its files, and every binding is appended to the decision log.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import queue
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..backends.base import (
     Backend,
     BackendError,
-    BackendUnreachable,
     Cancelled,
     GenerationRequest,
-    Progress,
+    GenerationResult,
 )
-from ..backends.files import write_atomically
+from ..routing.candidates import Candidate, Exclusion
+from ..routing.decision_log import DecisionLog
+from ..routing.health import BreakerState, CircuitBreakers
+from ..routing.policy import RoutingPolicy
+from ..routing.registry import CapabilityRegistry, InstanceStatus, InstanceView
 from ..routing.router import Decision, Router
-from ..shots import ShotSpec, Take
-from .events import (
-    JobCancelled,
-    JobEvent,
-    JobFailed,
-    JobProgress,
-    JobRouted,
-    JobStarted,
-    JobSucceeded,
+from ..routing.stats import work_units
+from ..shots import ShotSpec
+from .attempts import (
+    InterruptedOnServer,
+    JobState,
+    failure_message,
+    no_route_failure,
+    remember_failure,
+    route_with_step_down,
 )
+from .dispatch import SlotBoard, plan_dispatch
+from .events import CandidateNote, JobCancelled, JobEvent, JobFailed, JobProgress, JobRouted, JobStarted, JobSucceeded
+from .limits import RateLimiter
+from .progress import ProgressThrottle
+from .records import log_record, make_take, write_take_record
 
 log = logging.getLogger(__name__)
 
-_PROGRESS_STEP = 0.005  # smaller moves are not worth an event
+_IDLE_RECHECK = 1.0  # seconds: waiting jobs are re-planned at least this often (cooldowns end, quotas lapse)
 
 
 @dataclass
-class _Job:
-    job_id: str
-    spec: ShotSpec
-    output_dir: str
-    file_stem: str
+class _Running:
+    job: JobState
+    candidate: Candidate
     decision: Decision
-    cancel: threading.Event = field(default_factory=threading.Event)
-    submitted_at: float = field(default_factory=time.time)
-    attempts: list[str] = field(default_factory=list)  # what failed so far, for the final message
+    explanation: str
+    started: float  # scheduler clock
+    expected_seconds: float
+    probe: bool  # it holds the half-open trial of its instance's circuit breaker
+
+
+@dataclass(frozen=True)
+class InstanceReport:
+    """One instance for the backends panel: configuration, discovery, load, health, measured speed."""
+
+    status: InstanceStatus
+    in_flight: int
+    breaker: str
+    breaker_reason: str
+    seconds_per_unit: Mapping[str, float]
 
 
 class Scheduler:
     def __init__(
         self,
-        backends: Sequence[Backend],
+        backends: Sequence[Backend] = (),
         router: Router | None = None,
         events: queue.Queue[JobEvent] | None = None,
+        *,
+        registry: CapabilityRegistry | None = None,
+        policy: RoutingPolicy | None = None,
+        decision_log: DecisionLog | None = None,
+        max_attempts: int = 5,
+        busy_backoff: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.backends = list(backends)
+        self.registry = registry if registry is not None else CapabilityRegistry.from_backends(backends)
+        self.backends = self.registry.backends
         self.router = router or Router()
         self.events: queue.Queue[JobEvent] = events if events is not None else queue.Queue()
+        self.policy = policy or RoutingPolicy()
+        self.decision_log = decision_log
+        self.max_attempts = max(1, max_attempts)
+        self.busy_backoff = busy_backoff  # first pause before a busy instance is asked again; doubles
+        self._clock = clock
+        self.spent = 0.0  # money spent by this session's jobs, against project budgets
+        ids = [entry.instance_id for entry in self.registry.instances]
+        self._limits = {e.instance_id: RateLimiter(e.config.rate_limit_per_minute) for e in self.registry.instances}
         self._pools = {
-            backend.instance_id: ThreadPoolExecutor(
-                max_workers=max(1, backend.max_concurrent),
-                thread_name_prefix=f"shotcaller-{backend.instance_id}",
+            e.instance_id: ThreadPoolExecutor(
+                max_workers=max(1, e.config.slots), thread_name_prefix=f"shotcaller-{e.instance_id}"
             )
-            for backend in self.backends
+            for e in self.registry.instances
         }
-        self._jobs: dict[str, _Job] = {}
-        self._lock = threading.Lock()
+        self._running: dict[str, dict[str, _Running]] = {iid: {} for iid in ids}
+        self._pending: list[JobState] = []
+        self._jobs: dict[str, JobState] = {}
+        self._cond = threading.Condition()
+        self._dirty = False
         self._closed = False
+        self._dispatcher = threading.Thread(target=self._dispatch_loop, name="shotcaller-dispatch", daemon=True)
+        self._dispatcher.start()
+
+    @property
+    def health(self) -> CircuitBreakers:
+        return self.router.health
 
     # -- main-thread API -------------------------------------------------
 
-    def submit(self, spec: ShotSpec, output_dir: str, file_stem: str) -> str:
-        """Route and queue one shot. Returns the job id; the outcome arrives as events."""
+    def submit(self, spec: ShotSpec, output_dir: str, file_stem: str, *, policy: RoutingPolicy | None = None) -> str:
+        """Queue one shot. Returns the job id; the outcome arrives as events (a hopeless shot fails at once)."""
         if self._closed:
             raise RuntimeError("the scheduler has been shut down")
-        job_id = uuid.uuid4().hex
-        decision = self.router.route(spec, self.backends)
-        if not decision.ranked:
-            self._emit(JobFailed(job_id, spec.shot_id, "no_route", decision.explanation))
-            return job_id
-        job = _Job(job_id, spec, output_dir, file_stem, decision)
-        with self._lock:
-            self._jobs[job_id] = job
-        self._dispatch(job, 0)
-        return job_id
+        job = JobState(
+            uuid.uuid4().hex, spec, output_dir, file_stem, policy or self.policy, busy_backoff=self.busy_backoff
+        )
+        with self._cond:
+            decision = self._route_job(job, self._views(), {})
+            if decision.chosen is None and decision.retry_in is None:
+                self._emit(JobFailed(job.job_id, spec.shot_id, "no_route", decision.explanation))
+                record = log_record(job, decision, "no_route", decision.explanation)
+            else:
+                self._jobs[job.job_id] = job
+                self._pending.append(job)
+                self._wake()
+                record = None
+        if record is not None:
+            self._append_log([record])
+        return job.job_id
+
+    def route_preview(self, spec: ShotSpec, policy: RoutingPolicy | None = None) -> Decision:
+        """Where a shot would go now and why, without queueing it (for the panel)."""
+        with self._cond:
+            return self._route(spec, policy or self.policy, self._views(), self._waits(self._clock()), {})
 
     def cancel(self, job_id: str) -> bool:
-        with self._lock:
+        with self._cond:
             job = self._jobs.get(job_id)
-        if job is None:
-            return False
-        job.cancel.set()
-        return True
+            if job is None:
+                return False
+            job.cancel.set()
+            if job in self._pending:  # never reached a worker: nothing will report it
+                self._pending.remove(job)
+                self._finish_locked(job, JobCancelled(job.job_id, job.spec.shot_id, "cancelled before it started"))
+            return True
 
     def cancel_all(self) -> int:
-        with self._lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
-            job.cancel.set()
-        return len(jobs)
+        with self._cond:
+            ids = list(self._jobs)
+        for job_id in ids:
+            self.cancel(job_id)
+        return len(ids)
 
     @property
     def active_count(self) -> int:
-        with self._lock:
+        with self._cond:
             return len(self._jobs)
 
     def active_job_ids(self) -> list[str]:
-        with self._lock:
+        with self._cond:
             return list(self._jobs)
+
+    def fleet_status(self) -> list[InstanceReport]:
+        speeds = self.router.speeds.snapshot()
+        with self._cond:
+            in_flight = {iid: len(running) for iid, running in self._running.items()}
+        reports = []
+        for row in self.registry.status():
+            breaker = self.router.health.status(row.instance_id)
+            reports.append(
+                InstanceReport(
+                    row,
+                    in_flight.get(row.instance_id, 0),
+                    breaker.state.value,
+                    breaker.reason,
+                    speeds.get(row.instance_id, {}),
+                )
+            )
+        return reports
+
+    def notify_changed(self) -> None:
+        """Something outside changed (a probe found an instance back): plan again."""
+        with self._cond:
+            self._wake()
 
     def shutdown(self, *, wait: bool = False) -> None:
         """Cancel everything and stop the workers. Backends see `cancel` set and stop cooperatively."""
-        self._closed = True
         self.cancel_all()
+        with self._cond:
+            self._closed = True
+            self._wake()
         for pool in self._pools.values():
             pool.shutdown(wait=wait, cancel_futures=True)
+        self._dispatcher.join(timeout=2.0)
         for backend in self.backends:
             try:
                 backend.close()
             except Exception:  # closing must never stop the others from closing
                 log.exception("closing %s failed", backend.display_name)
 
-    # -- workers ---------------------------------------------------------
+    # -- dispatcher thread -------------------------------------------------
 
-    def _dispatch(self, job: _Job, index: int) -> None:
-        candidate = job.decision.ranked[index]
-        explanation = job.decision.explanation
-        if index > 0:
-            explanation = f"fell back after: {'; '.join(job.attempts)}"
+    def _dispatch_loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                self._dirty = False
+                try:
+                    timeout, records = self._plan_locked()
+                except Exception:  # a bug while planning must not stop all future dispatching
+                    log.exception("planning failed")
+                    timeout, records = _IDLE_RECHECK, []
+            self._append_log(records)  # file I/O outside the lock
+            with self._cond:
+                if not self._dirty and not self._closed:
+                    self._cond.wait(timeout)
+
+    def _plan_locked(self) -> tuple[float | None, list[dict]]:
+        if not self._pending:
+            return None, []
+        now = self._clock()
+        views = self._views()
+        boards = {view.instance_id: self._board(view, now) for view in views}
+        wake = [_IDLE_RECHECK]
+        records: list[dict] = []
+        for placement in plan_dispatch(
+            list(self._pending), boards, lambda job, waits: self._route_job(job, views, waits)
+        ):
+            job, decision = placement.job, placement.decision
+            if decision.chosen is None:
+                if decision.retry_in is not None:
+                    wake.append(decision.retry_in)
+                    continue
+                self._pending.remove(job)
+                kind, message, hint = no_route_failure(job, decision)
+                self._finish_locked(job, JobFailed(job.job_id, job.spec.shot_id, kind, message, hint))
+                records.append(log_record(job, decision, "no_route", message))
+                continue
+            if not placement.start_now:
+                continue  # its best place is busy: it waits there, reserved, and later jobs see it
+            iid = decision.chosen.instance_id
+            # Half-open: exactly one job tests the instance, the others wait for its verdict. Open
+            # (cooling down) and chosen anyway because nothing else fits: tried as before, unclaimed.
+            probe = self.router.health.state(iid) is BreakerState.HALF_OPEN
+            if (probe or not decision.chosen_resting) and not self.router.health.claim_probe(iid):
+                continue
+            records.append(self._bind_locked(job, decision, now, probe))
+        for board in boards.values():
+            if board.starts_allowed <= 0 and board.rate_wait > 0:
+                wake.append(board.rate_wait)
+        return max(0.01, min(wake)), records
+
+    def _bind_locked(self, job: JobState, decision: Decision, now: float, probe: bool) -> dict:
+        candidate, scored = decision.ranked[0], decision.scores[0]
+        iid = candidate.instance_id
+        self._pending.remove(job)
+        job.dispatches += 1
+        explanation = decision.explanation
+        if job.attempts:
+            explanation = f"Fell back after {'; '.join(job.attempts)}. {explanation}"
+        adjustments = "; ".join(job.adjustments)
+        if adjustments:  # in the sentence too, so a panel that shows only the explanation still says it
+            explanation += f" Settings changed: {adjustments}."
+        running = _Running(job, candidate, decision, explanation, now, scored.run_seconds, probe)
+        self._running[iid][job.job_id] = running
+        self._limits[iid].record(now)
         self._emit(
             JobRouted(
                 job.job_id,
@@ -148,128 +291,169 @@ class Scheduler:
                 candidate.backend.display_name,
                 candidate.offer.name,
                 explanation,
-                attempt=index + 1,
+                attempt=job.dispatches,
+                adjustments=adjustments,
+                instance_id=iid,
+                expected_seconds=scored.expected_seconds,
+                candidates=tuple(CandidateNote(v.candidate.label, v.accepted, v.reason) for v in decision.verdicts),
             )
         )
         try:
-            self._pools[candidate.backend.instance_id].submit(self._run, job, index)
-        except RuntimeError:  # pool shut down between routing and dispatch
-            self._finish(job, JobCancelled(job.job_id, job.spec.shot_id, "Shotcaller was shut down"))
+            self._pools[iid].submit(self._run, running)
+        except RuntimeError:  # pool shut down between planning and binding
+            del self._running[iid][job.job_id]
+            self._finish_locked(job, JobCancelled(job.job_id, job.spec.shot_id, "Shotcaller was shut down"))
+        return log_record(job, decision, "routed", explanation)
 
-    def _run(self, job: _Job, index: int) -> None:
-        candidate = job.decision.ranked[index]
+    # -- routing helpers (under the lock) -----------------------------------
+
+    def _views(self) -> list[InstanceView]:
+        return self.registry.views({iid: len(running) for iid, running in self._running.items()})
+
+    def _board(self, view: InstanceView, now: float) -> SlotBoard:
+        busy = [
+            max(r.expected_seconds - (now - r.started), 0.1 * r.expected_seconds, 0.5)
+            for r in self._running.get(view.instance_id, {}).values()
+        ]
+        limiter = self._limits.get(view.instance_id)
+        if limiter is None:
+            return SlotBoard.of(view.slots, busy)
+        return SlotBoard.of(view.slots, busy, limiter.allowed_now(now), limiter.wait_after_quota(now))
+
+    def _waits(self, now: float) -> dict[str, float]:
+        return {view.instance_id: self._board(view, now).wait() for view in self._views()}
+
+    def _budget_left(self, policy: RoutingPolicy) -> float | None:
+        if policy.budget <= 0:
+            return None
+        committed = sum(r.decision.scores[0].cost for running in self._running.values() for r in running.values())
+        return policy.budget - policy.already_spent - self.spent - committed
+
+    def _route(
+        self,
+        spec: ShotSpec,
+        policy: RoutingPolicy,
+        views: list[InstanceView],
+        waits: Mapping[str, float],
+        excluded: Mapping[tuple[str, str], Exclusion],
+    ) -> Decision:
+        return self.router.route(
+            spec,
+            views,
+            policy=policy,
+            waits=waits,
+            excluded=excluded,
+            budget_left=self._budget_left(policy),
+            now=self._clock(),
+        )
+
+    def _route_job(self, job: JobState, views: list[InstanceView], waits: Mapping[str, float]) -> Decision:
+        return route_with_step_down(job, lambda spec: self._route(spec, job.policy, views, waits, job.excluded))
+
+    # -- workers -----------------------------------------------------------
+
+    def _run(self, running: _Running) -> None:
+        job, candidate = running.job, running.candidate
         backend = candidate.backend
         if job.cancel.is_set():
-            self._finish(job, JobCancelled(job.job_id, job.spec.shot_id, "cancelled before it started"))
+            self._done(running, JobCancelled(job.job_id, job.spec.shot_id, "cancelled before it started"))
             return
         self._emit(JobStarted(job.job_id, job.spec.shot_id, backend.display_name))
         request = GenerationRequest(job.spec, candidate.offer, job.output_dir, job.file_stem)
-        started = time.time()
+        started_wall, started = time.time(), self._clock()
         try:
-            result = backend.run(request, self._reporter(job), job.cancel)
+            result = backend.run(request, ProgressThrottle(self._emit, job.job_id, job.spec.shot_id), job.cancel)
         except Cancelled as exc:
-            self._finish(job, JobCancelled(job.job_id, job.spec.shot_id, exc.message or "cancelled"))
+            if job.cancel.is_set() or self._closed:
+                self._done(running, JobCancelled(job.job_id, job.spec.shot_id, exc.message or "cancelled"))
+            else:
+                self._failed(running, InterruptedOnServer(exc.message, hint=exc.hint, backend=exc.backend))
         except BackendError as exc:
-            self._handle_failure(job, index, exc)
+            self._failed(running, exc)
         except Exception as exc:  # a bug must still end the job visibly, never hang the shot
             log.error("unexpected error in %s:\n%s", backend.display_name, traceback.format_exc())
-            failure = BackendError(f"unexpected error: {exc!r}", backend=backend.display_name)
-            self._handle_failure(job, index, failure, failover=False)
-        else:
-            take = Take(
-                shot_id=job.spec.shot_id,
-                media=job.spec.media,
-                files=result.files,
-                backend_kind=backend.kind,
-                backend_instance=backend.instance_id,
-                template=candidate.offer.name,
-                model=result.model or candidate.offer.model,
-                parameters=result.parameters,
-                seed=job.spec.seed,
-                quality=job.spec.quality,
-                routing_reason=job.decision.explanation if index == 0 else f"fallback: {job.attempts}",
-                server_job_id=result.server_job_id,
-                submitted_at=job.submitted_at,
-                started_at=started,
-                finished_at=time.time(),
+            self._failed(
+                running, BackendError(f"unexpected error: {exc!r}", backend=backend.display_name), failover=False
             )
-            record = self._write_record(job, take)
-            self.router.health.mark_up(backend.instance_id)
-            self._finish(job, JobSucceeded(job.job_id, job.spec.shot_id, take, record))
+        else:
+            self._succeeded(running, result, started_wall, self._clock() - started)
 
-    def _handle_failure(
-        self, job: _Job, index: int, exc: BackendError, *, failover: bool | None = None
-    ) -> None:
-        candidate = job.decision.ranked[index]
-        backend_name = candidate.backend.display_name
-        if isinstance(exc, BackendUnreachable):
-            self.router.health.mark_down(candidate.backend.instance_id, exc.kind.replace("_", " "))
-        job.attempts.append(f"{candidate.label}: {exc.message}")
-        may_fail_over = exc.failover if failover is None else failover
-        next_index = self._next_candidate(job, index) if may_fail_over else None
-        if next_index is not None and not job.cancel.is_set():
-            self._emit(JobProgress(job.job_id, job.spec.shot_id, 0.0, f"{backend_name} failed: {exc.message}"))
-            self._dispatch(job, next_index)
-            return
-        message = exc.message if len(job.attempts) == 1 else "every backend failed: " + "; ".join(job.attempts)
-        if not exc.backend and len(job.attempts) == 1:
-            message = f"{backend_name}: {message}"
-        self._finish(job, JobFailed(job.job_id, job.spec.shot_id, exc.kind, message, exc.hint))
-
-    def _next_candidate(self, job: _Job, index: int) -> int | None:
-        for later in range(index + 1, len(job.decision.ranked)):
-            instance = job.decision.ranked[later].backend.instance_id
-            if self.router.health.unavailable_reason(instance) is None:
-                return later
-        return None
-
-    def _reporter(self, job: _Job) -> _ProgressThrottle:
-        return _ProgressThrottle(self, job)
-
-    def _write_record(self, job: _Job, take: Take) -> str:
-        """The take's provenance beside its files: survives a deleted strip or a lost .blend."""
-        path = os.path.join(job.output_dir, f"{job.file_stem}.take.json")
-        record = {
-            "take": json.loads(take.model_dump_json()),
-            "shot": json.loads(job.spec.model_dump_json()),
-            "decision": job.decision.explanation,
-            "candidates": [
-                {"candidate": v.candidate.label, "accepted": v.accepted, "reason": v.reason}
-                for v in job.decision.verdicts
-            ],
+    def _succeeded(self, running: _Running, result: GenerationResult, started_wall: float, seconds: float) -> None:
+        job, candidate = running.job, running.candidate
+        iid = candidate.instance_id
+        self.router.speeds.record(iid, candidate.offer.name, seconds, work_units(job.spec))
+        self.router.health.record_success(iid)
+        cost = candidate.instance.cost_per_shot + candidate.instance.cost_per_second * seconds
+        reason = running.explanation
+        take = make_take(job.spec, candidate, result, reason, job.submitted_at, started_wall)
+        routing = {
+            **running.decision.to_record(),
+            "adjustments": job.adjustments,
+            "cost": round(cost, 4),
+            "seconds": round(seconds, 3),
+            "attempts": job.attempts,
         }
-        try:
-            write_atomically([json.dumps(record, indent=2).encode()], path)
-        except BackendError:
-            log.exception("could not write the take record %s", path)
-            return ""
-        return path
+        record = write_take_record(job.output_dir, job.file_stem, take, job.spec, reason, running.decision, routing)
+        with self._cond:
+            self.spent += cost
+        self._done(running, JobSucceeded(job.job_id, job.spec.shot_id, take, record))
 
-    def _finish(self, job: _Job, event: JobEvent) -> None:
-        with self._lock:
-            self._jobs.pop(job.job_id, None)
+    def _failed(self, running: _Running, exc: BackendError, *, failover: bool | None = None) -> None:
+        job, candidate = running.job, running.candidate
+        may_fail_over = exc.failover if failover is None else failover
+        remember_failure(
+            job,
+            candidate,
+            exc,
+            may_fail_over=may_fail_over,
+            registry=self.registry,
+            health=self.router.health,
+            now=self._clock(),
+        )
+        with self._cond:
+            self._running[candidate.instance_id].pop(job.job_id, None)
+            retry = may_fail_over and job.dispatches < self.max_attempts and not job.cancel.is_set()
+            if retry and not self._closed:
+                # Only if something could still take it: else it fails now, with this error's own hint.
+                decision = self._route_job(job, self._views(), self._waits(self._clock()))
+                retry = decision.chosen is not None or decision.retry_in is not None
+            if retry and not self._closed:
+                self._emit(
+                    JobProgress(
+                        job.job_id,
+                        job.spec.shot_id,
+                        0.0,
+                        f"{candidate.backend.display_name} failed: {exc.message}; trying elsewhere",
+                    )
+                )
+                self._pending.insert(0, job)  # it has waited longest: first in line again
+                self._wake()
+                return
+            message = failure_message(job, exc, candidate.backend.display_name, self.max_attempts)
+            self._finish_locked(job, JobFailed(job.job_id, job.spec.shot_id, exc.kind, message, exc.hint))
+
+    def _done(self, running: _Running, event: JobEvent) -> None:
+        if isinstance(event, JobCancelled) and running.probe:
+            self.router.health.release_probe(running.candidate.instance_id)
+        with self._cond:
+            self._running[running.candidate.instance_id].pop(running.job.job_id, None)
+            self._finish_locked(running.job, event)
+
+    def _finish_locked(self, job: JobState, event: JobEvent) -> None:
+        self._jobs.pop(job.job_id, None)
         self._emit(event)
+        self._wake()  # a slot freed
+
+    def _wake(self) -> None:
+        self._dirty = True
+        self._cond.notify_all()
 
     def _emit(self, event: JobEvent) -> None:
         self.events.put(event)
 
+    # -- decision log --------------------------------------------------------
 
-class _ProgressThrottle:
-    """Turns a backend's progress callbacks into events, dropping moves too small to see."""
-
-    def __init__(self, scheduler: Scheduler, job: _Job) -> None:
-        self._scheduler = scheduler
-        self._job = job
-        self._fraction = -1.0
-        self._message: str | None = None
-
-    def __call__(self, progress: Progress) -> None:
-        fraction = min(1.0, max(0.0, progress.fraction))
-        moved = abs(fraction - self._fraction) >= _PROGRESS_STEP
-        if progress.preview_png is None and not moved and progress.message == self._message:
-            return
-        self._fraction, self._message = fraction, progress.message
-        job = self._job
-        self._scheduler._emit(
-            JobProgress(job.job_id, job.spec.shot_id, fraction, progress.message, progress.preview_png)
-        )
+    def _append_log(self, records: list[dict]) -> None:
+        if self.decision_log is not None:
+            for record in records:
+                self.decision_log.append(record)

@@ -1,0 +1,137 @@
+"""One job's attempts: what each failure teaches routing, when settings step down, and the final message.
+
+Kept apart from the threads: these functions only read and update a job's state
+(and the shared registry and breakers), so the rules are plain to read and test.
+Which failure does what:
+- unreachable: that instance's breaker opens at once, and the job never goes back there;
+- stopped on the server (not by the user): the job never goes back there;
+- busy or rate limited: not there again for a pause that doubles each time;
+- out of memory: the registry remembers the size that failed there, so the VRAM filter
+  refuses it (and bigger) for a while; other instances are tried at the same settings,
+  and only when none fits do the settings step down;
+- missing model or node: remembered for every job, not just this one;
+- anything else that may fail over (a protocol error): counts against the breaker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..backends.base import BackendBusy, BackendError, BackendUnreachable, MissingResource, OutOfMemory
+from ..routing.candidates import ANY_OFFER, Candidate, Exclusion
+from ..routing.health import CircuitBreakers
+from ..routing.policy import RoutingPolicy
+from ..routing.registry import CapabilityRegistry
+from ..routing.router import Decision
+from ..routing.stats import frames_of, work_units
+from ..shots import ShotSpec
+from .stepdown import MAX_STEP_DOWNS, step_down
+
+
+class InterruptedOnServer(BackendError):
+    """The server stopped the job though the user did not (it shut down, someone pressed interrupt there).
+
+    The shot still needs its take, so unlike a user's cancel this fails over.
+    """
+
+    kind = "interrupted"
+
+
+@dataclass
+class JobState:
+    job_id: str
+    spec: ShotSpec  # the settings it runs with: smaller than submitted after a step-down
+    output_dir: str
+    file_stem: str
+    policy: RoutingPolicy
+    cancel: threading.Event = field(default_factory=threading.Event)
+    submitted_at: float = field(default_factory=time.time)
+    attempts: list[str] = field(default_factory=list)  # what failed so far, for messages
+    excluded: dict[tuple[str, str], Exclusion] = field(default_factory=dict)
+    adjustments: list[str] = field(default_factory=list)
+    dispatches: int = 0
+    step_downs: int = 0
+    busy_backoff: float = 2.0
+    last_oom: str = ""  # where it last ran out of memory, to say why settings stepped down
+    last_error: BackendError | None = None
+
+
+def remember_failure(
+    job: JobState,
+    candidate: Candidate,
+    exc: BackendError,
+    *,
+    may_fail_over: bool,
+    registry: CapabilityRegistry,
+    health: CircuitBreakers,
+    now: float,
+) -> None:
+    iid, offer = candidate.instance_id, candidate.offer.name
+    if isinstance(exc, BackendUnreachable):
+        health.record_failure(iid, exc.kind.replace("_", " "), decisive=True)
+        job.excluded[(iid, ANY_OFFER)] = Exclusion(exc.message)
+    elif isinstance(exc, InterruptedOnServer):  # likely shutting down: not that server again for this job
+        job.excluded[(iid, ANY_OFFER)] = Exclusion(exc.message)
+        health.release_probe(iid)
+    elif isinstance(exc, BackendBusy):  # busy is not broken: try it again after a growing pause
+        job.excluded[(iid, ANY_OFFER)] = Exclusion(exc.message, until=now + job.busy_backoff)
+        job.busy_backoff *= 2
+        health.release_probe(iid)
+    elif isinstance(exc, OutOfMemory):  # this size does not fit there: the VRAM filter now knows
+        need = candidate.offer.estimate_vram_gb(job.spec.width, job.spec.height, frames_of(job.spec))
+        registry.record_oom(iid, offer, work_units(job.spec), need)
+        job.last_oom = candidate.instance.name
+        health.release_probe(iid)
+    elif isinstance(exc, MissingResource):
+        registry.mark_missing(iid, offer, exc.message)
+        job.excluded[(iid, offer)] = Exclusion(exc.message)
+        health.release_probe(iid)
+    elif may_fail_over:
+        health.record_failure(iid, exc.message)
+        job.excluded[(iid, offer)] = Exclusion(exc.message)
+    else:  # a user error says nothing about the server's health
+        health.release_probe(iid)
+    job.attempts.append(f"{candidate.label} ({exc.message})")
+    job.last_error = exc
+
+
+def failure_message(job: JobState, exc: BackendError, backend_name: str, max_attempts: int) -> str:
+    if len(job.attempts) == 1:
+        return exc.message if exc.backend else f"{backend_name}: {exc.message}"
+    if job.dispatches >= max_attempts:
+        return f"gave up after {job.dispatches} attempts: " + "; ".join(job.attempts)
+    return "every backend failed: " + "; ".join(job.attempts)
+
+
+def no_route_failure(job: JobState, decision: Decision) -> tuple[str, str, str]:
+    """(error kind, message, hint) for a job nothing can take: never could, or every candidate failed it."""
+    if not job.attempts:
+        return "no_route", decision.explanation, ""
+    last = job.last_error
+    message = "every backend failed: " + "; ".join(job.attempts) + f". {decision.explanation}"
+    return (last.kind if last else "all_failed"), message, (last.hint if last else "")
+
+
+def route_with_step_down(job: JobState, route: Callable[[ShotSpec], Decision]) -> Decision:
+    """Route; when only memory stands in the way, step the job's settings down and say why."""
+    decision = route(job.spec)
+    while decision.blocked_by_memory and job.step_downs < MAX_STEP_DOWNS:
+        stepped = step_down(job.spec)
+        if stepped is None:
+            break
+        smaller, change = stepped
+        if job.last_oom:
+            why = f"after running out of memory on {job.last_oom}"
+        else:
+            memory = next(v for v in decision.verdicts if v.filter == "vram")
+            why = (
+                f"no backend has the memory at {job.spec.width}x{job.spec.height} "
+                f"({memory.candidate.instance.name}: {memory.reason})"
+            )
+        job.adjustments.append(f"{change} {why}")
+        job.spec, job.step_downs = smaller, job.step_downs + 1
+        decision = route(job.spec)
+    return decision
