@@ -7,9 +7,9 @@ import bpy
 from . import preferences, previews, properties, pump, session
 from .handlers import on_load_post
 from .operators import generate
-from .panels import shot
+from .panels import backends, shot
 
-MODULES = (preferences, properties, generate, shot)
+MODULES = (preferences, properties, generate, shot, backends)
 
 
 def register() -> None:

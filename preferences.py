@@ -1,15 +1,36 @@
-"""Add-on preferences: where the services are and where takes go."""
+"""Add-on preferences: the backend pools, where takes go, and the service keys.
+
+Keys live in Blender's user preferences only (never in a .blend), and the
+plain `Settings` copy handed to the core hides them from repr and logs.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import bpy
-from bpy.props import IntProperty, StringProperty
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+from .routing.registry import InstanceConfig
 
 ADDON_PACKAGE = __package__ or "shotcaller"
 DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
 DEFAULT_OUTPUT_FOLDER = "//shotcaller_takes"
+DEFAULT_URLS = {
+    "comfyui": DEFAULT_COMFYUI_URL,
+    "wan2gp": "http://127.0.0.1:7866/mcp/",
+    "litellm": "http://127.0.0.1:4000",
+}
+KIND_ITEMS = [
+    ("comfyui", "ComfyUI", "A ComfyUI server (workflow templates)"),
+    ("wan2gp", "Wan2GP", "A Wan2GP server through its MCP endpoint"),
+    ("litellm", "LiteLLM", "A LiteLLM proxy (language models, cloud images and video)"),
+]
+LOCALITY_ITEMS = [
+    ("AUTO", "From URL", "Loopback is this machine, private addresses the local network, the rest cloud"),
+    ("LOCAL", "Local", "One of the studio's own machines"),
+    ("CLOUD", "Cloud", "A paid or shared service off the premises"),
+]
 
 
 @dataclass(frozen=True)
@@ -20,6 +41,64 @@ class Settings:
     template_folder: str = ""
     output_folder: str = DEFAULT_OUTPUT_FOLDER
     jobs_per_server: int = 1
+    instances: tuple[InstanceConfig, ...] = field(default=(), repr=False)  # may carry keys
+
+
+class SHOTCALLER_PG_instance(bpy.types.PropertyGroup):
+    """One backend server in a pool."""
+
+    enabled: BoolProperty(name="Enabled", default=True)
+    kind: EnumProperty(name="Kind", items=KIND_ITEMS, default="comfyui")
+    name: StringProperty(name="Name", description="How the instance is called in routing reasons (e.g. gpu-box-2)")
+    url: StringProperty(name="URL", default=DEFAULT_COMFYUI_URL)
+    slots: IntProperty(name="Slots", default=1, min=1, max=32, description="Jobs it runs at once")
+    rate_limit_per_minute: IntProperty(name="Jobs per minute", default=0, min=0, description="0: no limit")
+    vram_gb: FloatProperty(name="VRAM (GB)", default=0.0, min=0.0, description="0: ask the server")
+    cost_per_second: FloatProperty(name="Cost per second", default=0.0, min=0.0)
+    cost_per_shot: FloatProperty(name="Cost per shot", default=0.0, min=0.0)
+    locality: EnumProperty(name="Where", items=LOCALITY_ITEMS, default="AUTO")
+    api_key: StringProperty(name="API key", subtype="PASSWORD", description="Kept in your preferences, never in files")
+    template_folder: StringProperty(name="Templates", subtype="DIR_PATH", description="Extra ComfyUI templates")
+
+
+class SHOTCALLER_UL_instances(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):  # type: ignore[no-untyped-def]
+        row = layout.row(align=True)
+        row.prop(item, "enabled", text="")
+        row.label(text=item.name or item.url, icon="NETWORK_DRIVE")
+        row.label(text=dict((k, n) for k, n, _ in KIND_ITEMS)[item.kind])
+
+
+class PREFERENCES_OT_shotcaller_instance_add(bpy.types.Operator):
+    """Add a backend server to the pool"""
+
+    bl_idname = "preferences.shotcaller_instance_add"
+    bl_label = "Add Server"
+    bl_options = {"INTERNAL"}
+
+    kind: EnumProperty(name="Kind", items=KIND_ITEMS, default="comfyui")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        prefs = context.preferences.addons[ADDON_PACKAGE].preferences
+        instance = prefs.instances.add()
+        instance.kind, instance.url = self.kind, DEFAULT_URLS[self.kind]
+        prefs.active_instance = len(prefs.instances) - 1
+        return {"FINISHED"}
+
+
+class PREFERENCES_OT_shotcaller_instance_remove(bpy.types.Operator):
+    """Remove the selected server from the pool"""
+
+    bl_idname = "preferences.shotcaller_instance_remove"
+    bl_label = "Remove Server"
+    bl_options = {"INTERNAL"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        prefs = context.preferences.addons[ADDON_PACKAGE].preferences
+        if 0 <= prefs.active_instance < len(prefs.instances):
+            prefs.instances.remove(prefs.active_instance)
+            prefs.active_instance = min(prefs.active_instance, len(prefs.instances) - 1)
+        return {"FINISHED"}
 
 
 class ShotcallerPreferences(bpy.types.AddonPreferences):
@@ -28,7 +107,7 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
     comfyui_url: StringProperty(
         name="ComfyUI URL",
         default=DEFAULT_COMFYUI_URL,
-        description="Address of a ComfyUI server. Addresses off this machine need Blender's online access",
+        description="The one ComfyUI server used while the server list below is empty",
     )
     template_folder: StringProperty(
         name="Extra templates",
@@ -42,22 +121,73 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
         description="Where generated files go; // means next to the .blend file",
     )
     jobs_per_server: IntProperty(
-        name="Jobs per server",
-        default=1,
-        min=1,
-        max=16,
-        description="How many shots one server generates at once",
+        name="Jobs per server", default=1, min=1, max=16, description="How many shots one server generates at once"
     )
+    instances: CollectionProperty(type=SHOTCALLER_PG_instance)
+    active_instance: IntProperty(default=0)
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         column = layout.column()
-        column.prop(self, "comfyui_url")
-        column.prop(self, "template_folder")
         column.prop(self, "output_folder")
-        column.prop(self, "jobs_per_server")
+        column.prop(self, "template_folder")
+        column.separator()
+        column.label(text="Servers (several per kind make a pool, balanced by load)")
+        row = column.row()
+        row.template_list("SHOTCALLER_UL_instances", "", self, "instances", self, "active_instance", rows=3)
+        buttons = row.column(align=True)
+        for kind, label, _ in KIND_ITEMS:
+            buttons.operator("preferences.shotcaller_instance_add", text=label, icon="ADD").kind = kind
+        buttons.operator("preferences.shotcaller_instance_remove", text="", icon="REMOVE")
+        if not len(self.instances):
+            column.prop(self, "comfyui_url")
+            column.prop(self, "jobs_per_server")
+        elif 0 <= self.active_instance < len(self.instances):
+            item = self.instances[self.active_instance]
+            box = column.box()
+            for prop in ("name", "kind", "url", "slots", "rate_limit_per_minute", "vram_gb", "locality"):
+                box.prop(item, prop)
+            costs = box.row(align=True)
+            costs.prop(item, "cost_per_second")
+            costs.prop(item, "cost_per_shot")
+            if item.kind == "litellm":
+                box.prop(item, "api_key")
+            if item.kind == "comfyui":
+                box.prop(item, "template_folder")
         if not bpy.app.online_access:
             column.label(text="Online access is off: only servers on this machine are used", icon="INFO")
+        _draw_template_problems(column)
+
+
+def _draw_template_problems(layout: bpy.types.UILayout) -> None:
+    from .session import current_session
+
+    session = current_session()
+    if session is None:
+        return
+    for problem in session.problems():
+        layout.label(text=problem, icon="ERROR")
+
+
+def _instance_config(item: SHOTCALLER_PG_instance) -> InstanceConfig:
+    options: dict[str, str] = {}
+    if item.api_key:
+        options["api_key"] = item.api_key
+    if item.template_folder:
+        options["template_folder"] = bpy.path.abspath(item.template_folder)
+    return InstanceConfig(
+        kind=item.kind,
+        name=item.name.strip(),
+        url=item.url.strip(),
+        slots=item.slots,
+        rate_limit_per_minute=item.rate_limit_per_minute,
+        vram_gb=item.vram_gb,
+        cost_per_second=item.cost_per_second,
+        cost_per_shot=item.cost_per_shot,
+        is_local=None if item.locality == "AUTO" else item.locality == "LOCAL",
+        enabled=item.enabled,
+        options=options,
+    )
 
 
 def current_settings(context: bpy.types.Context | None = None) -> Settings:
@@ -71,12 +201,15 @@ def current_settings(context: bpy.types.Context | None = None) -> Settings:
         template_folder=prefs.template_folder,
         output_folder=prefs.output_folder,
         jobs_per_server=prefs.jobs_per_server,
+        instances=tuple(_instance_config(item) for item in prefs.instances),
     )
 
 
-def register() -> None:
-    bpy.utils.register_class(ShotcallerPreferences)
-
-
-def unregister() -> None:
-    bpy.utils.unregister_class(ShotcallerPreferences)
+CLASSES = (
+    SHOTCALLER_PG_instance,
+    SHOTCALLER_UL_instances,
+    PREFERENCES_OT_shotcaller_instance_add,
+    PREFERENCES_OT_shotcaller_instance_remove,
+    ShotcallerPreferences,
+)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -65,6 +65,9 @@ class SHOTCALLER_PG_shot(bpy.types.PropertyGroup):
     )
     width: IntProperty(name="Width", min=16, max=8192, default=832)
     height: IntProperty(name="Height", min=16, max=8192, default=480)
+    init_image: StringProperty(
+        name="Init image", subtype="FILE_PATH", description="Start the shot from this picture (image-to-video)"
+    )
     backend_pin: StringProperty(
         name="Pin backend", description="Only use this backend instance or kind (empty: let Shotcaller choose)"
     )
@@ -78,16 +81,33 @@ class SHOTCALLER_PG_shot(bpy.types.PropertyGroup):
     active_take: IntProperty(name="Active take", default=-1)
 
 
-CLASSES = (SHOTCALLER_PG_take, SHOTCALLER_PG_shot)
+class SHOTCALLER_PG_project(bpy.types.PropertyGroup):
+    """Routing wishes for this project (saved with the scene)."""
+
+    allow_cloud: BoolProperty(
+        name="Allow cloud",
+        default=False,
+        description="Let shots go to cloud backends (also needs Blender's online access)",
+    )
+    force_local: BoolProperty(
+        name="Force local", default=False, description="Never use the cloud for this project, whatever else is set"
+    )
+    budget: FloatProperty(name="Budget", default=0.0, min=0.0, description="Money this project may spend; 0: no limit")
+
+
+CLASSES = (SHOTCALLER_PG_take, SHOTCALLER_PG_shot, SHOTCALLER_PG_project)
 
 
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     compat.strip_type().shotcaller = PointerProperty(type=SHOTCALLER_PG_shot)
+    bpy.types.Scene.shotcaller_project = PointerProperty(type=SHOTCALLER_PG_project)
 
 
 def unregister() -> None:
+    if hasattr(bpy.types.Scene, "shotcaller_project"):
+        del bpy.types.Scene.shotcaller_project
     strip_type = compat.strip_type()
     if hasattr(strip_type, "shotcaller"):
         del strip_type.shotcaller

@@ -16,7 +16,7 @@ from .backends.files import slug
 from .backends.urls import UnsafeURL
 from .preferences import ADDON_PACKAGE, Settings, current_settings
 from .sequencer import compat
-from .session import BackendSettings, JobContext, Session, get_session
+from .session import BackendSettings, JobContext, RoutingPolicy, Session, get_session
 from .shots import ShotError, ShotSpec, make_spec, new_shot_id
 
 
@@ -77,7 +77,18 @@ def spec_from_strip(scene: Any, strip: Any, quality: str) -> ShotSpec:
         fps=render.fps / render.fps_base,
         frame_count=strip.frame_final_duration,
         backend_pin=shot.backend_pin.strip() or None,
+        init_image=_init_image_path(strip),
     )
+
+
+def _init_image_path(strip: Any) -> str | None:
+    raw = strip.shotcaller.init_image.strip()
+    if not raw:
+        return None
+    path = os.path.abspath(bpy.path.abspath(raw))
+    if not os.path.isfile(path):
+        raise ShotError(f"shot '{strip.name}': the init image {path} does not exist; pick another or clear it")
+    return path
 
 
 def takes_folder(settings: Settings) -> str:
@@ -95,7 +106,18 @@ def backend_settings(settings: Settings) -> BackendSettings:
         template_folder=bpy.path.abspath(settings.template_folder) if settings.template_folder else "",
         jobs_per_server=settings.jobs_per_server,
         online_access=bool(bpy.app.online_access),
+        instances=settings.instances,
     )
+
+
+def routing_policy(scene: Any) -> RoutingPolicy:
+    project = scene.shotcaller_project
+    return RoutingPolicy(allow_cloud=project.allow_cloud, force_local=project.force_local, budget=project.budget)
+
+
+def decision_log_path(takes: str) -> str:
+    """One JSON line per routing decision, kept with the project's takes."""
+    return os.path.join(takes, "shotcaller_decisions.jsonl")
 
 
 def submit_strips(scene: Any, strips: list[Any], quality: str, settings: Settings | None = None) -> SubmitOutcome:
@@ -108,6 +130,11 @@ def submit_strips(scene: Any, strips: list[Any], quality: str, settings: Setting
     ensure_shot_ids(scene)
     specs: list[tuple[Any, ShotSpec]] = []
     for strip in shots:
+        if strip.shotcaller.media in {"audio", "music"} and not compat.HAS_AUDIO:
+            message = f"'{strip.name}' is a sound shot, but this Blender build has no audio support to place it"
+            strip.shotcaller.status, strip.shotcaller.message = "FAILED", message
+            outcome.problems.append(message)
+            continue
         try:
             specs.append((strip, spec_from_strip(scene, strip, quality)))
         except ShotError as exc:
@@ -125,6 +152,8 @@ def submit_strips(scene: Any, strips: list[Any], quality: str, settings: Setting
         return outcome
     outcome.session = session
     folder = takes_folder(settings)
+    session.set_policy(routing_policy(scene))
+    session.set_decision_log(decision_log_path(folder))
     for strip, spec in specs:
         shot_folder = os.path.join(folder, slug(strip.name))
         file_stem = f"{slug(strip.name)}_{quality}_{uuid.uuid4().hex[:8]}"

@@ -53,6 +53,8 @@ class SEQUENCER_PT_shotcaller_shot(bpy.types.Panel):
         column.prop(shot, "negative_prompt", text="Avoid")
         column.prop(shot, "media")
         column.prop(shot, "seed")
+        if shot.media in {"video", "image"}:
+            column.prop(shot, "init_image")
         column.prop(shot, "use_scene_resolution")
         if not shot.use_scene_resolution:
             sizes = column.row(align=True)

@@ -12,7 +12,8 @@ from typing import Any
 import bpy
 
 VERSION: tuple[int, int, int] = tuple(bpy.app.version)  # type: ignore[assignment]
-HAS_AUDIO = VERSION >= (4, 3, 0)  # the 4.2 bpy wheel is built without Audaspace
+# The 4.2 bpy wheel on PyPI is built without Audaspace, so sound strips cannot be made there.
+HAS_AUDIO = bool(getattr(bpy.app.build_options, "audaspace", True))
 
 
 def strip_type() -> Any:

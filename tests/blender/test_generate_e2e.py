@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import av
 import pytest
+from reference_servers import reference_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHOTS = (("Intro", 1, 25), ("Street", 26, 24), ("Door", 50, 20))  # name, first frame, length
@@ -27,33 +27,9 @@ WIDTH, HEIGHT, FPS = 96, 64, 24
 @pytest.fixture(scope="module")
 def comfyui(dev_python, tmp_path_factory):
     """The reference ComfyUI server, started with the dev venv's python on a free loopback port."""
-    output = tmp_path_factory.mktemp("comfyui")
-    process = subprocess.Popen(
-        [dev_python, "-m", "devservers.comfyui", "--port", "0", "--output-dir", str(output), "--step-seconds", "0.01"],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            break
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-        if match:
-            url = match.group(1)
-            break
-    if url is None:
-        process.kill()
-        pytest.fail("the reference ComfyUI server did not start")
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    output = str(tmp_path_factory.mktemp("comfyui"))
+    with reference_server(dev_python, "comfyui", "--output-dir", output, "--step-seconds", "0.01") as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,0 +1,66 @@
+"""Sequencer > Sidebar > Shotcaller: the project's routing wishes and how each backend is doing."""
+
+from __future__ import annotations
+
+import bpy
+
+from ..sequencer import compat
+from ..session import current_session
+
+
+class SEQUENCER_PT_shotcaller_project(bpy.types.Panel):
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "Shotcaller"
+    bl_label = "Project"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        scene = compat.sequencer_scene(context)
+        if scene is None:
+            return
+        project = scene.shotcaller_project
+        column = self.layout.column()
+        column.prop(project, "force_local")
+        row = column.row()
+        row.active = not project.force_local
+        row.prop(project, "allow_cloud")
+        column.prop(project, "budget")
+        if project.allow_cloud and not project.force_local and not bpy.app.online_access:
+            column.label(text="Cloud needs Blender's online access", icon="INFO")
+
+
+class SEQUENCER_PT_shotcaller_backends(bpy.types.Panel):
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "Shotcaller"
+    bl_label = "Backends"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        session = current_session()
+        if session is None:
+            layout.label(text="Backends start with the first generation")
+            return
+        for report in session.fleet_status():
+            status = report.status
+            box = layout.box()
+            icon = "CHECKMARK" if report.breaker == "closed" else "ERROR"
+            box.label(text=f"{status.name} ({status.kind}, {status.locality})", icon=icon)
+            load = f"{report.in_flight}/{status.slots} running"
+            if status.queue_depth is not None:
+                load += f", {status.queue_depth} on the server"
+            box.label(text=load)
+            if status.vram_free_gb is not None:
+                box.label(text=f"{status.vram_free_gb:.1f} of {status.vram_total_gb or 0:.1f} GB free")
+            if report.breaker != "closed":
+                box.label(text=report.breaker_reason)
+            if status.probe_error:
+                box.label(text=status.probe_error)
+        for problem in session.problems():
+            layout.label(text=problem, icon="ERROR")
+
+
+CLASSES = (SEQUENCER_PT_shotcaller_project, SEQUENCER_PT_shotcaller_backends)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -1,0 +1,52 @@
+"""Start a reference server (devservers/) as a subprocess of another venv's python.
+
+Blender tests run in bpy venvs, which do not have the servers' dependencies
+(aiohttp, PyAV, Pillow), so they start the servers with the dev venv's python.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_READY = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+
+
+@contextlib.contextmanager
+def reference_server(python: str, module: str, *args: str, timeout: float = 60.0) -> Iterator[str]:
+    """`python -m devservers.<module> --port 0 ARGS`; yields its base URL; stops it afterwards."""
+    process = subprocess.Popen(
+        [python, "-m", f"devservers.{module}", "--port", "0", *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    url, seen = None, []
+    deadline = time.monotonic() + timeout
+    while url is None and time.monotonic() < deadline:
+        line = process.stdout.readline() if process.stdout else ""
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        match = _READY.search(line)
+        url = match.group(1) if match else None
+    try:
+        if url is None:
+            raise RuntimeError(f"devservers.{module} did not start:\n{''.join(seen)}")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
