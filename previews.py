@@ -1,6 +1,6 @@
 """Live previews of running shots, shown as an image on the shot's panel.
 
-Backends report small PNG frames while they work; the main thread writes the
+Backends report small PNG or JPEG frames while they work; the main thread writes the
 newest one per shot into Blender's session temp folder and (re)loads it into a
 preview collection that panels draw from.
 """
@@ -22,12 +22,13 @@ def _previews() -> bpy.utils.previews.ImagePreviewCollection:
     return _collection
 
 
-def show(shot_id: str, png: bytes) -> None:
+def show(shot_id: str, image: bytes, image_format: str = "png") -> None:
     folder = os.path.join(bpy.app.tempdir or os.path.expanduser("~"), "shotcaller_previews")
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{shot_id}.png")
+    extension = "jpg" if image_format == "jpeg" else "png"
+    path = os.path.join(folder, f"{shot_id}.{extension}")
     with open(path, "wb") as handle:
-        handle.write(png)
+        handle.write(image)
     previews = _previews()
     if shot_id in previews:
         previews.pop(shot_id)  # a loaded preview is cached by key: drop it to see the new frame

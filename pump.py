@@ -87,8 +87,8 @@ def apply_event(session: Session, event: JobEvent) -> str:
         shot.progress = event.fraction
         if event.message:
             shot.message = event.message
-        if event.preview_png:
-            previews.show(shot.shot_id, event.preview_png)
+        if event.preview_image:
+            previews.show(shot.shot_id, event.preview_image, event.preview_format)
     elif isinstance(event, JobSucceeded):
         return _land_take(scene, strip, event)
     elif isinstance(event, JobFailed):

@@ -120,7 +120,8 @@ class GenerationResult:
 class Progress:
     fraction: float  # 0..1 over the whole job
     message: str = ""
-    preview_png: bytes | None = None
+    preview_image: bytes | None = None  # an encoded still of the work in progress
+    preview_format: str = "png"  # "png" or "jpeg": Blender loads either
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -144,9 +145,7 @@ class Backend(ABC):
         """What this instance can make. Cheap: no network."""
 
     @abstractmethod
-    def run(
-        self, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event
-    ) -> GenerationResult:
+    def run(self, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event) -> GenerationResult:
         """Generate, block until done, write files under request.output_dir, return them."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing open

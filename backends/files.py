@@ -19,7 +19,10 @@ from .base import BackendError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+-]+")
 _WINDOWS_RESERVED = {
-    "CON", "PRN", "AUX", "NUL",
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
     *(f"COM{i}" for i in range(1, 10)),
     *(f"LPT{i}" for i in range(1, 10)),
 }
@@ -101,8 +104,7 @@ def _disk_error(exc: OSError, destination: str) -> BackendError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return DiskFull(
             f"the disk holding {os.path.dirname(destination)} is full",
-            hint="Free some space or choose another output folder in the preferences; "
-            "the job can be generated again.",
+            hint="Free some space or choose another output folder in the preferences; the job can be generated again.",
         )
     return DiskFull(
         f"could not write {destination}: {exc.strerror or exc}",

@@ -47,7 +47,8 @@ class JobStarted(JobEvent):
 class JobProgress(JobEvent):
     fraction: float
     message: str = ""
-    preview_png: bytes | None = field(default=None, repr=False)
+    preview_image: bytes | None = field(default=None, repr=False)
+    preview_format: str = "png"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,16 @@ class ProgressThrottle:
     def __call__(self, progress: Progress) -> None:
         fraction = min(1.0, max(0.0, progress.fraction))
         moved = abs(fraction - self._fraction) >= PROGRESS_STEP
-        if progress.preview_png is None and not moved and progress.message == self._message:
+        if progress.preview_image is None and not moved and progress.message == self._message:
             return
         self._fraction, self._message = fraction, progress.message
-        self._emit(JobProgress(self._job_id, self._shot_id, fraction, progress.message, progress.preview_png))
+        self._emit(
+            JobProgress(
+                self._job_id,
+                self._shot_id,
+                fraction,
+                progress.message,
+                progress.preview_image,
+                progress.preview_format,
+            )
+        )

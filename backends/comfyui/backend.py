@@ -6,11 +6,9 @@ from a short-lived /object_info cache), followed over the websocket with /histor
 whenever the socket is down, cancelled through the queue or /interrupt, and its outputs
 are taken from /history, the source of truth.
 
-Live previews: PNG previews (binary type 1 with format 2, or type 4 with image/png) become
-`Progress.preview_png`. JPEG previews are skipped: `Progress` carries PNG only and Blender
-bundles no image decoder a worker thread could use. Real ComfyUI encodes its sampler
-previews as JPEG, so only servers that send PNG (the reference server, SaveImageWebsocket)
-show previews until `Progress` grows a JPEG-capable field.
+Live previews: binary previews (type 1, or type 4 after announcing feature flags) become
+`Progress.preview_image` with their format, PNG or JPEG (real ComfyUI encodes sampler
+previews as JPEG); the main thread hands the bytes to Blender, which decodes either.
 """
 
 from __future__ import annotations
@@ -336,9 +334,8 @@ class ComfyUIBackend(Backend):
             return False
         data = event.data
         if event.type == "preview":
-            # PNG only (see the module docstring): a JPEG preview is dropped, the bar still moves.
-            if event.image_format == "png" and event.image:
-                progress.update(tracker.overall(), None, preview_png=event.image)
+            if event.image and event.image_format in ("png", "jpeg"):
+                progress.update(tracker.overall(), None, event.image, event.image_format)
         elif event.type == "execution_start":
             progress.update(RUN_START, "started on ComfyUI")
         elif event.type == "execution_cached":

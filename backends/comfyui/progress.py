@@ -29,13 +29,19 @@ class MonotonicReporter:
         self.fraction = 0.0
         self.message = ""
 
-    def update(self, fraction: float, message: str | None = None, preview_png: bytes | None = None) -> None:
+    def update(
+        self,
+        fraction: float,
+        message: str | None = None,
+        preview_image: bytes | None = None,
+        preview_format: str = "png",
+    ) -> None:
         fraction = min(1.0, max(self.fraction, fraction))
         message = self.message if message is None else message
         moved = fraction - self.fraction >= 0.001 or message != self.message
         self.fraction, self.message = fraction, message
-        if moved or preview_png is not None or fraction == 1.0:
-            self._report(Progress(fraction, message, preview_png))
+        if moved or preview_image is not None or fraction == 1.0:
+            self._report(Progress(fraction, message, preview_image, preview_format))
 
 
 def expected_weights(prompt: Mapping[str, Any]) -> dict[str, float]:

@@ -254,7 +254,7 @@ def test_run_on_stub_reports_even_progress_previews_and_downloads(stub, tmp_path
     fractions = report.fractions
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert report.updates[-1].message == "downloaded"
-    assert any(p.preview_png == PNG for p in report.updates)
+    assert any(p.preview_image == PNG for p in report.updates)
     # Sampler steps move the bar: three cached loaders, then node 3 at 1/4, 2/4, 4/4 of its share.
     firsts = {p.message: p for p in reversed(report.updates)}  # the first update of each message
     step_messages = sorted((p for m, p in firsts.items() if "step" in m), key=report.updates.index)
@@ -588,7 +588,7 @@ def test_a_choice_the_server_lacks_is_found_before_submitting(stub, tmp_path: Pa
     assert stub.requests_to("POST", "/prompt") == []
 
 
-def test_png_previews_are_forwarded_and_jpeg_ones_skipped(stub, tmp_path: Path):
+def test_png_and_jpeg_previews_are_forwarded_with_their_format(stub, tmp_path: Path):
     jpeg = b"\xff\xd8\xff\xe0" + b"jpeg-bytes"
     events = MiniComfy(stub).success_events()
     events[6:7] = [
@@ -599,7 +599,11 @@ def test_png_previews_are_forwarded_and_jpeg_ones_skipped(stub, tmp_path: Path):
     MiniComfy(stub, events=events)
     report = Recorder()
     stub_backend(stub).run(wan_request(tmp_path), report, threading.Event())
-    assert [p.preview_png for p in report.updates if p.preview_png] == [PNG + b"-4"]
+    assert [(p.preview_format, p.preview_image) for p in report.updates if p.preview_image] == [
+        ("jpeg", jpeg),
+        ("jpeg", jpeg),
+        ("png", PNG + b"-4"),
+    ]
     assert report.fractions[-1] == 1.0
 
 
@@ -694,7 +698,7 @@ def test_full_wan_run_on_the_reference_server(reference, tmp_path: Path):
     fractions = report.fractions
     assert fractions == sorted(fractions), "progress went backwards"
     assert fractions[-1] == 1.0 and report.updates[-1].message == "downloaded"
-    assert any(p.preview_png and p.preview_png.startswith(b"\x89PNG") for p in report.updates)
+    assert any(p.preview_image and p.preview_image.startswith(b"\x89PNG") for p in report.updates)
     assert len({round(f, 2) for f in fractions}) > 10  # the bar moves in many small steps, not one jump
     entry = server_json(reference, f"/history/{result.server_job_id}")[result.server_job_id]
     assert entry["status"]["status_str"] == "success"
@@ -898,7 +902,7 @@ def test_image_takes_on_the_reference_server(reference, tmp_path: Path, template
         assert len(np.unique(np.asarray(pixels).reshape(-1, 3), axis=0)) > 20  # the prompt is written on it
     assert len(step_fractions(report, sampler)) == 20  # SamplerCustomAdvanced reports its 20 steps too
     assert (result.parameters["width"], result.parameters["height"]) == size
-    assert any(p.preview_png for p in report.updates)
+    assert any(p.preview_image for p in report.updates)
 
 
 def test_final_video_progress_moves_evenly_through_both_samplers(reference, tmp_path: Path):
@@ -964,7 +968,7 @@ def test_sound_take_lasts_the_shot_and_its_pitch_comes_from_the_seed(reference, 
     spectrum = np.abs(np.fft.rfft(samples[:, 0]))
     peak = np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))]
     assert abs(peak - tone_frequency(19)) < 2.0
-    assert len(step_fractions(report, "3")) == 50 and not any(p.preview_png for p in report.updates)
+    assert len(step_fractions(report, "3")) == 50 and not any(p.preview_image for p in report.updates)
 
 
 def test_music_take_lasts_the_shot(reference, tmp_path: Path):
@@ -1044,6 +1048,6 @@ def test_jpeg_previews_and_slow_steps_on_the_reference_server(tmp_path: Path):
     assert elapsed >= 20 * 0.03  # each of the 20 steps crawled, and the job still finished
     steps = step_fractions(report, "3")
     assert len(steps) == 20 and steps == sorted(steps) and steps[-1] > steps[0]
-    assert not any(p.preview_png for p in report.updates)  # real ComfyUI's JPEG previews are skipped
+    assert any(p.preview_format == "jpeg" and p.preview_image for p in report.updates)  # as real ComfyUI sends
     assert len(result.files) == 1
     assert (probe.queue_running, probe.queue_pending) == (0, 0)
