@@ -17,9 +17,27 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _READY = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
+class ServerProcess:
+    """A running reference server: its URL, and a way to kill it as a crash would."""
+
+    def __init__(self, url: str, process: subprocess.Popen[str]) -> None:
+        self.url = url
+        self.process = process
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
 @contextlib.contextmanager
 def reference_server(python: str, module: str, *args: str, timeout: float = 60.0) -> Iterator[str]:
     """`python -m devservers.<module> --port 0 ARGS`; yields its base URL; stops it afterwards."""
+    with reference_server_process(python, module, *args, timeout=timeout) as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def reference_server_process(python: str, module: str, *args: str, timeout: float = 60.0) -> Iterator[ServerProcess]:
     process = subprocess.Popen(
         [python, "-m", f"devservers.{module}", "--port", "0", *args],
         cwd=REPO_ROOT,
@@ -40,7 +58,7 @@ def reference_server(python: str, module: str, *args: str, timeout: float = 60.0
     try:
         if url is None:
             raise RuntimeError(f"devservers.{module} did not start:\n{''.join(seen)}")
-        yield url
+        yield ServerProcess(url, process)
     finally:
         process.terminate()
         try:
