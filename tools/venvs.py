@@ -39,6 +39,7 @@ VENVS: dict[str, str] = {
     "bpy-4.2": "requirements-bpy-4.2.txt",
     "bpy-4.5": "requirements-bpy-4.5.txt",
     "bpy-5.0": "requirements-bpy-5.0.txt",
+    "litellm": "requirements-litellm.txt",
 }
 BPY_VENVS = ("bpy-4.2", "bpy-4.5", "bpy-5.0")
 STAMP = ".shotcaller-requirements"

@@ -1,0 +1,384 @@
+"""The LiteLLM backend: cloud image and video models behind one LiteLLM proxy, as routes for shots.
+
+An image shot is one `POST /v1/images/generations`; a video shot is `POST /v1/videos`, polled
+with `GET /v1/videos/{id}` (its `progress` becomes the shot's progress), then
+`GET /v1/videos/{id}/content` streamed to disk. Which models the proxy offers for which media is
+instance configuration (`CloudModel`), not discovered: the proxy cannot say what a model makes.
+
+The models are cloud models unless configured `local=True` (a model served on this machine behind
+the proxy). Cloud offers exist only when the instance is built with `allow_cloud=True`, which the
+caller sets from the project's cloud setting and Blender's online access.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ...shots import MediaKind, Quality, ShotSpec
+from ..base import (
+    Backend,
+    BackendBusy,
+    BackendError,
+    BackendUnreachable,
+    Cancelled,
+    GenerationRequest,
+    GenerationResult,
+    InvalidRequest,
+    Offer,
+    Progress,
+    ProgressCallback,
+    ProtocolError,
+)
+from ..files import sanitize_filename, unique_path
+from .client import DEFAULT_URL, GeneratedImage, LiteLLMClient, ModelEntry, Secret, VideoJob
+from .errors import ContentRefused
+
+log = logging.getLogger(__name__)
+
+_SIZE_FORMAT = r"^\d{2,5}x\d{2,5}$"
+
+
+class CloudModel(BaseModel):
+    """One image or video model group on the proxy, as the instance's settings describe it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="the model_name (model group) on the proxy")
+    media: MediaKind
+    quality: Quality = Quality.FINAL
+    label: str = ""
+    sizes: tuple[str, ...] = Field(default=(), description="sizes it accepts, e.g. 1280x720; empty: the shot's own")
+    seconds: tuple[int, ...] = Field(default=(), description="video lengths it accepts; empty: the shot's, rounded up")
+    extra: dict[str, Any] = Field(default_factory=dict, description="more request fields (quality, style, ...)")
+    local: bool = False  # served on this machine behind the proxy (no cloud involved)
+
+    @field_validator("media")
+    @classmethod
+    def _image_or_video(cls, value: MediaKind) -> MediaKind:
+        if value not in (MediaKind.IMAGE, MediaKind.VIDEO):
+            raise ValueError("a LiteLLM cloud model makes images or videos")
+        return value
+
+    @field_validator("sizes")
+    @classmethod
+    def _sizes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for size in value:
+            if not re.match(_SIZE_FORMAT, size):
+                raise ValueError(f"size '{size}' is not WIDTHxHEIGHT (like 1280x720)")
+        return value
+
+    @field_validator("seconds")
+    @classmethod
+    def _seconds(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(s <= 0 for s in value):
+            raise ValueError("video lengths must be positive")
+        return tuple(sorted(set(value)))
+
+    @property
+    def display_label(self) -> str:
+        return self.label or f"{self.name} ({'local' if self.local else 'cloud'})"
+
+
+def cloud_models(entries: Iterable[dict[str, Any] | CloudModel]) -> list[CloudModel]:
+    """CloudModels from plain settings, or InvalidRequest naming the entry and field that is wrong."""
+    models: list[CloudModel] = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, CloudModel):
+            models.append(entry)
+            continue
+        try:
+            models.append(CloudModel.model_validate(entry))
+        except ValidationError as exc:
+            name = entry.get("name") if isinstance(entry, dict) else None
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg'].removeprefix('Value error, ')}"
+                for err in exc.errors()
+            )
+            raise InvalidRequest(
+                f"LiteLLM model #{index + 1} ({name or '?'}) is misconfigured: {problems}",
+                hint="Fix it in Shotcaller's LiteLLM preferences.",
+            ) from None
+    return models
+
+
+@dataclass(frozen=True)
+class LiteLLMProbe:
+    url: str
+    models: tuple[ModelEntry, ...]
+    missing: tuple[str, ...]  # configured media models the proxy does not list for this key
+
+
+def choose_size(width: int, height: int, sizes: Sequence[str]) -> str:
+    """The shot's size, or among `sizes` the one closest in aspect ratio (then in area)."""
+    if not sizes:
+        return f"{width}x{height}"
+    wanted = math.log(width / height)
+
+    def distance(size: str) -> tuple[float, float]:
+        w, h = (int(part) for part in size.split("x"))
+        return abs(math.log(w / h) - wanted), abs(math.log((w * h) / (width * height)))
+
+    return min(sizes, key=distance)
+
+
+def choose_seconds(duration: float, allowed: Sequence[int]) -> int:
+    """The shortest allowed length that covers the shot, else the longest (whole seconds up)."""
+    needed = max(1, math.ceil(duration - 1e-6))
+    if not allowed:
+        return needed
+    covering = [s for s in allowed if s >= needed]
+    return min(covering) if covering else max(allowed)
+
+
+class LiteLLMBackend(Backend):
+    kind = "litellm"
+    is_local = False  # the proxy forwards to cloud providers (see `is_local_offer` per model)
+
+    def __init__(
+        self,
+        instance_id: str,
+        base_url: str = DEFAULT_URL,
+        api_key: str | Secret = "",
+        models: Iterable[CloudModel | dict[str, Any]] = (),
+        *,
+        allow_cloud: bool = False,
+        max_concurrent: int = 2,
+        timeout: float = 120.0,
+        poll_interval: float = 2.0,
+        video_timeout: float = 30 * 60.0,
+    ) -> None:
+        super().__init__(instance_id, max_concurrent=max_concurrent)
+        self.base_url = base_url.rstrip("/")
+        self.client = LiteLLMClient(self.base_url, api_key, timeout=timeout)
+        self.models = {m.name: m for m in cloud_models(models)}
+        self.allow_cloud = allow_cloud
+        self.poll_interval = poll_interval
+        self.video_timeout = video_timeout
+
+    def __repr__(self) -> str:
+        return f"LiteLLMBackend({self.instance_id!r}, {self.base_url!r}, models={list(self.models)})"
+
+    # --- what this instance offers ---------------------------------------------------------
+
+    def offers(self) -> list[Offer]:
+        return [
+            Offer(name=m.name, media=m.media, quality=m.quality, label=m.display_label, model=m.name)
+            for m in self.models.values()
+            if m.local or self.allow_cloud
+        ]
+
+    def is_local_offer(self, offer: Offer) -> bool:
+        model = self.models.get(offer.name)
+        return bool(model and model.local)
+
+    def probe(self) -> LiteLLMProbe:
+        """Is the proxy up, and does it list every configured model for this key?"""
+        self.client.liveliness()
+        listed = tuple(self.client.models())
+        names = {entry.id for entry in listed}
+        return LiteLLMProbe(self.base_url, listed, tuple(name for name in self.models if name not in names))
+
+    # --- one job ---------------------------------------------------------------------------
+
+    def run(self, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event) -> GenerationResult:
+        model = self.models.get(request.offer.name)
+        if model is None:
+            raise InvalidRequest(
+                f"{self.display_name} has no model '{request.offer.name}'",
+                hint="The LiteLLM models in the preferences changed since the shot was routed; generate again.",
+            )
+        if not (model.local or self.allow_cloud):
+            raise InvalidRequest(
+                f"model '{model.name}' on {self.display_name} is a cloud model and cloud use is off",
+                hint="Allow cloud generation for this project and Blender's online access, or route the shot"
+                " to a local backend.",
+            )
+        if model.media != request.spec.media:
+            raise InvalidRequest(f"model '{model.name}' makes {model.media.value}, not {request.spec.media.value}")
+        _raise_if_cancelled(cancel, "before it was sent to LiteLLM")
+        if model.media == MediaKind.IMAGE:
+            return self._run_image(model, request, report, cancel)
+        return self._run_video(model, request, report, cancel)
+
+    def _parameters(self, model: CloudModel, spec: ShotSpec, **values: Any) -> dict[str, Any]:
+        ignored = [name for name, used in (("negative_prompt", spec.negative_prompt), ("seed", spec.seed)) if used]
+        return {
+            **values,
+            **model.extra,
+            "server_url": self.base_url,
+            "backend_instance": self.instance_id,
+            "cloud": not model.local,
+            **({"ignored": ignored} if ignored else {}),
+        }
+
+    def _run_image(
+        self, model: CloudModel, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event
+    ) -> GenerationResult:
+        spec = request.spec
+        size = choose_size(spec.width, spec.height, model.sizes)
+        report(_progress(0.05, f"sent to LiteLLM model {model.name}"))
+        images = self.client.generate_images(model.name, spec.prompt, size=size, n=1, extra=model.extra)
+        _raise_if_cancelled(cancel, "while the image was generated")
+        image = images[0]
+        report(_progress(0.85, "saving the image"))
+        stem = sanitize_filename(request.file_stem, fallback="take")
+        os.makedirs(request.output_dir, exist_ok=True)
+        destination = unique_path(request.output_dir, stem + _image_extension(image))
+        self.client.save_image(image, destination)
+        report(_progress(1.0, "saved"))
+        parameters = self._parameters(model, spec, size=size, prompt=spec.prompt)
+        if image.revised_prompt and image.revised_prompt != spec.prompt:
+            parameters["revised_prompt"] = image.revised_prompt
+        return GenerationResult(files=(destination,), model=model.name, parameters=parameters)
+
+    def _run_video(
+        self, model: CloudModel, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event
+    ) -> GenerationResult:
+        spec = request.spec
+        size = choose_size(spec.width, spec.height, model.sizes)
+        seconds = choose_seconds(spec.duration_seconds, model.seconds)
+        report(_progress(0.02, f"sending to LiteLLM model {model.name}"))
+        job = self.client.create_video(
+            model.name,
+            spec.prompt,
+            seconds=seconds,
+            size=size,
+            input_reference=spec.init_image or None,
+            extra=model.extra,
+        )
+        video_id = job.id  # LiteLLM's encoded id: it routes later calls to the same deployment
+        job = self._wait_for_video(model, video_id, job, report, cancel)
+        report(_progress(0.92, "downloading the video"))
+        stem = sanitize_filename(request.file_stem, fallback="take")
+        os.makedirs(request.output_dir, exist_ok=True)
+        destination = unique_path(request.output_dir, stem + ".mp4")
+        self.client.download_video(video_id, destination, model=model.name)
+        if cancel.is_set():
+            with contextlib.suppress(OSError):
+                os.unlink(destination)
+            raise Cancelled("the job was cancelled while its video was downloading")
+        report(_progress(1.0, "downloaded"))
+        parameters = self._parameters(
+            model,
+            spec,
+            size=job.size or size,
+            seconds=int(job.seconds or seconds),
+            prompt=spec.prompt,
+            init_image=bool(spec.init_image),
+        )
+        return GenerationResult(files=(destination,), model=model.name, parameters=parameters, server_job_id=video_id)
+
+    def _wait_for_video(
+        self, model: CloudModel, video_id: str, job: VideoJob, report: ProgressCallback, cancel: threading.Event
+    ) -> VideoJob:
+        deadline = time.monotonic() + self.video_timeout
+        failures = 0
+        while not job.done:
+            report(
+                _progress(
+                    0.05 + 0.85 * min(100.0, max(0.0, job.progress)) / 100,
+                    f"{job.status.replace('_', ' ')} on {model.name} ({job.progress:.0f}%)",
+                )
+            )
+            if cancel.wait(self.poll_interval):
+                self._forget_video(video_id)
+                raise Cancelled(f"the job was cancelled (video {video_id[:24]}...)")
+            if time.monotonic() > deadline:
+                raise BackendBusy(
+                    f"model '{model.name}' did not finish the video within {self.video_timeout / 60:.0f} minutes",
+                    hint="The provider is slow or stuck; generate again later.",
+                )
+            try:
+                job = self.client.video_status(video_id, model=model.name)
+                failures = 0
+            except (BackendUnreachable, BackendBusy, ProtocolError) as exc:
+                # A paid job keeps running on the provider: a few blips must not lose it.
+                failures += 1
+                if failures >= 4:
+                    raise
+                log.info("%s: status of %s failed (%s); trying again", self.display_name, video_id, exc)
+        if job.status != "completed":
+            raise _video_failure(job, model, self.base_url)
+        return job
+
+    def _forget_video(self, video_id: str) -> None:
+        try:
+            self.client.delete_video(video_id)
+        except BackendError as exc:
+            log.info("%s: could not delete video %s after cancel: %s", self.display_name, video_id, exc)
+
+
+def from_instance_config(config: Any, settings: Any) -> LiteLLMBackend:
+    """The factory for session.BACKEND_FACTORIES["litellm"]: (InstanceConfig, BackendSettings) -> backend.
+
+    Reads `config.options`: "api_key" (str), "models" (a list of CloudModel dicts), optional
+    "timeout", "poll_interval". Cloud models are offered only when Blender's online access is on;
+    an instance configured `is_local=True` (a proxy in front of models on this machine, such as
+    Ollama or a local Whisper) has every model treated as local.
+    """
+    options = dict(getattr(config, "options", None) or {})
+    declared_local = getattr(config, "is_local", None) is True
+    models = [
+        model.model_copy(update={"local": True}) if declared_local else model
+        for model in cloud_models(options.get("models") or ())
+    ]
+    return LiteLLMBackend(
+        str(getattr(config, "name", "") or "litellm"),
+        str(getattr(config, "url", "") or DEFAULT_URL),
+        str(options.get("api_key") or ""),
+        models,
+        allow_cloud=bool(getattr(settings, "online_access", False)),
+        max_concurrent=max(1, int(getattr(config, "slots", 2) or 2)),
+        timeout=float(options.get("timeout") or 120.0),
+        poll_interval=float(options.get("poll_interval") or 2.0),
+    )
+
+
+def _video_failure(job: VideoJob, model: CloudModel, url: str) -> BackendError:
+    error = job.error or {}
+    code = str(error.get("code") or job.status)
+    message = str(error.get("message") or f"the video ended as '{job.status}'")
+    if any(marker in code.lower() for marker in ("moderation", "content_policy", "safety")):
+        return ContentRefused(
+            f"the provider behind LiteLLM at {url} refused the video ({code}): {message}",
+            hint="Rephrase the prompt; the provider's safety filter rejected it.",
+        )
+    return ProtocolError(
+        f"model '{model.name}' failed the video ({code}): {message}",
+        hint="The provider failed the job; generate again or route the shot elsewhere.",
+    )
+
+
+def _image_extension(image: GeneratedImage) -> str:
+    data = image.data or b""
+    if data.startswith(b"\x89PNG"):
+        return ".png"
+    if data.startswith(b"\xff\xd8"):
+        return ".jpg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    if image.url:
+        ext = os.path.splitext(image.url.split("?", 1)[0])[1].lower()
+        if ext in (".png", ".jpg", ".jpeg", ".webp"):
+            return ext
+    return ".png"
+
+
+def _progress(fraction: float, message: str) -> Progress:
+    return Progress(fraction, message)
+
+
+def _raise_if_cancelled(cancel: threading.Event, when: str) -> None:
+    if cancel.is_set():
+        raise Cancelled(f"the job was cancelled {when}")
