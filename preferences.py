@@ -42,6 +42,32 @@ class Settings:
     output_folder: str = DEFAULT_OUTPUT_FOLDER
     jobs_per_server: int = 1
     instances: tuple[InstanceConfig, ...] = field(default=(), repr=False)  # may carry keys
+    writing_model: str = "gpt-4o-mini"
+    transcription_model: str = "whisper-1"
+
+
+@dataclass(frozen=True)
+class LanguageService:
+    """Where the writing tools and transcription send their requests: a LiteLLM proxy."""
+
+    url: str
+    api_key: str = field(default="", repr=False)
+    is_local: bool = False  # the models behind it run on the studio's own machines
+
+
+def parse_media_models(text: str) -> list[dict[str, str]]:
+    """'gpt-image-1=image/final, sora-2=video' -> CloudModel settings; bad entries are named by the backend."""
+    models = []
+    for entry in text.replace("\n", ",").split(","):
+        name, _, kind = entry.strip().partition("=")
+        if not name.strip():
+            continue
+        media, _, quality = kind.strip().partition("/")
+        model = {"name": name.strip(), "media": media.strip() or "image"}
+        if quality.strip():
+            model["quality"] = quality.strip()
+        models.append(model)
+    return models
 
 
 class SHOTCALLER_PG_instance(bpy.types.PropertyGroup):
@@ -59,6 +85,11 @@ class SHOTCALLER_PG_instance(bpy.types.PropertyGroup):
     locality: EnumProperty(name="Where", items=LOCALITY_ITEMS, default="AUTO")
     api_key: StringProperty(name="API key", subtype="PASSWORD", description="Kept in your preferences, never in files")
     template_folder: StringProperty(name="Templates", subtype="DIR_PATH", description="Extra ComfyUI templates")
+    models: StringProperty(
+        name="Media models",
+        description="LiteLLM image and video models, comma-separated as name=media/quality "
+        "(e.g. gpt-image-1=image/final, sora-2=video/final)",
+    )
 
 
 class SHOTCALLER_UL_instances(bpy.types.UIList):
@@ -125,6 +156,12 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
     )
     instances: CollectionProperty(type=SHOTCALLER_PG_instance)
     active_instance: IntProperty(default=0)
+    writing_model: StringProperty(
+        name="Writing model", default="gpt-4o-mini", description="LiteLLM model for prompt enhancement and scripts"
+    )
+    transcription_model: StringProperty(
+        name="Transcription model", default="whisper-1", description="LiteLLM model that turns speech into subtitles"
+    )
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -152,8 +189,13 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
             costs.prop(item, "cost_per_shot")
             if item.kind == "litellm":
                 box.prop(item, "api_key")
+                box.prop(item, "models")
             if item.kind == "comfyui":
                 box.prop(item, "template_folder")
+        column.separator()
+        column.label(text="Writing tools and subtitles (through the first LiteLLM server)")
+        column.prop(self, "writing_model")
+        column.prop(self, "transcription_model")
         if not bpy.app.online_access:
             column.label(text="Online access is off: only servers on this machine are used", icon="INFO")
         _draw_template_problems(column)
@@ -175,6 +217,8 @@ def _instance_config(item: SHOTCALLER_PG_instance) -> InstanceConfig:
         options["api_key"] = item.api_key
     if item.template_folder:
         options["template_folder"] = bpy.path.abspath(item.template_folder)
+    if item.kind == "litellm" and item.models.strip():
+        options["models"] = parse_media_models(item.models)
     return InstanceConfig(
         kind=item.kind,
         name=item.name.strip(),
@@ -202,7 +246,18 @@ def current_settings(context: bpy.types.Context | None = None) -> Settings:
         output_folder=prefs.output_folder,
         jobs_per_server=prefs.jobs_per_server,
         instances=tuple(_instance_config(item) for item in prefs.instances),
+        writing_model=prefs.writing_model.strip(),
+        transcription_model=prefs.transcription_model.strip(),
     )
+
+
+def language_service(settings: Settings) -> LanguageService | None:
+    """The first enabled LiteLLM server, or None when there is none to write with."""
+    for config in settings.instances:
+        if config.kind == "litellm" and config.enabled and config.url:
+            key = str(config.options.get("api_key", ""))
+            return LanguageService(config.url, key, is_local=config.is_local is True)
+    return None
 
 
 CLASSES = (

@@ -17,7 +17,7 @@ from typing import Any
 
 import bpy
 
-from . import previews
+from . import background, previews
 from .jobs.events import (
     TERMINAL_EVENTS,
     JobCancelled,
@@ -155,9 +155,10 @@ def tick() -> float | None:
     session = current_session()
     try:
         drain(session)
+        background.drain()
     except Exception:  # a timer that raises is silently dropped by Blender: log and keep going
         log.exception("Shotcaller could not apply an event")
-    if session is not None and session.has_work():
+    if (session is not None and session.has_work()) or background.has_work():
         return TICK_SECONDS
     return None
 

@@ -92,9 +92,14 @@ def _wan2gp(config: InstanceConfig, settings: BackendSettings) -> Backend:
     return Wan2GPBackend(config.name, config.url, vram_gb=config.vram_gb or None)
 
 
-# kind -> factory. Another kind plugs in with one line, e.g.
-#   register_backend_kind("litellm", lambda config, settings: LiteLLMBackend(config.name, config.url, ...))
-BACKEND_FACTORIES: dict[str, BackendFactory] = {"comfyui": _comfyui, "wan2gp": _wan2gp}
+def _litellm(config: InstanceConfig, settings: BackendSettings) -> Backend:
+    from .backends.litellm.backend import from_instance_config
+
+    return from_instance_config(config, settings)
+
+
+# kind -> factory. Another kind plugs in with one line: register_backend_kind("kind", factory).
+BACKEND_FACTORIES: dict[str, BackendFactory] = {"comfyui": _comfyui, "litellm": _litellm, "wan2gp": _wan2gp}
 
 
 def register_backend_kind(kind: str, factory: BackendFactory) -> None:
