@@ -19,7 +19,8 @@ import bpy
 from . import pump
 from .backends.files import write_atomically
 from .jobs.events import TERMINAL_EVENTS, JobEvent, JobFailed, JobRouted, JobStarted, JobSucceeded, describe
-from .preferences import current_settings
+from .preferences import DEFAULT_URLS, current_settings, parse_media_models
+from .routing.registry import InstanceConfig
 from .sequencer import compat
 from .submission import is_take_strip, submit_strips
 
@@ -33,6 +34,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--shots", nargs="+", metavar="NAME", help="strip names (default: every shot with a prompt)")
     parser.add_argument("--scene", help="scene name (default: the active scene)")
     parser.add_argument("--comfyui-url", help="overrides the preferences")
+    parser.add_argument(
+        "--server",
+        action="append",
+        metavar="KIND=URL",
+        help="a backend server (comfyui, wan2gp or litellm); repeat for a pool. Replaces the preferences' list",
+    )
+    parser.add_argument(
+        "--litellm-key-env",
+        default="SHOTCALLER_LITELLM_KEY",
+        metavar="VAR",
+        help="environment variable holding the LiteLLM key (keys never go on the command line)",
+    )
+    parser.add_argument("--litellm-models", default="", help="LiteLLM media models, as in the preferences")
+    parser.add_argument("--allow-cloud", action="store_true", help="let this run use cloud backends")
+    parser.add_argument(
+        "--online-access",
+        action="store_true",
+        help="turn on Blender's online access for this run (like blender --online-mode); "
+        "servers off this machine and cloud models need it",
+    )
     parser.add_argument("--templates", metavar="DIR", help="an extra ComfyUI template folder")
     parser.add_argument("--output-dir", metavar="DIR", help="where takes go (default: the preferences' folder)")
     parser.add_argument("--report", metavar="PATH", help="write a JSON report here")
@@ -83,6 +104,19 @@ def main(argv: list[str]) -> int:
         overrides["template_folder"] = os.path.abspath(args.templates)
     if args.output_dir:
         overrides["output_folder"] = os.path.abspath(args.output_dir)
+    if args.server:
+        try:
+            overrides["instances"] = tuple(_server(value, args) for value in args.server)
+        except ValueError as exc:
+            print(f"shotcaller: {exc}", file=sys.stderr)
+            return 2
+    if args.allow_cloud:
+        scene.shotcaller_project.allow_cloud = True
+    if args.online_access and not bpy.app.online_access:
+        if bpy.app.online_access_override:
+            print("shotcaller: Blender was started offline (--offline-mode); --online-access ignored", flush=True)
+        else:
+            bpy.context.preferences.system.use_online_access = True
     settings = dataclasses.replace(settings, **overrides)
 
     outcome = submit_strips(scene, strips, args.quality, settings) if strips else None
@@ -115,6 +149,19 @@ def main(argv: list[str]) -> int:
     generated = sum(1 for r in reports.values() if r.status == "done")
     print(f"shotcaller: {generated} of {len(reports)} shot(s) got a take", flush=True)
     return 0 if reports and generated == len(reports) else 1
+
+
+def _server(value: str, args: argparse.Namespace) -> InstanceConfig:
+    kind, _, url = value.partition("=")
+    kind = kind.strip().lower()
+    if kind not in DEFAULT_URLS or not url.strip():
+        raise ValueError(f"--server {value!r}: write KIND=URL with KIND one of {', '.join(DEFAULT_URLS)}")
+    options: dict[str, Any] = {}
+    if kind == "litellm":
+        options["api_key"] = os.environ.get(args.litellm_key_env, "")
+        if args.litellm_models:
+            options["models"] = parse_media_models(args.litellm_models)
+    return InstanceConfig(kind=kind, url=url.strip(), options=options)
 
 
 def _pick_strips(scene: Any, names: list[str] | None) -> list[Any]:

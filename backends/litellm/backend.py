@@ -249,14 +249,24 @@ class LiteLLMBackend(Backend):
         size = choose_size(spec.width, spec.height, model.sizes)
         seconds = choose_seconds(spec.duration_seconds, model.seconds)
         report(_progress(0.02, f"sending to LiteLLM model {model.name}"))
-        job = self.client.create_video(
-            model.name,
-            spec.prompt,
-            seconds=seconds,
-            size=size,
-            input_reference=spec.init_image or None,
-            extra=model.extra,
-        )
+
+        def create(seconds: int) -> VideoJob:
+            return self.client.create_video(
+                model.name, spec.prompt, seconds=seconds, size=size, input_reference=spec.init_image or None,
+                extra=model.extra,
+            )  # fmt: skip
+
+        try:
+            job = create(seconds)
+        except InvalidRequest as exc:
+            # Providers make fixed lengths (Sora: 4, 8 or 12 s) and say so in their refusal: when the
+            # settings did not list them, take the shortest stated one that covers the shot, once.
+            stated = _stated_seconds(exc.message) if not model.seconds else ()
+            if not stated:
+                raise
+            seconds = choose_seconds(spec.duration_seconds, stated)
+            report(_progress(0.03, f"{model.name} makes {'/'.join(map(str, stated))} s videos: asking for {seconds} s"))
+            job = create(seconds)
         video_id = job.id  # LiteLLM's encoded id: it routes later calls to the same deployment
         job = self._wait_for_video(model, video_id, job, report, cancel)
         report(_progress(0.92, "downloading the video"))
@@ -343,6 +353,14 @@ def from_instance_config(config: Any, settings: Any) -> LiteLLMBackend:
         timeout=float(options.get("timeout") or 120.0),
         poll_interval=float(options.get("poll_interval") or 2.0),
     )
+
+
+def _stated_seconds(message: str) -> tuple[int, ...]:
+    """The lengths a provider's refusal lists ("Supported values are: '4', '8', '12'"), if it does."""
+    match = re.search(r"[Ss]upported values are:?\s*(.+)", message)
+    if not match:
+        return ()
+    return tuple(sorted({int(value) for value in re.findall(r"'(\d+)'", match.group(1))}))
 
 
 def _video_failure(job: VideoJob, model: CloudModel, url: str) -> BackendError:

@@ -251,3 +251,11 @@ def test_factory_for_the_session(stack):
     local = from_instance_config(SimpleNamespace(**{**vars(config), "is_local": True}),
                                  SimpleNamespace(online_access=False))  # fmt: skip
     assert len(local.offers()) == 2 and all(local.is_local_offer(o) for o in local.offers())
+
+
+def test_stated_video_lengths_are_read_from_a_providers_refusal():
+    from shotcaller.backends.litellm.backend import _stated_seconds
+
+    message = "Invalid value: '1'. Supported values are: '4', '8', '12'."
+    assert _stated_seconds(message) == (4, 8, 12)
+    assert _stated_seconds("Invalid value: 'abc'.") == ()
