@@ -121,7 +121,7 @@ def main(argv: list[str]) -> int:
 
     outcome = submit_strips(scene, strips, args.quality, settings) if strips else None
     if outcome is not None:
-        for problem in outcome.problems:
+        for problem in outcome.problems + outcome.warnings:
             print(f"shotcaller: {problem}", flush=True)
         for strip_name, job_id in outcome.submitted:
             report = reports[strip_name]

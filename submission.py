@@ -23,7 +23,8 @@ from .shots import ShotError, ShotSpec, make_spec, new_shot_id
 @dataclass
 class SubmitOutcome:
     submitted: list[tuple[str, str]] = field(default_factory=list)  # (strip name, job id)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # shots that were not submitted, and why
+    warnings: list[str] = field(default_factory=list)  # submitted, but something needs the user's eye
     session: Session | None = None
 
 
@@ -151,6 +152,7 @@ def submit_strips(scene: Any, strips: list[Any], quality: str, settings: Setting
         outcome.problems.append(f"Shotcaller could not start: {exc}")
         return outcome
     outcome.session = session
+    outcome.warnings.extend(session.problems())  # a broken user template, a server that could not be set up
     folder = takes_folder(settings)
     session.set_policy(routing_policy(scene))
     session.set_decision_log(decision_log_path(folder))

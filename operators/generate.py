@@ -40,6 +40,8 @@ class SEQUENCER_OT_shotcaller_generate(bpy.types.Operator):
             return {"CANCELLED"}
         if outcome.problems:
             self.report({"WARNING"}, f"Skipped: {' '.join(outcome.problems)}")
+        for warning in outcome.warnings:
+            self.report({"WARNING"}, warning)
         count = len(outcome.submitted)
         self.report({"INFO"}, f"Generating {count} shot{'s' if count != 1 else ''} ({self.quality})")
         pump.ensure_timer()
