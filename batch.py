@@ -35,25 +35,25 @@ def _module_name() -> str:
     return f"bl_ext.{repo.module}.{os.path.basename(HERE)}"
 
 
-def _enable() -> tuple[object, str, bool]:
+def _enable() -> tuple[object, str]:
     name = _module_name()
-    enabled_here = False
     if name not in bpy.context.preferences.addons:
         addon_utils.enable(name, default_set=True, handle_error=None)
-        enabled_here = True
-    return importlib.import_module(f"{name}.headless"), name, enabled_here
+    return importlib.import_module(f"{name}.headless"), name
 
 
 def run() -> int:
     argv = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else []
-    headless, name, enabled_here = _enable()
+    headless, name = _enable()
     try:
         return int(headless.main(argv))  # type: ignore[attr-defined]
     finally:
         if not bpy.app.binary_path:
             # Running inside the `bpy` Python module, not the Blender program: classes left
-            # registered at interpreter exit crash 4.2 and hang 4.5, so switch the add-on off.
-            addon_utils.disable(name, default_set=enabled_here)
+            # registered at interpreter exit crash 4.2 and hang 4.5, so unregister them. The
+            # add-on stays in the enabled set: dropping it makes Blender delete the extension's
+            # wheels from the user folder other Blender sessions share.
+            addon_utils.disable(name, default_set=False)
 
 
 if __name__ == "__main__":

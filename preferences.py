@@ -7,6 +7,7 @@ plain `Settings` copy handed to the core hides them from repr and logs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
@@ -212,7 +213,7 @@ def _draw_template_problems(layout: bpy.types.UILayout) -> None:
 
 
 def _instance_config(item: SHOTCALLER_PG_instance) -> InstanceConfig:
-    options: dict[str, str] = {}
+    options: dict[str, Any] = {}
     if item.api_key:
         options["api_key"] = item.api_key
     if item.template_folder:

@@ -136,6 +136,9 @@ def test_headless_batch_generates_every_shot(addon, sequencer_scene, blender, tm
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 of 3 shot(s) got a take" in result.stdout
+    # The batch's own Blender must leave the extension's wheels for every other session sharing the folder.
+    wheels = Path(os.environ["BLENDER_USER_EXTENSIONS"], ".local", "lib", "python3.11", "site-packages")
+    assert list(wheels.glob("pydantic-*.dist-info")), "the batch removed the extension's bundled wheels"
     assert "[succeeded]" in result.stdout
     document = json.loads(report.read_text())
     assert [s["status"] for s in document["shots"]] == ["done"] * 3
