@@ -2,8 +2,8 @@
 
     bash tools/demo.sh          (ensures the venvs, builds the extension, then runs this)
 
-Starts the reference ComfyUI server on loopback, installs the built extension
-into a private Blender user folder, makes demo_out/film.blend from
+Starts the reference ComfyUI and Wan2GP servers on loopback (a pool Shotcaller routes
+across), installs the built extension into a private Blender user folder, makes demo_out/film.blend from
 samples/storyboard.json, runs the headless batch exactly as
 `blender -b film.blend --python <extension>/batch.py -- ...` would, and renders
 the edit to demo_out/preview.mp4.
@@ -23,6 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from devservers.comfyui.launch import start_server  # noqa: E402
+from devservers.wan2gp.launch import start_server as start_wan2gp  # noqa: E402
 
 
 def run(command: list[str], env: dict[str, str]) -> None:
@@ -52,17 +53,20 @@ def main() -> int:
 
     started = time.monotonic()
     server = start_server(os.path.join(out, "comfyui"), step_seconds=args.step_seconds)
+    wan2gp = start_wan2gp(os.path.join(out, "wan2gp"), step_seconds=args.step_seconds)
     try:
-        print(f"reference ComfyUI server at {server.url}", flush=True)
+        print(f"reference ComfyUI server at {server.url}, reference Wan2GP server at {wan2gp.mcp_url}", flush=True)
         run([*blender, "install", os.path.abspath(args.zip)], env)
         run([*blender, "make-film", os.path.join(ROOT, "samples", "storyboard.json"), film], env)
         batch = os.path.join(env["BLENDER_USER_EXTENSIONS"], "user_default", "shotcaller", "batch.py")
         command = [args.blender_python, os.path.join(ROOT, "tools", "blender_run.py"), film, batch, "--"]
-        command += ["--quality", args.quality, "--comfyui-url", server.url, "--report", report, "--save"]
+        command += ["--quality", args.quality, "--report", report, "--save"]
+        command += ["--server", f"comfyui={server.url}", "--server", f"wan2gp={wan2gp.mcp_url}"]
         print("$ " + " ".join(command), flush=True)
         batch_result = subprocess.run(command, env=env, cwd=ROOT)
     finally:
         server.stop()
+        wan2gp.stop()
     if batch_result.returncode != 0:
         print(f"demo: the batch failed (exit {batch_result.returncode}); see {report}", file=sys.stderr)
         return batch_result.returncode
@@ -73,7 +77,7 @@ def main() -> int:
         shots = json.load(handle)["shots"]
     print("\nShotcaller demo finished in %.1f s" % (time.monotonic() - started))
     for shot in shots:
-        print(f"  {shot['name']:<18} {shot['status']:<6} {shot['timeline']}")
+        print(f"  {shot['name']:<18} {shot['status']:<6} {shot['backend']:<28} {shot['timeline']}")
     print(f"  edit with takes: {film}\n  preview of the edit: {preview}\n  report: {report}")
     return 0
 
