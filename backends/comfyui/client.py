@@ -10,14 +10,8 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import mimetypes
 import os
-import socket
-import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,9 +20,9 @@ import websocket
 
 from ..base import BackendBusy, BackendError, BackendUnreachable, InvalidRequest, ProtocolError
 from ..files import sanitize_filename, write_atomically
-from .errors import START_HINT, rejection_error, snippet
+from ..http import ErrorAnswer, json_object, json_request, multipart, read_all, read_init_image, send, snippet, stream
+from .errors import COMFYUI, START_HINT, rejection_error
 
-_CHUNK = 64 * 1024
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -92,21 +86,14 @@ class ComfyUIClient:
         what = f"output file '{query['filename']}'"
         response = self._open("GET", "/view", query=query, what=what)
         with response:
-            return write_atomically(self._stream(response, what), destination)
+            return write_atomically(stream(response, self.base_url, what, COMFYUI), destination)
 
     def upload_image(self, path: str, subfolder: str = "", *, overwrite: bool = False) -> str:
         """Upload a local image; return the name a LoadImage node needs (`subfolder/name`)."""
-        try:
-            with open(path, "rb") as handle:
-                content = handle.read()
-        except OSError as exc:
-            raise InvalidRequest(
-                f"cannot read the init image {path}: {exc.strerror or exc}",
-                hint="Check the shot's init image path.",
-            ) from exc
+        content = read_init_image(path)
         filename = sanitize_filename(os.path.basename(path), fallback="init_image")
         fields = {"type": "input", "subfolder": subfolder, "overwrite": "true" if overwrite else "false"}
-        body, content_type = _multipart(fields, "image", filename, content)
+        body, content_type = multipart(fields, [("image", filename, content)])
         answer = self._json_object(
             "POST", "/upload/image", raw_body=body, content_type=content_type, what=f"upload of {filename}"
         )
@@ -134,22 +121,18 @@ class ComfyUIClient:
 
     def _call_without_answer(self, method: str, path: str, body: Any) -> None:
         with self._open(method, path, body=body) as response:
-            _read_all(response, self.base_url)
+            read_all(response, self.base_url, COMFYUI)
 
     def _json_object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         with self._open(method, path, **kwargs) as response:
-            raw = _read_all(response, self.base_url)
-        try:
-            answer = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ProtocolError(
-                f"ComfyUI at {self.base_url} answered {path} with something that is not JSON:"
-                f" {snippet(raw) or '(empty)'}",
-                hint="Is this address really a ComfyUI server (and not another program or a proxy page)?",
-            ) from None
-        if not isinstance(answer, dict):
-            raise ProtocolError(f"ComfyUI at {self.base_url} answered {path} with {snippet(raw)}")
-        return answer
+            raw = read_all(response, self.base_url, COMFYUI)
+        return json_object(
+            raw,
+            self.base_url,
+            path,
+            COMFYUI,
+            hint="Is this address really a ComfyUI server (and not another program or a proxy page)?",
+        )
 
     def _open(
         self,
@@ -164,24 +147,13 @@ class ComfyUIClient:
         what: str = "",
     ) -> http.client.HTTPResponse:
         url = self.base_url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
-        data = raw_body if raw_body is not None else (None if body is None else json.dumps(body).encode())
-        request = urllib.request.Request(url, data=data, method=method)
-        if data is not None:
-            request.add_header("Content-Type", content_type)
+        request = json_request(url, method, body=body, raw_body=raw_body, content_type=content_type)
         try:
-            response: http.client.HTTPResponse = urllib.request.urlopen(request, timeout=self.timeout)
-            return response
-        except urllib.error.HTTPError as exc:
-            with exc:
-                try:
-                    error_body = exc.read()
-                except (OSError, http.client.HTTPException):
-                    error_body = b""
-            if rejected is not None and exc.code in (400, 403, 409):
-                raise rejected(exc.code, error_body, self.base_url) from None
-            raise self._status_error(exc.code, error_body, what or f"{method} {path}") from None
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise transport_error(exc, self.base_url) from exc
+            return send(request, self.timeout, self.base_url, COMFYUI)
+        except ErrorAnswer as answer:
+            if rejected is not None and answer.status in (400, 403, 409):
+                raise rejected(answer.status, answer.body, self.base_url) from None
+            raise self._status_error(answer.status, answer.body, what or f"{method} {path}") from None
 
     def _status_error(self, status: int, body: bytes, what: str) -> BackendError:
         detail = snippet(body) or "(empty answer)"
@@ -210,92 +182,6 @@ class ComfyUIClient:
                 hint="See the ComfyUI console for the reason.",
             )
         return ProtocolError(f"ComfyUI at {self.base_url} answered {what} with HTTP {status}: {detail}")
-
-    def _stream(self, response: http.client.HTTPResponse, what: str) -> Iterator[bytes]:
-        # HTTPResponse.read(n) returns b"" on a connection cut short instead of raising, so the
-        # length is checked here; errors become BackendErrors so write_atomically discards the part.
-        expected = response.headers.get("Content-Length")
-        received = 0
-        while True:
-            try:
-                chunk = response.read(_CHUNK)
-            except (OSError, http.client.HTTPException) as exc:
-                raise transport_error(exc, self.base_url) from exc
-            if not chunk:
-                break
-            received += len(chunk)
-            yield chunk
-        if expected is not None and expected.isdigit() and received != int(expected):
-            raise ProtocolError(
-                f"ComfyUI at {self.base_url} stopped sending {what} after {received} of {expected} bytes",
-                hint="The connection dropped; generate again.",
-            )
-
-
-def transport_error(exc: BaseException, url: str) -> BackendError:
-    """A network-level failure, as an error that says whether the server is there at all."""
-    reason: Any = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, http.client.IncompleteRead):
-        return ProtocolError(
-            f"ComfyUI at {url} stopped answering in the middle of a reply", hint="The connection dropped; try again."
-        )
-    if isinstance(reason, ConnectionRefusedError):
-        return BackendUnreachable(
-            f"nothing is listening at {url} (connection refused)", hint=f"Is ComfyUI running at {url}? {START_HINT}"
-        )
-    if isinstance(reason, socket.gaierror):
-        return BackendUnreachable(
-            f"the host name in {url} could not be resolved",
-            hint="Check the server address in Shotcaller's preferences.",
-        )
-    if isinstance(reason, TimeoutError):
-        return BackendUnreachable(
-            f"ComfyUI at {url} did not answer in time", hint=f"Is ComfyUI running at {url} and not frozen? {START_HINT}"
-        )
-    if isinstance(reason, ssl.SSLError):
-        return BackendUnreachable(
-            f"secure connection to {url} failed: {reason}", hint="Check whether the server uses http:// or https://."
-        )
-    if isinstance(reason, ConnectionError):  # reset, aborted, closed before answering
-        return BackendUnreachable(
-            f"ComfyUI at {url} closed the connection ({type(reason).__name__})",
-            hint=f"Is ComfyUI still running at {url}? {START_HINT}",
-        )
-    if isinstance(reason, http.client.HTTPException):
-        return ProtocolError(
-            f"{url} answered with something that is not HTTP ({type(reason).__name__})",
-            hint="Is this address really a ComfyUI server?",
-        )
-    if isinstance(reason, ValueError):
-        return BackendUnreachable(
-            f"the server address {url!r} is not a valid URL", hint="Use a full address such as http://127.0.0.1:8188."
-        )
-    return BackendUnreachable(
-        f"cannot reach ComfyUI at {url}: {reason}", hint=f"Is ComfyUI running at {url}? {START_HINT}"
-    )
-
-
-def _read_all(response: http.client.HTTPResponse, url: str) -> bytes:
-    try:
-        return response.read()
-    except (OSError, http.client.HTTPException) as exc:
-        raise transport_error(exc, url) from exc
-
-
-def _multipart(fields: Mapping[str, str], file_field: str, filename: str, content: bytes) -> tuple[bytes, str]:
-    boundary = f"----shotcaller{uuid.uuid4().hex}"
-    parts: list[bytes] = []
-    for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
-    file_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{filename}"\r\n'
-        f"Content-Type: {file_type}\r\n\r\n".encode()
-        + content
-        + b"\r\n"
-    )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 # --- websocket ----------------------------------------------------------------------------

@@ -19,22 +19,18 @@ from ..base import (
     OutOfMemory,
     ProtocolError,
 )
+from ..http import Service, snippet
 
 START_HINT = (
     "Start it with `python main.py --listen 127.0.0.1 --port 8188` in the ComfyUI folder,"
     " or fix the server address in Shotcaller's preferences."
 )
+COMFYUI = Service("ComfyUI", START_HINT, example_url="http://127.0.0.1:8188")
 _OOM_MARKERS = ("outofmemory", "out of memory", "allocation on device", "cuda error: out of memory")
 _USER_ERROR_TYPES = ("ValueError", "TypeError", "re.error", "AssertionError", "KeyError", "IndexError")
 _MODEL_EXTENSIONS = (".safetensors", ".sft", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".onnx")
 _MISSING_FILE_TYPES = ("FileNotFoundError", "ModuleNotFoundError", "ImportError")
 _UNKNOWN_NODE = re.compile(r"node (?:type )?'?([\w.\- ]+?)'? (?:does not exist|not found)", re.IGNORECASE)
-
-
-def snippet(body: bytes | str, limit: int = 200) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def rejection_error(status: int, body: bytes, url: str) -> BackendError:

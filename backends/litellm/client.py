@@ -14,25 +14,32 @@ import base64
 import contextlib
 import http.client
 import json
-import mimetypes
 import os
 import socket
-import ssl
 import threading
-import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..base import BackendError, BackendUnreachable, Cancelled, InvalidRequest, ProtocolError
+from ..base import BackendError, Cancelled, InvalidRequest, ProtocolError
 from ..files import write_atomically
-from .errors import START_HINT, error_from_status, snippet
+from ..http import (
+    READ_ERRORS,
+    ErrorAnswer,
+    json_object,
+    json_request,
+    multipart,
+    read_all,
+    read_init_image,
+    send,
+    stream,
+    transport_error,
+)
+from .errors import LITELLM, error_from_status, snippet
 
 DEFAULT_URL = "http://127.0.0.1:4000"
-_CHUNK = 64 * 1024
 MAX_TRANSCRIPTION_BYTES = 25 * 1024 * 1024  # OpenAI's limit; most providers behind LiteLLM share it
 
 Message = Mapping[str, Any]
@@ -120,7 +127,7 @@ class LiteLLMClient:
     def liveliness(self) -> None:
         """Raise unless the proxy answers /health/liveliness (no key needed)."""
         with self._open("GET", "/health/liveliness", what="the liveliness check", auth=False) as response:
-            _read_all(response, self.base_url)
+            read_all(response, self.base_url, LITELLM)
 
     def is_alive(self) -> bool:
         try:
@@ -228,10 +235,10 @@ class LiteLLMClient:
                                 on_delta(text)
                         if choice.get("finish_reason"):
                             finish_reason = str(choice["finish_reason"])
-            except (OSError, http.client.HTTPException) as exc:
+            except READ_ERRORS as exc:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("the chat request was cancelled") from None
-                raise transport_error(exc, self.base_url) from exc
+                raise transport_error(exc, self.base_url, LITELLM) from exc
         if cancel is not None and cancel.is_set():
             raise Cancelled("the chat request was cancelled")
         if not done and not finish_reason:
@@ -318,17 +325,14 @@ class LiteLLMClient:
         if same_host and self._key:  # never hand the key to a host the proxy points at
             request.add_header("Authorization", f"Bearer {self._key.reveal()}")
         try:
-            response = urllib.request.urlopen(request, timeout=self.timeout)
-        except urllib.error.HTTPError as exc:
-            with exc:
-                raise ProtocolError(
-                    f"the image at {parts.netloc} could not be downloaded (HTTP {exc.code})",
-                    hint="Its link may have expired; generate again.",
-                ) from None
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise transport_error(exc, f"{parts.scheme}://{parts.netloc}") from exc
+            response = send(request, self.timeout, f"{parts.scheme}://{parts.netloc}", LITELLM)
+        except ErrorAnswer as answer:
+            raise ProtocolError(
+                f"the image at {parts.netloc} could not be downloaded (HTTP {answer.status})",
+                hint="Its link may have expired; generate again.",
+            ) from None
         with response:
-            return write_atomically(self._stream(response, "the image"), destination)
+            return write_atomically(stream(response, self.base_url, "the image", LITELLM), destination)
 
     # --- videos -------------------------------------------------------------------------------
 
@@ -350,14 +354,7 @@ class LiteLLMClient:
             fields["size"] = size
         fields.update(extra or {})
         if input_reference:
-            try:
-                with open(input_reference, "rb") as handle:
-                    content = handle.read()
-            except OSError as exc:
-                raise InvalidRequest(
-                    f"cannot read the init image {input_reference}: {exc.strerror or exc}",
-                    hint="Check the shot's init image path.",
-                ) from exc
+            content = read_init_image(input_reference)
             raw, content_type = multipart(
                 {k: str(v) for k, v in fields.items()},
                 [("input_reference", os.path.basename(input_reference), content)],
@@ -382,14 +379,14 @@ class LiteLLMClient:
             path += "?" + urllib.parse.urlencode({"variant": variant})
         response = self._open("GET", path, what="the video download", model=model, accept="*/*")
         with response:
-            return write_atomically(self._stream(response, "the video"), destination)
+            return write_atomically(stream(response, self.base_url, "the video", LITELLM), destination)
 
     def delete_video(self, video_id: str) -> None:
         """Ask the provider to drop the video (OpenAI has no cancel; deleting is the closest)."""
         with self._open(
             "DELETE", f"/v1/videos/{urllib.parse.quote(video_id, safe='')}", what="the video deletion"
         ) as response:
-            _read_all(response, self.base_url)
+            read_all(response, self.base_url, LITELLM)
 
     def _video(self, answer: dict[str, Any], model: str) -> VideoJob:
         video_id = answer.get("id")
@@ -462,18 +459,15 @@ class LiteLLMClient:
 
     def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         with self._open(method, path, **kwargs) as response:
-            raw = _read_all(response, self.base_url)
-        try:
-            answer = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ProtocolError(
-                f"LiteLLM at {self.base_url} answered {path} with something that is not JSON:"
-                f" {self._scrub(snippet(raw)) or '(empty)'}",
-                hint="Is this address really a LiteLLM proxy (and not another program or a proxy page)?",
-            ) from None
-        if not isinstance(answer, dict):
-            raise ProtocolError(f"LiteLLM at {self.base_url} answered {path} with {self._scrub(snippet(raw))}")
-        return answer
+            raw = read_all(response, self.base_url, LITELLM)
+        return json_object(
+            raw,
+            self.base_url,
+            path,
+            LITELLM,
+            hint="Is this address really a LiteLLM proxy (and not another program or a proxy page)?",
+            quote=lambda text: self._scrub(snippet(text)),  # LiteLLM's longer snippet, without the key
+        )
 
     def _open(
         self,
@@ -489,34 +483,23 @@ class LiteLLMClient:
         accept: str = "application/json",
         auth: bool = True,
     ) -> http.client.HTTPResponse:
-        data = raw_body if raw_body is not None else (None if body is None else json.dumps(body).encode())
-        request = urllib.request.Request(self.base_url + path, data=data, method=method)
+        request = json_request(self.base_url + path, method, body=body, raw_body=raw_body, content_type=content_type)
         request.add_header("Accept", accept)
         request.add_header("User-Agent", "Shotcaller")
-        if data is not None:
-            request.add_header("Content-Type", content_type)
         if auth and self._key:
             request.add_header("Authorization", f"Bearer {self._key.reveal()}")
         try:
-            response: http.client.HTTPResponse = urllib.request.urlopen(request, timeout=timeout or self.timeout)
-            return response
-        except urllib.error.HTTPError as exc:
-            with exc:
-                try:
-                    error_body = exc.read()
-                except (OSError, http.client.HTTPException):
-                    error_body = b""
+            return send(request, timeout or self.timeout, self.base_url, LITELLM)
+        except ErrorAnswer as answer:
             error = error_from_status(
-                exc.code,
-                error_body,
+                answer.status,
+                answer.body,
                 url=self.base_url,
                 what=what or f"{method} {path}",
                 model=model,
                 has_key=self.has_key,
             )
             raise self._scrubbed(error) from None
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise transport_error(exc, self.base_url) from exc
 
     @contextlib.contextmanager
     def _streaming(
@@ -537,7 +520,7 @@ class LiteLLMClient:
         try:
             connection = connection_class(parts.hostname or "", parts.port, timeout=timeout or self.timeout)
         except ValueError as exc:
-            raise transport_error(exc, self.base_url) from exc
+            raise transport_error(exc, self.base_url, LITELLM) from exc
         headers = {"Accept": "text/event-stream", "User-Agent": "Shotcaller", "Content-Type": "application/json"}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key.reveal()}"
@@ -547,13 +530,13 @@ class LiteLLMClient:
                     raise Cancelled(f"{what} was cancelled")
                 connection.request(method, parts.path + path, body=json.dumps(body).encode(), headers=headers)
                 response = connection.getresponse()
-            except (OSError, http.client.HTTPException) as exc:
+            except READ_ERRORS as exc:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled(f"{what} was cancelled") from None
-                raise transport_error(exc, self.base_url) from exc
+                raise transport_error(exc, self.base_url, LITELLM) from exc
             with response:
                 if response.status >= 400:
-                    error_body = _read_all(response, self.base_url)
+                    error_body = read_all(response, self.base_url, LITELLM)
                     error = error_from_status(
                         response.status, error_body, url=self.base_url, what=what, model=model, has_key=self.has_key
                     )
@@ -570,24 +553,6 @@ class LiteLLMClient:
         error.hint = self._scrub(error.hint)
         error.args = (error.message,)
         return error
-
-    def _stream(self, response: http.client.HTTPResponse, what: str) -> Iterator[bytes]:
-        expected = response.headers.get("Content-Length")
-        received = 0
-        while True:
-            try:
-                chunk = response.read(_CHUNK)
-            except (OSError, http.client.HTTPException) as exc:
-                raise transport_error(exc, self.base_url) from None
-            if not chunk:
-                break
-            received += len(chunk)
-            yield chunk
-        if expected is not None and expected.isdigit() and received != int(expected):
-            raise ProtocolError(
-                f"LiteLLM at {self.base_url} stopped sending {what} after {received} of {expected} bytes",
-                hint="The connection dropped; generate again.",
-            )
 
 
 def _chat_body(
@@ -655,77 +620,3 @@ def _shut_on_cancel(connection: http.client.HTTPConnection, cancel: threading.Ev
         yield
     finally:
         finished.set()
-
-
-def multipart(
-    fields: Mapping[str, str] | Iterable[tuple[str, str]], files: Iterable[tuple[str, str, bytes]]
-) -> tuple[bytes, str]:
-    """A multipart/form-data body (fields may repeat) and its Content-Type."""
-    boundary = f"----shotcaller{uuid.uuid4().hex}"
-    items = fields.items() if isinstance(fields, Mapping) else fields
-    parts: list[bytes] = []
-    for name, value in items:
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
-    for name, filename, content in files:
-        safe = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
-        file_type = mimetypes.guess_type(safe)[0] or "application/octet-stream"
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{safe}"\r\n'
-            f"Content-Type: {file_type}\r\n\r\n".encode()
-            + content
-            + b"\r\n"
-        )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
-
-
-def transport_error(exc: BaseException, url: str) -> BackendError:
-    """A network-level failure, as an error that says whether the proxy is there at all."""
-    reason: Any = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, http.client.IncompleteRead):
-        return ProtocolError(
-            f"LiteLLM at {url} stopped answering in the middle of a reply", hint="The connection dropped; try again."
-        )
-    if isinstance(reason, ConnectionRefusedError):
-        return BackendUnreachable(
-            f"nothing is listening at {url} (connection refused)",
-            hint=f"Is the LiteLLM proxy running at {url}? {START_HINT}",
-        )
-    if isinstance(reason, socket.gaierror):
-        return BackendUnreachable(
-            f"the host name in {url} could not be resolved",
-            hint="Check the LiteLLM address in Shotcaller's preferences.",
-        )
-    if isinstance(reason, TimeoutError):
-        return BackendUnreachable(
-            f"LiteLLM at {url} did not answer in time",
-            hint=f"Is the proxy running at {url} and not frozen? {START_HINT}",
-        )
-    if isinstance(reason, ssl.SSLError):
-        return BackendUnreachable(
-            f"secure connection to {url} failed: {reason}", hint="Check whether the proxy uses http:// or https://."
-        )
-    if isinstance(reason, ConnectionError):
-        return BackendUnreachable(
-            f"LiteLLM at {url} closed the connection ({type(reason).__name__})",
-            hint=f"Is the proxy still running at {url}? {START_HINT}",
-        )
-    if isinstance(reason, http.client.HTTPException):
-        return ProtocolError(
-            f"{url} answered with something that is not HTTP ({type(reason).__name__})",
-            hint="Is this address really a LiteLLM proxy?",
-        )
-    if isinstance(reason, ValueError):
-        return BackendUnreachable(
-            f"the LiteLLM address {url!r} is not a valid URL", hint="Use a full address such as http://127.0.0.1:4000."
-        )
-    return BackendUnreachable(
-        f"cannot reach LiteLLM at {url}: {reason}", hint=f"Is the proxy running at {url}? {START_HINT}"
-    )
-
-
-def _read_all(response: http.client.HTTPResponse, url: str) -> bytes:
-    try:
-        return response.read()
-    except (OSError, http.client.HTTPException) as exc:
-        raise transport_error(exc, url) from None

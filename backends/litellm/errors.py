@@ -14,10 +14,22 @@ import re
 from typing import Any
 
 from ..base import BackendBusy, BackendError, BackendUnreachable, InvalidRequest, MissingResource, ProtocolError
+from ..http import Service
+from ..http import snippet as _snippet
 
 START_HINT = (
     "Start it with `litellm --config config.yaml --host 127.0.0.1 --port 4000`,"
     " or fix the LiteLLM address in Shotcaller's preferences."
+)
+LITELLM = Service(
+    "LiteLLM",
+    START_HINT,
+    example_url="http://127.0.0.1:4000",
+    program="the proxy",
+    settings_name="LiteLLM",
+    ssl_hint="Check whether the proxy uses http:// or https://.",
+    not_http_hint="Is this address really a LiteLLM proxy?",
+    refused_question="Is the LiteLLM proxy running at {url}?",
 )
 KEY_HINT = "Set the LiteLLM key (the proxy's master key, or a virtual key) in Shotcaller's preferences."
 
@@ -54,9 +66,8 @@ _MODEL_NAME = re.compile(r"Invalid model name passed in model=([^\s.]*)")
 
 
 def snippet(body: bytes | str, limit: int = 300) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "..."
+    """Longer than the other services' snippets: provider errors arrive wrapped in LiteLLM's words."""
+    return _snippet(body, limit)
 
 
 def parse_envelope(body: bytes | str) -> dict[str, Any] | None:

@@ -20,7 +20,6 @@ Every failure leaves as one of the typed errors of backends/base.py, never as a 
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import itertools
 import json
@@ -29,7 +28,6 @@ import mimetypes
 import os
 import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -38,7 +36,8 @@ from typing import Any
 
 from ..base import BackendUnreachable, InvalidRequest, ProtocolError
 from ..files import write_atomically
-from .errors import IS_IT_WAN2GP, envelope_message, http_error, rpc_error, snippet, tool_error, transport_error
+from ..http import READ_ERRORS, ErrorAnswer, read_all, send, snippet, stream, transport_error, unreadable_init_image
+from .errors import IS_IT_WAN2GP, WAN2GP, envelope_message, http_error, rpc_error, tool_error
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,6 @@ LIST_TOOLS = frozenset({
 })  # fmt: skip
 OPTIONAL_TOOLS = frozenset({"wangp_get_model", "wangp_get_model_metadata", "wangp_get_model_schema"})
 WRAPPED_TOOLS = LIST_TOOLS | OPTIONAL_TOOLS
-_CHUNK = 64 * 1024
 _MAX_REDIRECTS = 3
 
 
@@ -308,9 +306,7 @@ class Wan2GPClient:
         try:
             size = os.path.getsize(path)
         except OSError as exc:
-            raise InvalidRequest(
-                f"cannot read the init image {path}: {exc.strerror or exc}", hint="Check the shot's init image path."
-            ) from exc
+            raise unreadable_init_image(path, exc) from exc
         for attempt in range(2):
             ticket = self.call_tool("wangp_create_gallery_upload", {"filename": name})
             upload_url = ticket.get("upload_url") if isinstance(ticket, dict) else None
@@ -327,10 +323,7 @@ class Wan2GPClient:
                 with open(path, "rb") as handle:
                     status, body = self._send_file(method, self._absolute(upload_url), handle, size, name)
             except OSError as exc:
-                raise InvalidRequest(
-                    f"cannot read the init image {path}: {exc.strerror or exc}",
-                    hint="Check the shot's init image path.",
-                ) from exc
+                raise unreadable_init_image(path, exc) from exc
             if status == 404 and attempt == 0:
                 log.info("Wan2GP upload link for %s was gone; asking for a new one", name)
                 continue
@@ -349,21 +342,18 @@ class Wan2GPClient:
             what = f"the file of gallery item {gallery_id}"
             request = urllib.request.Request(self._absolute(download_url), method="GET")
             try:
-                response: http.client.HTTPResponse = _OPENER.open(request, timeout=self.timeout)
-            except urllib.error.HTTPError as exc:
-                body = _drain(exc)
-                if exc.code == 404 and attempt == 0:
+                response = send(request, self.timeout, self.origin, WAN2GP, opener=_OPENER.open)
+            except ErrorAnswer as answer:
+                if answer.status == 404 and attempt == 0:
                     log.info("Wan2GP download link for %s was gone; asking for a new one", gallery_id)
                     continue
                 raise ProtocolError(
-                    f"Wan2GP at {self.origin} could not serve {what} (HTTP {exc.code}):"
-                    f" {envelope_message(body) or snippet(body) or '(empty answer)'}",
+                    f"Wan2GP at {self.origin} could not serve {what} (HTTP {answer.status}):"
+                    f" {envelope_message(answer.body) or snippet(answer.body) or '(empty answer)'}",
                     hint="Download links are one-time and expire after 10 minutes; generate again.",
                 ) from None
-            except (OSError, http.client.HTTPException, ValueError) as exc:
-                raise transport_error(exc, self.origin) from exc
             with response:
-                size = write_atomically(self._stream(response, what), destination)
+                size = write_atomically(stream(response, self.origin, what, WAN2GP), destination)
             return DownloadedFile(
                 destination,
                 size,
@@ -397,7 +387,7 @@ class Wan2GPClient:
                 f"Wan2GP at {self.endpoint} rejected the MCP session it had just opened", hint="Restart Wan2GP."
             ) from None
         with response:
-            _read_all(response, self.origin)
+            read_all(response, self.origin, WAN2GP)
         if status not in (200, 202, 204):
             raise ProtocolError(f"Wan2GP at {self.endpoint} answered the notification {method} with HTTP {status}")
 
@@ -414,7 +404,7 @@ class Wan2GPClient:
             if content_type == "text/event-stream":
                 message = self._read_sse(response, request_id, method, timeout or self.timeout)
             else:
-                raw = _read_all(response, self.origin)
+                raw = read_all(response, self.origin, WAN2GP)
                 if status == 202 or not raw.strip():
                     raise ProtocolError(
                         f"Wan2GP at {self.endpoint} accepted {method} but sent no answer", hint=IS_IT_WAN2GP
@@ -458,8 +448,8 @@ class Wan2GPClient:
                 )
             try:
                 line = response.readline()
-            except (OSError, http.client.HTTPException) as exc:
-                raise transport_error(exc, self.origin) from exc
+            except READ_ERRORS as exc:
+                raise transport_error(exc, self.origin, WAN2GP) from exc
             if not line:
                 raise ProtocolError(
                     f"Wan2GP at {self.endpoint} closed the event stream before answering {method}",
@@ -501,17 +491,14 @@ class Wan2GPClient:
             if self._protocol_version and not handshake:
                 request.add_header("MCP-Protocol-Version", self._protocol_version)
             try:
-                response: http.client.HTTPResponse = _OPENER.open(request, timeout=timeout)
-            except urllib.error.HTTPError as exc:
-                error_body = _drain(exc)
-                if exc.code in (301, 302, 303, 307, 308):
-                    url = self._follow(url, exc.headers.get("Location"), exc.code)
+                response = send(request, timeout, self.endpoint, WAN2GP, opener=_OPENER.open)
+            except ErrorAnswer as answer:
+                if answer.status in (301, 302, 303, 307, 308):
+                    url = self._follow(url, answer.headers.get("Location"), answer.status)
                     continue
-                if exc.code == 404 and self._session_id and not handshake:
+                if answer.status == 404 and self._session_id and not handshake:
                     raise _SessionExpired() from None
-                raise http_error(exc.code, error_body, self.endpoint, method) from None
-            except (OSError, http.client.HTTPException, ValueError) as exc:
-                raise transport_error(exc, self.endpoint) from exc
+                raise http_error(answer.status, answer.body, self.endpoint, method) from None
             if url != self.endpoint:
                 log.info("Wan2GP MCP endpoint moved: %s -> %s", self.endpoint, url)
                 self.endpoint = url
@@ -546,12 +533,10 @@ class Wan2GPClient:
         request.add_header("Content-Length", str(size))
         request.add_header("Content-Type", mimetypes.guess_type(name)[0] or "application/octet-stream")
         try:
-            with _OPENER.open(request, timeout=self.timeout) as response:
-                return response.status, _read_all(response, self.origin)
-        except urllib.error.HTTPError as exc:
-            return exc.code, _drain(exc)
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise transport_error(exc, self.origin) from exc
+            with send(request, self.timeout, self.origin, WAN2GP, opener=_OPENER.open) as response:
+                return response.status, read_all(response, self.origin, WAN2GP)
+        except ErrorAnswer as answer:
+            return answer.status, answer.body
 
     def _upload_answer(self, status: int, body: bytes, name: str) -> dict[str, Any]:
         message = envelope_message(body) or snippet(body) or "(empty answer)"
@@ -581,38 +566,3 @@ class Wan2GPClient:
                 f"Wan2GP at {self.origin} accepted {name} but named no gallery item: {message}", hint=IS_IT_WAN2GP
             )
         return record
-
-    def _stream(self, response: http.client.HTTPResponse, what: str) -> Iterator[bytes]:
-        # HTTPResponse.read(n) returns b"" on a connection cut short instead of raising, so the
-        # length is checked here; errors become BackendErrors so write_atomically discards the part.
-        expected = response.headers.get("Content-Length")
-        received = 0
-        while True:
-            try:
-                chunk = response.read(_CHUNK)
-            except (OSError, http.client.HTTPException) as exc:
-                raise transport_error(exc, self.origin) from exc
-            if not chunk:
-                break
-            received += len(chunk)
-            yield chunk
-        if expected is not None and expected.isdigit() and received != int(expected):
-            raise ProtocolError(
-                f"Wan2GP at {self.origin} stopped sending {what} after {received} of {expected} bytes",
-                hint="The connection dropped; generate again.",
-            )
-
-
-def _read_all(response: http.client.HTTPResponse, url: str) -> bytes:
-    try:
-        return response.read()
-    except (OSError, http.client.HTTPException) as exc:
-        raise transport_error(exc, url) from exc
-
-
-def _drain(exc: urllib.error.HTTPError) -> bytes:
-    with contextlib.closing(exc):
-        try:
-            return exc.read()
-        except (OSError, http.client.HTTPException):
-            return b""

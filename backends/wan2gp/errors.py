@@ -9,11 +9,7 @@ Every error says what happened and what a filmmaker can do about it.
 
 from __future__ import annotations
 
-import http.client
 import json
-import socket
-import ssl
-import urllib.error
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,10 +23,21 @@ from ..base import (
     OutOfMemory,
     ProtocolError,
 )
+from ..http import Service, snippet
 
 START_COMMAND = "python wgp.py --mcp --mcp-transport streamable-http --mcp-host 127.0.0.1 --mcp-port 7866"
 START_HINT = f"Start Wan2GP with {START_COMMAND}, or fix the Wan2GP address in Shotcaller's preferences."
 IS_IT_WAN2GP = f"Is this address really Wan2GP's MCP server (it ends in /mcp/)? {START_HINT}"
+WAN2GP = Service(
+    "Wan2GP",
+    START_HINT,
+    example_url="http://127.0.0.1:7866/mcp/",
+    settings_name="Wan2GP",
+    url_name="server",
+    ssl_hint="Wan2GP serves plain http://; check the address.",
+    not_http_hint=IS_IT_WAN2GP,
+    refused_question="Is Wan2GP running with its MCP server?",
+)
 
 # Torch's "CUDA out of memory. Tried to allocate ...", Wan2GP's own "...it is likely that you have
 # unsufficient VRAM and you should therefore reduce the video resolution or its number of frames."
@@ -57,58 +64,9 @@ _OOM_HINT = (
 )
 
 
-def snippet(body: bytes | str, limit: int = 200) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
 def is_out_of_memory(text: str) -> bool:
     lowered = text.lower()
     return any(marker in lowered for marker in _OOM_MARKERS)
-
-
-def transport_error(exc: BaseException, url: str) -> BackendError:
-    """A network-level failure, as an error that says whether the server is there at all."""
-    reason: Any = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, http.client.IncompleteRead):
-        return ProtocolError(
-            f"Wan2GP at {url} stopped answering in the middle of a reply", hint="The connection dropped; try again."
-        )
-    if isinstance(reason, ConnectionRefusedError):
-        return BackendUnreachable(
-            f"nothing is listening at {url} (connection refused)",
-            hint=f"Is Wan2GP running with its MCP server? {START_HINT}",
-        )
-    if isinstance(reason, socket.gaierror):
-        return BackendUnreachable(
-            f"the host name in {url} could not be resolved",
-            hint="Check the Wan2GP address in Shotcaller's preferences.",
-        )
-    if isinstance(reason, TimeoutError):
-        return BackendUnreachable(
-            f"Wan2GP at {url} did not answer in time", hint=f"Is Wan2GP running at {url} and not frozen? {START_HINT}"
-        )
-    if isinstance(reason, ssl.SSLError):
-        return BackendUnreachable(
-            f"secure connection to {url} failed: {reason}", hint="Wan2GP serves plain http://; check the address."
-        )
-    if isinstance(reason, ConnectionError):  # reset, aborted, closed before answering
-        return BackendUnreachable(
-            f"Wan2GP at {url} closed the connection ({type(reason).__name__})",
-            hint=f"Is Wan2GP still running at {url}? {START_HINT}",
-        )
-    if isinstance(reason, http.client.HTTPException):
-        return ProtocolError(
-            f"{url} answered with something that is not HTTP ({type(reason).__name__})", hint=IS_IT_WAN2GP
-        )
-    if isinstance(reason, ValueError):
-        return BackendUnreachable(
-            f"the server address {url!r} is not a valid URL",
-            hint="Use a full address such as http://127.0.0.1:7866/mcp/.",
-        )
-    return BackendUnreachable(f"cannot reach Wan2GP at {url}: {reason}",
-                              hint=f"Is Wan2GP running at {url}? {START_HINT}")  # fmt: skip
 
 
 def envelope_message(body: bytes) -> str | None:

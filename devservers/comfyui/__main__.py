@@ -6,11 +6,9 @@ Prints `ComfyUI reference server listening on http://127.0.0.1:PORT` (flushed) o
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
 import sys
-import threading
 
+from ..common.cli import add_bind_arguments, serve
 from .catalogue import DEFAULT_MODELS
 from .executor import FAIL_MODES
 from .server import ReferenceComfyUI
@@ -18,9 +16,7 @@ from .server import ReferenceComfyUI
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m devservers.comfyui", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback only unless --allow-remote)")
-    parser.add_argument("--port", type=int, default=8188, help="port; 0 picks a free one")
-    parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
+    add_bind_arguments(parser, 8188)
     parser.add_argument("--output-dir", help="output directory (default: a new temporary directory)")
     parser.add_argument("--input-dir", help="input directory (uploads, LoadImage)")
     parser.add_argument("--temp-dir", help="temp directory (PreviewImage)")
@@ -71,13 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
     models = args.model if args.model is not None else ([] if args.no_default_models else None)
-    try:
-        server = ReferenceComfyUI(
+    return serve(
+        lambda: ReferenceComfyUI(
             host=args.host,
             port=args.port,
             output_dir=args.output_dir,
@@ -92,20 +84,11 @@ def main(argv: list[str] | None = None) -> int:
             slow_step_seconds=args.slow_step_seconds,
             allow_remote=args.allow_remote,
             argv=["main.py", *(sys.argv[1:] if argv is None else argv)],
-        )
-        url = server.start()
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 1
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    print(f"directories: {server.directories}", file=sys.stderr, flush=True)
-    print(f"ComfyUI reference server listening on {url}", flush=True)
-    while not done.wait(0.5):
-        pass
-    server.stop()
-    return 0
+        ),
+        ready="ComfyUI reference server listening on {url}",
+        describe=lambda server: f"directories: {server.directories}",
+        verbose=args.verbose,
+    )
 
 
 if __name__ == "__main__":

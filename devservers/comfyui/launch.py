@@ -27,64 +27,25 @@ Options (all keyword, all optional):
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
-import sys
-import threading
-import time
-import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ..common.launch import ReferenceHandle, launch_module, repeated
+
 READY = re.compile(r"ComfyUI reference server listening on (http://\S+)")
 
 
-class ServerHandle:
-    """A running reference server subprocess."""
+class ServerHandle(ReferenceHandle):
+    """A running reference server subprocess. `fail_next` modes: "oom", "error", "drop-ws", "slow"."""
 
     def __init__(self, process: subprocess.Popen, url: str, directory: Path, log_path: Path):
-        self.process = process
-        self.url = url
-        self.port = int(url.rsplit(":", 1)[1])
+        super().__init__(process, url, directory, log_path)
         self.ws_url = "ws" + url[len("http") :] + "/ws"
-        self.directory = directory
-        self.output_dir = directory / "output"
         self.input_dir = directory / "input"
         self.temp_dir = directory / "temp"
-        self.log_path = log_path
-
-    def fail_next(self, mode: str) -> list[str]:
-        """Dev-only: make the next executed prompt fail ("oom", "error", "drop-ws") or crawl ("slow");
-        "none" clears."""
-        request = urllib.request.Request(
-            self.url + "/reference/fail-next",
-            data=json.dumps({"mode": mode}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())["fail_next"]
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-    def __enter__(self) -> ServerHandle:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def start_server(
@@ -107,9 +68,6 @@ def start_server(
     for name in ("output", "input", "temp"):
         (directory / name).mkdir(parents=True, exist_ok=True)
     args = [
-        python or sys.executable,
-        "-m",
-        "devservers.comfyui",
         "--port",
         str(port),
         "--host",
@@ -128,8 +86,7 @@ def start_server(
         args += [f"--model={m}" for m in models] if models else ["--no-default-models"]
     if vram_gb is not None:
         args += ["--vram-gb", str(vram_gb)]
-    for mode in [fail_next] if isinstance(fail_next, str) else list(fail_next or []):
-        args += ["--fail-next", mode]
+    args += repeated("--fail-next", fail_next)
     if preview_method is not None:
         args += ["--preview-method", preview_method]
     if preview_format is not None:
@@ -137,36 +94,7 @@ def start_server(
     if slow_step_seconds is not None:
         args += ["--slow-step-seconds", str(slow_step_seconds)]
     args += list(extra_args)
-
-    log_path = directory / "server.log"
-    log_file = open(log_path, "ab")  # noqa: SIM115 - owned by the drain thread
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    process = subprocess.Popen(args, cwd=str(REPO_ROOT), env=env, stdout=subprocess.PIPE, stderr=log_file)
-    assert process.stdout is not None
-    found: list[str] = []
-    ready = threading.Event()
-
-    def drain() -> None:
-        assert process.stdout is not None
-        for raw in process.stdout:
-            log_file.write(raw)
-            log_file.flush()
-            match = READY.search(raw.decode(errors="replace"))
-            if match and not found:
-                found.append(match.group(1))
-                ready.set()
-        ready.set()
-        log_file.close()
-
-    threading.Thread(target=drain, name="comfyui-reference-log", daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while not ready.wait(0.05):
-        if time.monotonic() > deadline:
-            process.kill()
-            raise TimeoutError(f"reference ComfyUI did not start within {timeout}s; see {log_path}")
-    if not found:
-        process.wait(timeout=5)
-        raise RuntimeError(f"reference ComfyUI exited with {process.returncode}: {log_path.read_text()[-2000:]}")
-    return ServerHandle(process, found[0], directory, log_path)
+    process, url, log_path = launch_module(
+        "devservers.comfyui", args, directory, ready=READY, label="ComfyUI", python=python, timeout=timeout
+    )
+    return ServerHandle(process, url, directory, log_path)

@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import logging
 import os
 import struct
 import tempfile
-import threading
 import urllib.parse
 import uuid
 from collections.abc import Iterable
 
 from aiohttp import WSMsgType, web
 
+from ..common.runner import BackgroundServer, is_loopback
 from . import routes
 from .catalogue import DEFAULT_MODELS, Catalogue, parse_models
 from .executor import FAIL_MODES, Worker
@@ -39,17 +38,6 @@ MAX_UPLOAD_SIZE = 100 * 1024 * 1024
 SERVER_FEATURES = {"supports_preview_metadata": True, "max_upload_size": MAX_UPLOAD_SIZE}
 PREVIEW_IMAGE, PREVIEW_IMAGE_WITH_METADATA = 1, 4
 PREVIEW_FORMATS = {"jpeg": 1, "png": 2}  # the type-1 frame's image format word
-
-
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @web.middleware
@@ -68,8 +56,11 @@ async def origin_guard(request: web.Request, handler):
     return await handler(request)
 
 
-class ReferenceComfyUI:
+class ReferenceComfyUI(BackgroundServer):
     """A ComfyUI 0.3.64 look-alike (no models, no torch) for development and tests."""
+
+    label = "reference ComfyUI server"
+    thread_name = "comfyui-reference-http"
 
     def __init__(
         self,
@@ -88,11 +79,7 @@ class ReferenceComfyUI:
         allow_remote: bool = False,
         argv: list[str] | None = None,
     ):
-        if not allow_remote and not is_loopback(host):
-            raise ValueError(
-                f"refusing to listen on non-loopback host {host!r} (use --allow-remote, or allow_remote=True)"
-            )
-        self.host, self.port = host, port
+        super().__init__(host, port, allow_remote=allow_remote)
         base = None
         if not (output_dir and input_dir and temp_dir):
             base = tempfile.mkdtemp(prefix="comfyui-reference-")
@@ -127,17 +114,7 @@ class ReferenceComfyUI:
         self.number = 0
         self.sockets: dict[str, web.WebSocketResponse] = {}
         self.socket_meta: dict[str, dict] = {}
-        self.loop: asyncio.AbstractEventLoop | None = None
         self.outbox: asyncio.Queue | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
 
     def add_fail_next(self, mode: str) -> None:
         if mode not in FAIL_MODES:
@@ -147,47 +124,15 @@ class ReferenceComfyUI:
     # ------------------------------------------------------------------ lifecycle
     def start(self, timeout: float = 30.0) -> str:
         """Serve on a background thread; returns the base URL once the port is bound."""
-        self._thread = threading.Thread(target=self._thread_main, name="comfyui-reference-http", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError("reference ComfyUI server did not start")
-        if self._startup_error is not None:
-            raise self._startup_error
+        url = super().start(timeout)
         self.worker.start()
-        return self.url
+        return url
 
     def stop(self) -> None:
         self.worker.stop()
-        if self.loop is not None and self._thread is not None and self._thread.is_alive():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(timeout=15)
+        super().stop()
 
-    def __enter__(self) -> ReferenceComfyUI:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def _thread_main(self) -> None:
-        loop = asyncio.new_event_loop()
-        self.loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._start_http())
-        except BaseException as exc:
-            self._startup_error = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(self._shutdown())
-            loop.close()
-
-    async def _start_http(self) -> None:
+    async def build_app(self) -> web.Application:
         self.outbox = asyncio.Queue()
         app = web.Application(client_max_size=MAX_UPLOAD_SIZE, middlewares=[origin_guard])
         table = web.RouteTableDef()
@@ -199,22 +144,16 @@ class ReferenceComfyUI:
             assert isinstance(route, web.RouteDef)
             api.route(route.method, "/api" + route.path)(route.handler)
         app.add_routes(api)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return app
+
+    async def started(self) -> None:
         self._publisher = asyncio.ensure_future(self._publish())
 
-    async def _shutdown(self) -> None:
+    async def shutting_down(self) -> None:
         for ws in list(self.sockets.values()):
             with contextlib.suppress(Exception):
                 await ws.close()
         self._publisher.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # ------------------------------------------------------------------ websocket hub
     def queue_info(self) -> dict:

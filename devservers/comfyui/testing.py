@@ -18,27 +18,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..common.testing import Reply, fetch
+
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "comfyui"
 TEMPLATE = TEMPLATES / "wan22_ti2v_5b_t2v.json"
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    headers: dict[str, str]
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def text(self) -> str:
-        return self.body.decode()
 
 
 def wan_prompt(
@@ -90,12 +76,7 @@ class Client:
     def request(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
     ) -> Reply:
-        req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as response:
-                return Reply(response.status, response.read(), dict(response.headers))
-        except urllib.error.HTTPError as error:
-            return Reply(error.code, error.read(), dict(error.headers))
+        return fetch(self.url + path, method, body, headers)
 
     def get(self, path: str, **params: Any) -> Reply:
         query = ("?" + urllib.parse.urlencode(params)) if params else ""

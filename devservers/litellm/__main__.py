@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import signal
 import sys
 import tempfile
-import threading
 
+from ..common.cli import stop_requested
 from ..openai_media import OpenAIMediaServer
 from .config import build_config
 from .launch import ProxyStartError, start_proxy
@@ -49,9 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     print(f"master key: {master_key}", flush=True)
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
+    done = stop_requested()
     while not done.wait(0.5) and proxy.alive():
         pass
     proxy.stop()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -30,9 +29,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ..common.launch import REPO_ROOT, ProcessHandle, free_port
 from .config import write_config
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # Variables that would make the proxy reach out (a database, a cloud provider, an HTTP proxy).
 _SCRUBBED_ENV = (
     "DATABASE_URL",
@@ -93,13 +92,7 @@ def litellm_python(*, ensure: bool = True) -> str:
     return str(python)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class ProxyHandle:
+class ProxyHandle(ProcessHandle):
     """A running proxy process. The master key is kept, but never shown in its repr."""
 
     def __init__(
@@ -112,13 +105,9 @@ class ProxyHandle:
         log_path: Path,
         startup_seconds: float,
     ) -> None:
-        self.process = process
-        self.url = url
-        self.port = int(url.rsplit(":", 1)[1])
+        super().__init__(process, url, directory, log_path)
         self._master_key = master_key
-        self.directory = directory
         self.config_path = config_path
-        self.log_path = log_path
         self.startup_seconds = startup_seconds
 
     @property
@@ -127,27 +116,6 @@ class ProxyHandle:
 
     def __repr__(self) -> str:
         return f"ProxyHandle(url={self.url!r}, pid={self.process.pid}, master_key='***')"
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-    def __enter__(self) -> ProxyHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def start_proxy(

@@ -6,19 +6,15 @@ Prints `OpenAI media reference server listening on http://127.0.0.1:PORT` (flush
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
 import sys
-import threading
 
+from ..common.cli import add_bind_arguments, serve
 from .server import DEFAULT_VIDEO_SECONDS, OpenAIMediaServer
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m devservers.openai_media", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback only unless --allow-remote)")
-    parser.add_argument("--port", type=int, default=4010, help="port; 0 picks a free one")
-    parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
+    add_bind_arguments(parser, 4010)
     parser.add_argument("--api-key", default=None, help="require `Authorization: Bearer KEY` (default: no check)")
     parser.add_argument("--output-dir", help="where images and videos are written (default: a temporary folder)")
     parser.add_argument("--video-job-seconds", type=float, default=1.0, help="time a video job takes (default 1)")
@@ -34,12 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
-    try:
-        server = OpenAIMediaServer(
+    return serve(
+        lambda: OpenAIMediaServer(
             host=args.host,
             port=args.port,
             api_key=args.api_key,
@@ -48,20 +40,11 @@ def main(argv: list[str] | None = None) -> int:
             video_fps=args.video_fps,
             video_seconds=[s.strip() for s in args.video_seconds.split(",") if s.strip()],
             allow_remote=args.allow_remote,
-        )
-        url = server.start()
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 1
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    print(f"output: {server.output_dir}", file=sys.stderr, flush=True)
-    print(f"OpenAI media reference server listening on {url}", flush=True)
-    while not done.wait(0.5):
-        pass
-    server.stop()
-    return 0
+        ),
+        ready="OpenAI media reference server listening on {url}",
+        describe=lambda server: f"output: {server.output_dir}",
+        verbose=args.verbose,
+    )
 
 
 if __name__ == "__main__":

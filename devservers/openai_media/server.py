@@ -21,7 +21,6 @@ import asyncio
 import base64
 import contextlib
 import hashlib
-import ipaddress
 import logging
 import math
 import os
@@ -37,6 +36,7 @@ from typing import Any
 from aiohttp import web
 
 from ..comfyui.media import RenderedFrames, encode_video, png_bytes
+from ..common.runner import BackgroundServer
 from .speech import UndecodableAudio, recognise
 
 log = logging.getLogger("devservers.openai_media")
@@ -103,15 +103,6 @@ class VideoJob:
         }
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def prompt_seed(prompt: str) -> int:
     return int.from_bytes(hashlib.sha256(prompt.encode()).digest()[:4], "big")
 
@@ -162,8 +153,12 @@ def raise_for_fail_mode(mode: str | None) -> None:
         )
 
 
-class OpenAIMediaServer:
+class OpenAIMediaServer(BackgroundServer):
     """The reference endpoint, served by aiohttp on a background thread."""
+
+    label = "the OpenAI media reference server"
+    thread_name = "openai-media-http"
+    remote_override = "allow_remote=True to override"
 
     def __init__(
         self,
@@ -178,9 +173,7 @@ class OpenAIMediaServer:
         max_side: int = 2048,
         allow_remote: bool = False,
     ) -> None:
-        if not allow_remote and not is_loopback(host):
-            raise ValueError(f"refusing to listen on non-loopback host {host!r} (allow_remote=True to override)")
-        self.host, self.port = host, port
+        super().__init__(host, port, allow_remote=allow_remote)
         self.api_key = api_key
         self.output_dir = os.path.abspath(output_dir or tempfile.mkdtemp(prefix="openai-media-"))
         os.makedirs(self.output_dir, exist_ok=True)
@@ -191,61 +184,14 @@ class OpenAIMediaServer:
         self.videos: dict[str, VideoJob] = {}
         self.requests: list[dict[str, Any]] = []  # what arrived (fields only, never file bytes or keys)
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
-        self._stopping = threading.Event()
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        self._stopping = threading.Event()  # ends the video jobs' threads
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self, timeout: float = 30.0) -> str:
-        self._thread = threading.Thread(target=self._thread_main, name="openai-media-http", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError("the OpenAI media reference server did not start")
-        if self._startup_error is not None:
-            raise self._startup_error
-        return self.url
-
     def stop(self) -> None:
         self._stopping.set()
-        if self._loop is not None and self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=15)
+        super().stop()
 
-    def __enter__(self) -> OpenAIMediaServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _thread_main(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._start_http())
-        except BaseException as exc:
-            self._startup_error = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            if self._runner is not None:
-                loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-    async def _start_http(self) -> None:
+    async def build_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_UPLOAD + 1024 * 1024, middlewares=[self._middleware])
         app.add_routes(
             [
@@ -261,13 +207,7 @@ class OpenAIMediaServer:
                 web.get("/health", self.health),
             ]
         )
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return app
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:

@@ -11,13 +11,11 @@ or from the command line: `python -m devservers.wan2gp --port 7866` (see __main_
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import mimetypes
 import os
 import shutil
 import tempfile
-import threading
 import uuid
 from collections.abc import Iterable
 
@@ -25,6 +23,7 @@ import av
 from aiohttp import web
 from PIL import Image
 
+from ..common.runner import BackgroundServer
 from .catalogue import Catalogue, load_surface
 from .gallery import MAX_UPLOAD_BYTES, Gallery, media_type_of
 from .jobs import FAIL_MODES, Jobs
@@ -34,23 +33,16 @@ from .tools import DEFAULT_EVENT_LIMIT, Tools
 log = logging.getLogger("devservers.wan2gp")
 
 
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 async def _as_uvicorn(request: web.Request, response: web.StreamResponse) -> None:
     response.headers["Server"] = "uvicorn"
 
 
-class ReferenceWan2GP:
+class ReferenceWan2GP(BackgroundServer):
     """A Wan2GP 12.60 MCP server look-alike (no models, no torch) for development and tests."""
+
+    label = "reference Wan2GP server"
+    thread_name = "wan2gp-reference-http"
+    runner_options = {"shutdown_timeout": 2.0}
 
     def __init__(
         self,
@@ -62,11 +54,7 @@ class ReferenceWan2GP:
         event_limit: int = DEFAULT_EVENT_LIMIT,
         allow_remote: bool = False,
     ) -> None:
-        if not allow_remote and not is_loopback(host):
-            raise ValueError(
-                f"refusing to listen on non-loopback host {host!r} (use --allow-remote, or allow_remote=True)"
-            )
-        self.host, self.port = host, port
+        super().__init__(host, port, allow_remote=allow_remote)
         self.output_dir = os.path.abspath(output_dir or tempfile.mkdtemp(prefix="wan2gp-reference-"))
         os.makedirs(self.output_dir, exist_ok=True)
         self.catalogue = Catalogue()
@@ -77,16 +65,6 @@ class ReferenceWan2GP:
         self.endpoint: McpEndpoint | None = None
         for mode in [fail_next] if isinstance(fail_next, str) else list(fail_next or []):
             self.jobs.add_fail_next(mode)
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
 
     @property
     def mcp_url(self) -> str:
@@ -102,46 +80,7 @@ class ReferenceWan2GP:
             self.jobs.add_fail_next(mode)
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self, timeout: float = 30.0) -> str:
-        self._thread = threading.Thread(target=self._thread_main, name="wan2gp-reference-http", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError("reference Wan2GP server did not start")
-        if self._startup_error is not None:
-            raise self._startup_error
-        return self.url
-
-    def stop(self) -> None:
-        if self.loop is not None and self._thread is not None and self._thread.is_alive():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(timeout=15)
-
-    def __enter__(self) -> ReferenceWan2GP:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _thread_main(self) -> None:
-        loop = asyncio.new_event_loop()
-        self.loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._start_http())
-        except BaseException as exc:
-            self._startup_error = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(self._shutdown())
-            loop.close()
-
-    async def _start_http(self) -> None:
+    async def build_app(self) -> web.Application:
         self.endpoint = McpEndpoint(self.tools, self.surface)
         app = web.Application(client_max_size=MAX_UPLOAD_BYTES)
         app.on_response_prepare.append(_as_uvicorn)
@@ -152,20 +91,12 @@ class ReferenceWan2GP:
         app.router.add_route("*", "/reference/fail-next", self.fail_next_route)
         app.router.add_route("GET", "/reference/state", self.state_route)
         app.router.add_route("*", "/{tail:.*}", self.not_found)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return app
 
-    async def _shutdown(self) -> None:
+    async def shutting_down(self) -> None:
         if self.endpoint is not None:
             self.endpoint.closing.set()
         await self.jobs.shutdown()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # ------------------------------------------------------------------ plain HTTP routes
     async def not_found(self, request: web.Request) -> web.Response:

@@ -14,41 +14,11 @@ from __future__ import annotations
 import itertools
 import json
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from typing import Any
 
+from ..common.testing import Reply, fetch
+
 ACCEPT = "application/json, text/event-stream"
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def text(self) -> str:
-        return self.body.decode()
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers.items():
-            if key.lower() == name.lower():
-                return value
-        return None
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 class McpClient:
@@ -58,13 +28,7 @@ class McpClient:
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> Reply:  # fmt: skip
-        req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
-        try:
-            with _OPENER.open(req, timeout=30) as response:
-                return Reply(response.status, response.read(), dict(response.headers))
-        except urllib.error.HTTPError as error:
-            with error:
-                return Reply(error.code, error.read(), dict(error.headers))
+        return fetch(self.url + path, method, body, headers, follow_redirects=False)
 
     def post(self, message: Any, *, headers: dict[str, str] | None = None, path: str = "/mcp/") -> Reply:
         body = message if isinstance(message, bytes) else json.dumps(message).encode()

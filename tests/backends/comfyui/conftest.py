@@ -2,26 +2,27 @@
 
 `stub` is a small aiohttp server in a background thread: each test sets the exact
 answer (status, bytes, content type) per route, and a websocket script. `raw_server`
-is a bare TCP socket for answers that are not HTTP at all, or that break mid-body.
+is a bare TCP socket for answers that are not HTTP at all, or that break mid-body
+(tests/stub_servers.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import struct
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import stub_servers
 from aiohttp import WSMsgType, web
+
+from devservers.common.runner import BackgroundServer
 
 Answer = tuple[int, bytes | str | dict | list, str] | Callable[[web.Request], Any]
 
 
-class StubComfy:
+class StubComfy(BackgroundServer):
     """Answers exactly what a test tells it to, and records every request it got.
 
     ws_script steps: ("text", dict or callable), ("raw_text", str), ("binary", bytes),
@@ -29,15 +30,12 @@ class StubComfy:
     """
 
     def __init__(self) -> None:
+        super().__init__("127.0.0.1", 0, allow_remote=False)
         self.answers: dict[tuple[str, str], Answer] = {}
         self.requests: list[tuple[str, str, bytes]] = []
         self.ws_script: list[tuple[str, Any]] = []
         self.ws_received: list[str] = []
         self.ws_queries: list[dict[str, str]] = []
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self.url = ""
 
     def on(self, method: str, path: str, answer: Answer) -> None:
         self.answers[(method, path)] = answer
@@ -45,29 +43,11 @@ class StubComfy:
     def requests_to(self, method: str, path: str) -> list[bytes]:
         return [body for m, p, body in self.requests if m == method and p.split("?")[0] == path]
 
-    def start(self) -> StubComfy:
-        self._thread.start()
-        assert self._ready.wait(10), "stub server did not start"
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
+    async def build_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("GET", "/ws", self._websocket)
         app.router.add_route("*", "/{tail:.*}", self._http)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        self._ready.set()
-        self._loop.run_forever()
+        return app
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
         answer = self.answers.get((request.method, request.path))
@@ -126,68 +106,16 @@ class StubComfy:
 
 @pytest.fixture
 def stub() -> Iterator[StubComfy]:
-    server = StubComfy().start()
-    try:
+    with StubComfy() as server:
         yield server
-    finally:
-        server.stop()
-
-
-class RawServer:
-    """Accepts connections, reads the request head, sends `payload`, then closes (or resets)."""
-
-    def __init__(self, payload: bytes, *, reset: bool = False) -> None:
-        self.payload = payload
-        self.reset = reset
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                connection.settimeout(2)
-                received = b""
-                while b"\r\n\r\n" not in received:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        break
-                    received += chunk
-                connection.sendall(self.payload)
-                if self.reset:  # RST instead of FIN: the client sees "connection reset"
-                    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._listener.close()
 
 
 @pytest.fixture
-def raw_server() -> Iterator[Callable[..., RawServer]]:
-    servers: list[RawServer] = []
-
-    def start(payload: bytes, *, reset: bool = False) -> RawServer:
-        server = RawServer(payload, reset=reset)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
+def raw_server() -> Iterator[Callable[..., stub_servers.RawServer]]:
+    with stub_servers.each_closed(stub_servers.RawServer) as start:
+        yield start
 
 
 @pytest.fixture
 def refused_url() -> str:
-    """An address where nothing listens: a port that was just free."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return stub_servers.refused_url()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import stub_servers
 
 from devservers.litellm.testing import ProxyStack, StackUnavailable, shared_stack
 from shotcaller.backends.litellm.client import LiteLLMClient
@@ -86,21 +86,10 @@ def json_answer(status: int, payload: Any) -> tuple[int, dict[str, str], bytes]:
 
 @pytest.fixture
 def stub() -> Iterator[Callable[[Handler], StubServer]]:
-    servers: list[StubServer] = []
-
-    def start(handler: Handler) -> StubServer:
-        server = StubServer(handler)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
+    with stub_servers.each_closed(StubServer) as start:
+        yield start
 
 
 @pytest.fixture
 def refused_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return stub_servers.refused_url()

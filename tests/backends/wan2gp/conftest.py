@@ -5,22 +5,21 @@ module. `stub` is a small aiohttp server speaking just enough MCP for shapes the
 never produces (SSE answers, session ids, garbage, odd redirects): each test scripts its tools and
 routes (`stub.ok(value)` and `stub.tool_failed(text)` build tools/call results; with
 --import-mode=importlib a test module cannot import this file). `raw_server` answers with bytes
-that are not HTTP; `refused_url` is a port nobody listens on.
+that are not HTTP; `refused_url` is a port nobody listens on (both from tests/stub_servers.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import stub_servers
 from aiohttp import web
 
+from devservers.common.runner import BackgroundServer
 from devservers.wan2gp.launch import ServerHandle, start_server
 
 ToolHandler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -41,7 +40,7 @@ def tool_failed(text: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": text}], "isError": True}
 
 
-class StubMcp:
+class StubMcp(BackgroundServer):
     """Answers MCP like a stateless FastMCP server unless a test says otherwise; records every request.
 
     tools: {name: handler(arguments) -> tools/call result}; routes: {(method, path): handler(request)}
@@ -52,8 +51,10 @@ class StubMcp:
 
     ok = staticmethod(ok)
     tool_failed = staticmethod(tool_failed)
+    runner_options = {"shutdown_timeout": 1.0}
 
     def __init__(self) -> None:
+        super().__init__("127.0.0.1", 0, allow_remote=False)
         self.tools: dict[str, ToolHandler] = {}
         self.routes: dict[tuple[str, str], RouteHandler] = {}
         self.requests: list[dict[str, Any]] = []
@@ -61,10 +62,6 @@ class StubMcp:
         self.sessions: set[str] = set()
         self.sse = False
         self.initializations = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self.url = ""
 
     @property
     def mcp_url(self) -> str:
@@ -78,27 +75,10 @@ class StubMcp:
         found = [r["json"] for r in self.requests if isinstance(r.get("json"), dict)]
         return [m for m in found if method is None or m.get("method") == method]
 
-    def start(self) -> StubMcp:
-        self._thread.start()
-        assert self._ready.wait(10), "stub server did not start"
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
+    async def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._http)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        self._ready.set()
-        self._loop.run_forever()
+        return app
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -161,11 +141,8 @@ class StubMcp:
 
 @pytest.fixture
 def stub() -> Iterator[StubMcp]:
-    server = StubMcp().start()
-    try:
+    with StubMcp() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -187,66 +164,12 @@ def idle_reference(reference: ServerHandle) -> Iterator[ServerHandle]:
     reference.fail_next("none")
 
 
-class RawServer:
-    """Accepts connections, reads the request head, sends `payload`, then closes."""
-
-    def __init__(self, payload: bytes) -> None:
-        self.payload = payload
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                connection.settimeout(2)
-                received = b""
-                while b"\r\n\r\n" not in received:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        break
-                    received += chunk
-                # Read the whole body too: closing with unread data would reset the connection.
-                head, _, body = received.partition(b"\r\n\r\n")
-                length = re.search(rb"(?i)content-length:\s*(\d+)", head)
-                while length and len(body) < int(length.group(1)):
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        break
-                    body += chunk
-                connection.sendall(self.payload)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._listener.close()
-
-
 @pytest.fixture
-def raw_server() -> Iterator[Callable[[bytes], RawServer]]:
-    servers: list[RawServer] = []
-
-    def start(payload: bytes) -> RawServer:
-        server = RawServer(payload)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
+def raw_server() -> Iterator[Callable[[bytes], stub_servers.RawServer]]:
+    with stub_servers.each_closed(stub_servers.RawServer) as start:
+        yield start
 
 
 @pytest.fixture
 def refused_url() -> str:
-    """An address where nothing listens: a port that was just free."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/mcp/"
+    return stub_servers.refused_url("/mcp/")
