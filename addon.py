@@ -6,10 +6,12 @@ import bpy
 
 from . import preferences, previews, properties, pump, session
 from .handlers import on_load_post
-from .operators import generate
+from .operators import generate, transcribe, writing
 from .panels import backends, shot
+from .panels import writing as writing_panel
 
-MODULES = (preferences, properties, generate, shot, backends)
+# writing registers the scene's writing-tools state, which transcribe and the panels use.
+MODULES = (preferences, properties, generate, writing, transcribe, shot, writing_panel, backends)
 
 
 def register() -> None:

@@ -41,14 +41,23 @@ def sequencer_scene(context: Any) -> Any:
     return getattr(context, "sequencer_scene", None) or context.scene
 
 
-def new_color_strip(container: Any, name: str, channel: int, frame_start: int, length: int) -> Any:
+def new_effect_strip(container: Any, kind: str, name: str, channel: int, frame_start: int, length: int) -> Any:
+    """An input-less effect strip (COLOR, TEXT): 4.2 and 4.5 take frame_end, 5.0 takes length."""
     if VERSION >= (5, 0, 0):
         return top_strips(container).new_effect(
-            name=name, type="COLOR", channel=channel, frame_start=frame_start, length=length
+            name=name, type=kind, channel=channel, frame_start=frame_start, length=length
         )
     return top_strips(container).new_effect(
-        name=name, type="COLOR", channel=channel, frame_start=frame_start, frame_end=frame_start + length
+        name=name, type=kind, channel=channel, frame_start=frame_start, frame_end=frame_start + length
     )
+
+
+def new_color_strip(container: Any, name: str, channel: int, frame_start: int, length: int) -> Any:
+    return new_effect_strip(container, "COLOR", name, channel, frame_start, length)
+
+
+def new_text_strip(container: Any, name: str, channel: int, frame_start: int, length: int) -> Any:
+    return new_effect_strip(container, "TEXT", name, channel, frame_start, length)
 
 
 def extension_user_dir(package: str, subdir: str) -> str | None:

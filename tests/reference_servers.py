@@ -17,6 +17,15 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _READY = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
+def _server_environment() -> dict[str, str]:
+    """The servers' environment: the real venv folder even where a test moved HOME (Blender tests
+    do, to keep Blender's user folders private), or the LiteLLM launcher would build a fresh venv."""
+    env = dict(os.environ)
+    real_home = env.get("SHOTCALLER_REAL_HOME") or env.get("HOME", "")
+    env.setdefault("SHOTCALLER_VENVS", os.path.join(real_home, ".cache", "shotcaller", "venvs"))
+    return env
+
+
 class ServerProcess:
     """A running reference server: its URL, and a way to kill it as a crash would."""
 
@@ -41,6 +50,7 @@ def reference_server_process(python: str, module: str, *args: str, timeout: floa
     process = subprocess.Popen(
         [python, "-m", f"devservers.{module}", "--port", "0", *args],
         cwd=REPO_ROOT,
+        env=_server_environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
