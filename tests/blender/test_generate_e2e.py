@@ -129,10 +129,26 @@ def test_headless_batch_generates_every_shot(addon, sequencer_scene, blender, tm
     report = tmp_path / "report.json"
     batch = Path(addon.__file__).parent / "batch.py"
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "tools" / "blender_run.py"), str(film), str(batch), "--",
-         "--quality", "draft", "--comfyui-url", comfyui, "--output-dir", str(tmp_path / "batch_takes"),
-         "--report", str(report), "--save"],
-        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            str(REPO_ROOT / "tools" / "blender_run.py"),
+            str(film),
+            str(batch),
+            "--",
+            "--quality",
+            "draft",
+            "--comfyui-url",
+            comfyui,
+            "--output-dir",
+            str(tmp_path / "batch_takes"),
+            "--report",
+            str(report),
+            "--save",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 of 3 shot(s) got a take" in result.stdout
