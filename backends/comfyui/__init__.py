@@ -1,7 +1,9 @@
 """ComfyUI backend: API-format workflow templates sent to a ComfyUI server.
 
 `client` speaks the HTTP and websocket protocol, `templates` loads workflows and
-their parameter bindings, `backend` runs one shot as one prompt.
+their parameter bindings (`binding`: the binding file's schema; `workflow`: a loaded
+template and a shot applied to it), `backend` runs one shot as one prompt (`preflight`:
+the server checks; `events`: websocket events -> progress; `outputs`: the take's files).
 """
 
 from .backend import ComfyUIBackend, ServerProbe

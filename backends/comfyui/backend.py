@@ -2,9 +2,10 @@
 
 A job is checked against its template's ranges (no network), then against the server
 before it is sent (node types, model files and the other choices the workflow makes,
-from a short-lived /object_info cache), followed over the websocket with /history polling
-whenever the socket is down, cancelled through the queue or /interrupt, and its outputs
-are taken from /history, the source of truth.
+from a short-lived /object_info cache: preflight.py), followed over the websocket
+(events.py) with /history polling whenever the socket is down, cancelled through the
+queue or /interrupt, and its outputs are taken from /history, the source of truth
+(outputs.py).
 
 Live previews: binary previews (type 1, or type 4 after announcing feature flags) become
 `Progress.preview_image` with their format, PNG or JPEG (real ComfyUI encodes sampler
@@ -13,9 +14,7 @@ previews as JPEG); the main thread hands the bytes to Blender, which decodes eit
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import threading
 import time
 import uuid
@@ -30,23 +29,20 @@ from ..base import (
     GenerationRequest,
     GenerationResult,
     InvalidRequest,
-    MissingResource,
     Offer,
     ProgressCallback,
     ProtocolError,
 )
-from ..files import sanitize_filename, unique_path
-from .client import ComfyEvent, ComfyEventStream, ComfyUIClient, EventStreamClosed
-from .errors import error_from_history, execution_error, interrupted_error
-from .outputs import file_media, output_files, output_texts, safe_extension
-from .progress import RUN_END, RUN_START, MonotonicReporter, NodeProgress, expected_weights
-from .templates import (
-    BUNDLED_TEMPLATE_DIR,
-    ComfyTemplate,
-    ParameterOutOfRange,
-    TemplateError,
-    load_templates,
-)
+from ..files import sanitize_filename
+from .client import ComfyEventStream, ComfyUIClient, EventStreamClosed
+from .errors import error_from_history
+from .events import apply_event
+from .outputs import download_outputs, output_texts
+from .preflight import PreflightChecks, combo_options
+from .progress import RUN_START, MonotonicReporter, NodeProgress, expected_weights
+from .templates import BUNDLED_TEMPLATE_DIR, ParameterOutOfRange, TemplateError, load_templates
+
+__all__ = ["DEFAULT_URL", "UPLOAD_SUBFOLDER", "ComfyUIBackend", "ServerProbe", "combo_options"]
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +75,7 @@ class ServerProbe:
         return self.queue_running + self.queue_pending
 
 
-class ComfyUIBackend(Backend):
+class ComfyUIBackend(PreflightChecks, Backend):
     kind = "comfyui"
 
     def __init__(
@@ -203,7 +199,7 @@ class ComfyUIBackend(Backend):
                 stream.close()
         if entry is None:
             entry = self._finished_history(prompt_id)
-        files = self._download_outputs(entry, request, template, progress, cancel)
+        files = download_outputs(self.client, self.base_url, entry, request, template, progress, cancel)
         progress.update(1.0, "downloaded")
         parameters = {**applied, "server_url": self.base_url, "backend_instance": self.instance_id}
         texts = output_texts(entry)
@@ -212,64 +208,6 @@ class ComfyUIBackend(Backend):
         return GenerationResult(
             files=tuple(files), model=template.model, parameters=parameters, server_job_id=prompt_id
         )
-
-    def preflight(self, template: ComfyTemplate) -> None:
-        """Raise MissingResource unless the server has every node type, model file and choice the template needs."""
-        info, fresh = self._object_info()
-        problem = self._missing_resource(template, info)
-        if problem is not None and not fresh:
-            # The user may just have installed the model: look again before blaming the server.
-            info, _ = self._object_info(refresh=True)
-            problem = self._missing_resource(template, info)
-        if problem is not None:
-            raise problem
-
-    def _object_info(self, *, refresh: bool = False) -> tuple[dict[str, Any], bool]:
-        # One lock for the fetch too: several workers starting at once share one large download.
-        with self._object_info_lock:
-            cached = self._object_info_cache
-            now = time.monotonic()
-            if not refresh and cached is not None and now - cached[0] < self.object_info_ttl:
-                return cached[1], False
-            info = self.client.object_info()
-            self._object_info_cache = (time.monotonic(), info)
-            return info, True
-
-    def _missing_resource(self, template: ComfyTemplate, info: dict[str, Any]) -> MissingResource | None:
-        for node_id, class_type in template.node_classes.items():
-            if class_type not in info:
-                return MissingResource(
-                    f"node type '{class_type}' (node {node_id} of template '{template.name}') is not"
-                    f" installed on ComfyUI at {self.base_url}",
-                    hint="Install the custom node pack that provides it (ComfyUI-Manager can find it)"
-                    " and restart ComfyUI, or choose another template.",
-                )
-        for model in template.required_models:
-            options = combo_options(info.get(model.class_type), model.input_name)
-            if options is not None and model.filename not in options:
-                return MissingResource(
-                    f"ComfyUI at {self.base_url} is missing {model.filename} for {model.class_type}"
-                    f" node {model.node_id} (input {model.input_name} of template '{template.name}')",
-                    hint=f"Put it in ComfyUI/models/{model.folder}/ on that machine and restart ComfyUI,"
-                    " or choose another template.",
-                )
-        model_inputs = {(m.node_id, m.input_name) for m in template.required_models}
-        for node_id, node in template.workflow_copy().items():
-            class_type = str(node["class_type"])
-            for input_name, value in node["inputs"].items():
-                key = (node_id, input_name)
-                if key in model_inputs or key in template.bound_inputs or not isinstance(value, str):
-                    continue
-                options = combo_options(info.get(class_type), input_name)
-                if options is not None and value not in options:
-                    shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
-                    return MissingResource(
-                        f"ComfyUI at {self.base_url} does not offer '{value}' for input {input_name} of"
-                        f" node {node_id} ({class_type}) of template '{template.name}' (it offers: {shown})",
-                        hint="The template was made for a newer ComfyUI or a node pack this server lacks:"
-                        " update ComfyUI, or choose another template.",
-                    )
-        return None
 
     def _open_stream(self, client_id: str, connect_timeout: float = 10.0) -> ComfyEventStream | None:
         try:
@@ -308,7 +246,7 @@ class ComfyUIBackend(Backend):
                         stream, next_poll = None, 0.0
                         next_reconnect = time.monotonic() + self.poll_interval
                     else:
-                        if event is not None and self._handle_event(event, prompt_id, tracker, progress):
+                        if event is not None and apply_event(event, prompt_id, tracker, progress, self.base_url):
                             return None
                 else:
                     cancel.wait(min(0.2, self.poll_interval))
@@ -323,50 +261,6 @@ class ComfyUIBackend(Backend):
         finally:
             if stream is not None:
                 stream.close()
-
-    def _handle_event(
-        self, event: ComfyEvent, prompt_id: str, tracker: NodeProgress, progress: MonotonicReporter
-    ) -> bool:
-        """Apply one event; True when the prompt has finished successfully."""
-        # This socket's client_id is unique to the job, but a prompt_id check also guards
-        # against previews and errors of other prompts on servers that broadcast them.
-        if event.prompt_id is not None and event.prompt_id != prompt_id:
-            return False
-        data = event.data
-        if event.type == "preview":
-            if event.image and event.image_format in ("png", "jpeg"):
-                progress.update(tracker.overall(), None, event.image, event.image_format)
-        elif event.type == "execution_start":
-            progress.update(RUN_START, "started on ComfyUI")
-        elif event.type == "execution_cached":
-            tracker.cached(data.get("nodes") or [])
-        elif event.type == "progress_state" and isinstance(data.get("nodes"), dict):
-            tracker.state(data["nodes"])
-            progress.update(tracker.overall(), _running_step(data["nodes"], tracker))
-            return False
-        elif event.type == "progress":
-            tracker.step(_node_id(data.get("node")), data.get("value"), data.get("max"))
-            progress.update(
-                tracker.overall(),
-                f"{tracker.describe(_node_id(data.get('node')))} step {data.get('value')}/{data.get('max')}",
-            )
-            return False
-        elif event.type == "executing":
-            if data.get("node") is None:
-                return True  # the most version-stable completion signal, sent after history is written
-            tracker.executing(str(data["node"]))
-            progress.update(tracker.overall(), tracker.describe(str(data["node"])))
-            return False
-        elif event.type == "execution_success":
-            return True
-        elif event.type == "execution_error":
-            raise execution_error(data, self.base_url)
-        elif event.type == "execution_interrupted":
-            raise interrupted_error(data, self.base_url)
-        else:
-            return False
-        progress.update(tracker.overall())
-        return False
 
     def _poll(self, prompt_id: str, *, check_vanished: bool = True) -> dict[str, Any] | None:
         """The finished history entry, None while queued or running; raises if it failed or vanished."""
@@ -423,59 +317,6 @@ class ComfyUIBackend(Backend):
         except BackendError as exc:
             log.warning("%s: could not cancel %s on the server: %s", self.display_name, prompt_id, exc)
 
-    def _download_outputs(
-        self,
-        entry: dict[str, Any],
-        request: GenerationRequest,
-        template: ComfyTemplate,
-        progress: MonotonicReporter,
-        cancel: threading.Event,
-    ) -> list[str]:
-        refs = output_files(entry, template.media)
-        if not refs:
-            raise ProtocolError(
-                f"ComfyUI at {self.base_url} finished template '{template.name}' without an output file",
-                hint="The template's save node may be missing or disabled.",
-            )
-        wanted = file_media(template.media)
-        if refs[0]["media"] is not wanted:
-            found = ", ".join(str(ref.get("filename")) for ref in refs[:3])
-            raise ProtocolError(
-                f"ComfyUI at {self.base_url} finished template '{template.name}' without a"
-                f" {wanted.value} file (it saved {found})",
-                hint=f"The template's save node does not save {wanted.value}; check its workflow.",
-            )
-        stem = sanitize_filename(request.file_stem, fallback="take")
-        written: list[str] = []
-        for index, ref in enumerate(refs):
-            if cancel.is_set():
-                for path in written:
-                    with contextlib.suppress(OSError):
-                        os.unlink(path)
-                raise Cancelled("the job was cancelled while its files were downloading")
-            suffix = f"_{index + 1:02d}" if len(refs) > 1 else ""
-            name = f"{stem}{suffix}{safe_extension(str(ref.get('filename', '')))}"
-            destination = unique_path(request.output_dir, name)
-            progress.update(RUN_END + (1.0 - RUN_END) * index / len(refs), f"downloading {name}")
-            self.client.download(ref, destination)
-            written.append(destination)
-        return written
-
-
-def combo_options(node_info: Any, input_name: str) -> list[str] | None:
-    """The choices of a combo input in /object_info, in the legacy or the v3 "COMBO" form."""
-    if not isinstance(node_info, dict) or not isinstance(node_info.get("input"), dict):
-        return None
-    for section in ("required", "optional"):
-        spec = (node_info["input"].get(section) or {}).get(input_name)
-        if not isinstance(spec, list) or not spec:
-            continue
-        if isinstance(spec[0], list):
-            return [str(option) for option in spec[0]]
-        if spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1], dict):
-            return [str(option) for option in spec[1].get("options") or []]
-    return None
-
 
 def _queued_ids(queue: dict[str, Any], *keys: str) -> set[str]:
     ids: set[str] = set()
@@ -484,16 +325,6 @@ def _queued_ids(queue: dict[str, Any], *keys: str) -> set[str]:
             if isinstance(item, list | tuple) and len(item) > 1:
                 ids.add(str(item[1]))
     return ids
-
-
-def _running_step(nodes: dict[str, Any], tracker: NodeProgress) -> str | None:
-    """'running KSampler (node 3) step 4/20' for a node in progress_state that counts steps, else None."""
-    for node_id, info in nodes.items():
-        if isinstance(info, dict) and info.get("state") == "running":
-            value, maximum = info.get("value"), info.get("max")
-            if isinstance(maximum, int | float) and maximum > 1 and isinstance(value, int | float):
-                return f"{tracker.describe(str(node_id))} step {int(value)}/{int(maximum)}"
-    return None
 
 
 def _bytes(value: Any) -> int:
@@ -505,10 +336,6 @@ def _bytes(value: Any) -> int:
 
 def _count(items: Any) -> int:
     return len(items) if isinstance(items, list) else 0
-
-
-def _node_id(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _raise_if_cancelled(cancel: threading.Event, when: str) -> None:

@@ -9,12 +9,18 @@ kind of a file comes from its extension, never from the key it was listed under.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import threading
 from typing import Any
 
 from ...shots import MediaKind
-from ..files import sanitize_filename
+from ..base import Cancelled, GenerationRequest, ProtocolError
+from ..files import sanitize_filename, unique_path
+from .client import ComfyUIClient
+from .progress import RUN_END, MonotonicReporter
+from .workflow import ComfyTemplate
 
 _OUTPUT_KEYS = ("images", "gifs", "videos", "video", "audio")  # gifs/videos: VideoHelperSuite and kin
 _VIDEO_EXTENSIONS = {".mp4", ".webm", ".mov", ".mkv", ".avi", ".gif", ".m4v"}
@@ -81,3 +87,44 @@ def safe_extension(server_filename: str) -> str:
     """The server's extension, only if it is plainly an extension; the server's name is never used."""
     extension = os.path.splitext(sanitize_filename(server_filename))[1].lower()
     return extension if _SAFE_EXTENSION.match(extension) else ".bin"
+
+
+def download_outputs(
+    client: ComfyUIClient,
+    base_url: str,
+    entry: dict[str, Any],
+    request: GenerationRequest,
+    template: ComfyTemplate,
+    progress: MonotonicReporter,
+    cancel: threading.Event,
+) -> list[str]:
+    """Download the take's files from a finished history entry into request.output_dir; their paths."""
+    refs = output_files(entry, template.media)
+    if not refs:
+        raise ProtocolError(
+            f"ComfyUI at {base_url} finished template '{template.name}' without an output file",
+            hint="The template's save node may be missing or disabled.",
+        )
+    wanted = file_media(template.media)
+    if refs[0]["media"] is not wanted:
+        found = ", ".join(str(ref.get("filename")) for ref in refs[:3])
+        raise ProtocolError(
+            f"ComfyUI at {base_url} finished template '{template.name}' without a"
+            f" {wanted.value} file (it saved {found})",
+            hint=f"The template's save node does not save {wanted.value}; check its workflow.",
+        )
+    stem = sanitize_filename(request.file_stem, fallback="take")
+    written: list[str] = []
+    for index, ref in enumerate(refs):
+        if cancel.is_set():
+            for path in written:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            raise Cancelled("the job was cancelled while its files were downloading")
+        suffix = f"_{index + 1:02d}" if len(refs) > 1 else ""
+        name = f"{stem}{suffix}{safe_extension(str(ref.get('filename', '')))}"
+        destination = unique_path(request.output_dir, name)
+        progress.update(RUN_END + (1.0 - RUN_END) * index / len(refs), f"downloading {name}")
+        client.download(ref, destination)
+        written.append(destination)
+    return written

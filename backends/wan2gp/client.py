@@ -1,75 +1,55 @@
-"""Low-level Wan2GP client: MCP JSON-RPC over streamable HTTP, plus the gallery's upload/download URLs.
+"""Low-level Wan2GP client: the Wan2GP tools (models, jobs) over MCP, plus the gallery's transfers.
 
-Stdlib urllib only (it ships with Blender); no MCP SDK. What the real Wan2GP 12.60 server does
-(protocols/wan2gp-recorded.md) and how this client meets it:
-
-* POST `<origin>/mcp/` with `Content-Type: application/json` and `Accept: application/json,
-  text/event-stream` (without both the server answers 406). `POST /mcp` answers 307 to `/mcp/`;
-  urllib will not re-POST on a 307, so redirects are followed here (same origin only) and the
-  new endpoint is remembered.
-* Answers are plain JSON; an SSE body (`data:` events) is read too, as other MCP servers send one.
-* `initialize` then the `notifications/initialized` notification (202, empty). Wan2GP is stateless
-  and sends no `mcp-session-id`; if a server does, it is echoed, and a 404 for it means the session
-  expired: the handshake is done again once. `mcp-protocol-version` is sent after the handshake.
-* Tool errors are HTTP 200 with `isError: true` and a text; they become typed errors (errors.py).
-* Results: `structuredContent`, unwrapped from `{"result": ...}` when the tool's output is a list or
-  an optional dict; else the JSON in `content[0].text`.
+Stdlib urllib only (it ships with Blender); no MCP SDK. The layers:
+    mcp.py      MCPSession: the JSON-RPC session (handshake, session id, SSE answers, redirects) and
+                `tools/call` with its result unwrapping; how it meets the real server is told there
+    gallery.py  GalleryTransfers: upload into and download from the gallery by one-time URLs
+    client.py   Wan2GPClient: the model and job tools (wangp_list_models, wangp_generate, ...)
 
 Every failure leaves as one of the typed errors of backends/base.py, never as a raw urllib error.
 """
 
 from __future__ import annotations
 
-import http.client
-import itertools
-import json
-import logging
-import mimetypes
-import os
-import threading
-import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from ..base import BackendUnreachable, InvalidRequest, ProtocolError
-from ..files import write_atomically
-from ..http import READ_ERRORS, ErrorAnswer, read_all, send, snippet, stream, transport_error, unreadable_init_image
-from .errors import IS_IT_WAN2GP, WAN2GP, envelope_message, http_error, rpc_error, tool_error
+from ..base import ProtocolError
+from ..http import snippet
+from .errors import IS_IT_WAN2GP
+from .gallery import DownloadedFile, GalleryTransfers
+from .mcp import (
+    ACCEPT,
+    CLIENT_INFO,
+    DEFAULT_URL,
+    KNOWN_PROTOCOL_VERSIONS,
+    LIST_TOOLS,
+    OPTIONAL_TOOLS,
+    PROTOCOL_VERSION,
+    WRAPPED_TOOLS,
+    MCPSession,
+    ServerInfo,
+    mcp_endpoint,
+)
 
-log = logging.getLogger(__name__)
-
-DEFAULT_URL = "http://127.0.0.1:7866/mcp/"
-PROTOCOL_VERSION = "2025-06-18"
-KNOWN_PROTOCOL_VERSIONS = ("2025-06-18", "2025-03-26", "2024-11-05")
-ACCEPT = "application/json, text/event-stream"
-CLIENT_INFO = {"name": "Shotcaller", "version": "0.1.0"}
-# Tools whose output the server wraps as {"result": ...}: those returning lists, and dicts that may be None.
-LIST_TOOLS = frozenset({
-    "wangp_list_models", "wangp_list_model_defs", "wangp_list_model_availability", "wangp_list_gallery",
-    "wangp_get_gallery_selection", "wangp_list_deepy_templates",
-})  # fmt: skip
-OPTIONAL_TOOLS = frozenset({"wangp_get_model", "wangp_get_model_metadata", "wangp_get_model_schema"})
-WRAPPED_TOOLS = LIST_TOOLS | OPTIONAL_TOOLS
-_MAX_REDIRECTS = 3
-
-
-def mcp_endpoint(url: str) -> str:
-    """The MCP endpoint for what a user typed: a bare origin gets `/mcp/`; a path is kept as given."""
-    url = (url or "").strip()
-    parts = urllib.parse.urlsplit(url)
-    path = parts.path if parts.path not in ("", "/") else "/mcp/"
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-@dataclass(frozen=True)
-class ServerInfo:
-    name: str
-    version: str
-    protocol_version: str
-    capabilities: dict[str, Any] = field(default_factory=dict)
+__all__ = [
+    "ACCEPT",
+    "CLIENT_INFO",
+    "DEFAULT_URL",
+    "KNOWN_PROTOCOL_VERSIONS",
+    "LIST_TOOLS",
+    "OPTIONAL_TOOLS",
+    "PROTOCOL_VERSION",
+    "WRAPPED_TOOLS",
+    "DownloadedFile",
+    "JobEvent",
+    "JobSnapshot",
+    "MCPSession",
+    "ServerInfo",
+    "Wan2GPClient",
+    "mcp_endpoint",
+]
 
 
 @dataclass(frozen=True)
@@ -111,136 +91,8 @@ class JobSnapshot:
         return cls(value["job_id"], done, bool(value.get("cancel_requested")), tuple(events), result, value)
 
 
-@dataclass(frozen=True)
-class DownloadedFile:
-    path: str
-    size: int
-    server_filename: str
-    media_type: str
-
-
-class _SessionExpired(Exception):
-    """The server forgot our mcp-session-id (HTTP 404 while we hold one)."""
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        return None  # every redirect reaches the caller as an HTTPError; POSTs are re-sent by hand
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-class Wan2GPClient:
+class Wan2GPClient(GalleryTransfers):
     """Talks to one Wan2GP MCP server. Thread-safe: requests are independent HTTP exchanges."""
-
-    def __init__(self, url: str = DEFAULT_URL, timeout: float = 30.0) -> None:
-        self.endpoint = mcp_endpoint(url)
-        parts = urllib.parse.urlsplit(self.endpoint)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InvalidRequest(
-                f"the Wan2GP address {url!r} is not an http(s) URL",
-                hint="Write it like http://127.0.0.1:7866/mcp/ in Shotcaller's preferences.",
-            )
-        self.timeout = timeout
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._session_id: str | None = None
-        self._protocol_version: str | None = None
-        self.server_info: ServerInfo | None = None
-
-    @property
-    def origin(self) -> str:
-        parts = urllib.parse.urlsplit(self.endpoint)
-        return f"{parts.scheme}://{parts.netloc}"
-
-    # --- lifecycle ---------------------------------------------------------------------------
-
-    def initialize(self) -> ServerInfo:
-        """The MCP handshake: initialize, then the initialized notification."""
-        with self._lock:
-            return self._initialize_locked()
-
-    def ensure_initialized(self) -> ServerInfo:
-        with self._lock:
-            if self.server_info is not None:
-                return self.server_info
-            return self._initialize_locked()
-
-    def _initialize_locked(self) -> ServerInfo:
-        self._session_id = None
-        self._protocol_version = None
-        self.server_info = None
-        params = {"protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": CLIENT_INFO}
-        result, headers = self._exchange("initialize", params, handshake=True)
-        if not isinstance(result, dict):
-            raise ProtocolError(
-                f"Wan2GP at {self.endpoint} answered initialize with {snippet(str(result))}", hint=IS_IT_WAN2GP
-            )
-        version = str(result.get("protocolVersion") or "")
-        if version not in KNOWN_PROTOCOL_VERSIONS:
-            log.warning(
-                "Wan2GP at %s speaks MCP %r; Shotcaller knows %s",
-                self.endpoint,
-                version,
-                ", ".join(KNOWN_PROTOCOL_VERSIONS),
-            )
-        session = headers.get("mcp-session-id")
-        self._session_id = session or None
-        self._protocol_version = version or PROTOCOL_VERSION
-        server = result.get("serverInfo") if isinstance(result.get("serverInfo"), dict) else {}
-        capabilities = result.get("capabilities") if isinstance(result.get("capabilities"), dict) else {}
-        info = ServerInfo(
-            str((server or {}).get("name", "")),
-            str((server or {}).get("version", "")),
-            self._protocol_version,
-            dict(capabilities or {}),
-        )
-        self._notify("notifications/initialized")
-        self.server_info = info
-        return info
-
-    def ping(self) -> None:
-        self._request("ping", None)
-
-    def list_tools(self) -> list[dict[str, Any]]:
-        result = self._request("tools/list", None)
-        tools = result.get("tools") if isinstance(result, dict) else None
-        if not isinstance(tools, list):
-            raise ProtocolError(f"Wan2GP at {self.endpoint} answered tools/list without tools", hint=IS_IT_WAN2GP)
-        return [t for t in tools if isinstance(t, dict)]
-
-    # --- tools ---------------------------------------------------------------------------------
-
-    def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None, *, timeout: float | None = None) -> Any:
-        """The tool's value (structured content, unwrapped). isError raises a typed error."""
-        params = {"name": name, "arguments": dict(arguments or {})}
-        result = self._request("tools/call", params, timeout=timeout)
-        if not isinstance(result, dict):
-            raise ProtocolError(
-                f"Wan2GP at {self.endpoint} answered {name} with {snippet(str(result))}", hint=IS_IT_WAN2GP
-            )
-        content = result.get("content") if isinstance(result.get("content"), list) else []
-        texts = [str(c.get("text", "")) for c in content or [] if isinstance(c, dict) and c.get("type") == "text"]
-        if result.get("isError"):
-            raise tool_error(name, "\n".join(texts) or "(no message)", self.origin)
-        if "structuredContent" in result:
-            value = result["structuredContent"]
-            if name in WRAPPED_TOOLS and isinstance(value, dict) and set(value) == {"result"}:
-                return value["result"]
-            return value
-        values = []  # an older server without structured content: the JSON is in the text items
-        for text in texts:
-            try:
-                values.append(json.loads(text))
-            except ValueError:
-                raise ProtocolError(
-                    f"Wan2GP at {self.endpoint} answered {name} with text that is not JSON: {snippet(text)}",
-                    hint=IS_IT_WAN2GP,
-                ) from None
-        if name in LIST_TOOLS:
-            return values
-        return values[0] if values else None
 
     def list_models(self, **filters: Any) -> list[dict[str, Any]]:
         """One page of compact model records (the server caps `limit` at 10; page with `offset`)."""
@@ -292,277 +144,3 @@ class Wan2GPClient:
         if event_limit is not None:
             arguments["event_limit"] = event_limit
         return JobSnapshot.parse(self.call_tool("wangp_cancel_job", arguments), self.origin, "wangp_cancel_job")
-
-    def list_gallery(self, media_type: str = "all", limit: int = 500) -> list[dict[str, Any]]:
-        value = self.call_tool("wangp_list_gallery", {"media_type": media_type, "limit": limit})
-        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-    def upload(self, path: str, *, filename: str | None = None) -> dict[str, Any]:
-        """Put a local file into the server's gallery; returns its gallery record (with gallery_id).
-
-        Upload URLs are one-time and expire: a link that is gone already is asked for once more.
-        """
-        name = os.path.basename(filename or path)
-        try:
-            size = os.path.getsize(path)
-        except OSError as exc:
-            raise unreadable_init_image(path, exc) from exc
-        for attempt in range(2):
-            ticket = self.call_tool("wangp_create_gallery_upload", {"filename": name})
-            upload_url = ticket.get("upload_url") if isinstance(ticket, dict) else None
-            if not isinstance(upload_url, str) or not upload_url:
-                raise ProtocolError(f"Wan2GP at {self.origin} gave no upload URL for {name}: {snippet(str(ticket))}")
-            max_bytes = ticket.get("max_bytes")
-            if isinstance(max_bytes, int) and size > max_bytes:
-                raise InvalidRequest(
-                    f"the init image {path} is larger than Wan2GP accepts ({max_bytes} bytes)",
-                    hint="Use a smaller image.",
-                )
-            method = str(ticket.get("method") or "PUT").upper()
-            try:
-                with open(path, "rb") as handle:
-                    status, body = self._send_file(method, self._absolute(upload_url), handle, size, name)
-            except OSError as exc:
-                raise unreadable_init_image(path, exc) from exc
-            if status == 404 and attempt == 0:
-                log.info("Wan2GP upload link for %s was gone; asking for a new one", name)
-                continue
-            return self._upload_answer(status, body, name)
-        raise AssertionError("unreachable")
-
-    def download(self, gallery_id: str, destination: str) -> DownloadedFile:
-        """Stream one gallery item to `destination`, atomically (one-time links are renewed once)."""
-        for attempt in range(2):
-            ticket = self.call_tool("wangp_create_gallery_download", {"gallery_id": gallery_id})
-            download_url = ticket.get("download_url") if isinstance(ticket, dict) else None
-            if not isinstance(download_url, str) or not download_url:
-                raise ProtocolError(
-                    f"Wan2GP at {self.origin} gave no download URL for {gallery_id}: {snippet(str(ticket))}"
-                )
-            what = f"the file of gallery item {gallery_id}"
-            request = urllib.request.Request(self._absolute(download_url), method="GET")
-            try:
-                response = send(request, self.timeout, self.origin, WAN2GP, opener=_OPENER.open)
-            except ErrorAnswer as answer:
-                if answer.status == 404 and attempt == 0:
-                    log.info("Wan2GP download link for %s was gone; asking for a new one", gallery_id)
-                    continue
-                raise ProtocolError(
-                    f"Wan2GP at {self.origin} could not serve {what} (HTTP {answer.status}):"
-                    f" {envelope_message(answer.body) or snippet(answer.body) or '(empty answer)'}",
-                    hint="Download links are one-time and expire after 10 minutes; generate again.",
-                ) from None
-            with response:
-                size = write_atomically(stream(response, self.origin, what, WAN2GP), destination)
-            return DownloadedFile(
-                destination,
-                size,
-                str((ticket or {}).get("filename") or ""),
-                str((ticket or {}).get("media_type") or ""),
-            )
-        raise AssertionError("unreachable")
-
-    # --- JSON-RPC plumbing ----------------------------------------------------------------------
-
-    def _request(self, method: str, params: Any, *, timeout: float | None = None) -> Any:
-        self.ensure_initialized()
-        try:
-            return self._exchange(method, params, timeout=timeout)[0]
-        except _SessionExpired:
-            log.info("Wan2GP at %s forgot our MCP session; doing the handshake again", self.endpoint)
-            self.initialize()
-            try:
-                return self._exchange(method, params, timeout=timeout)[0]
-            except _SessionExpired:
-                raise ProtocolError(
-                    f"Wan2GP at {self.endpoint} keeps rejecting its own MCP session", hint="Restart Wan2GP."
-                ) from None
-
-    def _notify(self, method: str) -> None:
-        body = {"jsonrpc": "2.0", "method": method}
-        try:
-            status, _headers, response = self._post(body, self.timeout)
-        except _SessionExpired:
-            raise ProtocolError(
-                f"Wan2GP at {self.endpoint} rejected the MCP session it had just opened", hint="Restart Wan2GP."
-            ) from None
-        with response:
-            read_all(response, self.origin, WAN2GP)
-        if status not in (200, 202, 204):
-            raise ProtocolError(f"Wan2GP at {self.endpoint} answered the notification {method} with HTTP {status}")
-
-    def _exchange(
-        self, method: str, params: Any, *, handshake: bool = False, timeout: float | None = None
-    ) -> tuple[Any, dict[str, str]]:
-        request_id = next(self._ids)
-        body: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
-        if params is not None:
-            body["params"] = params
-        status, headers, response = self._post(body, timeout or self.timeout, handshake=handshake)
-        with response:
-            content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-            if content_type == "text/event-stream":
-                message = self._read_sse(response, request_id, method, timeout or self.timeout)
-            else:
-                raw = read_all(response, self.origin, WAN2GP)
-                if status == 202 or not raw.strip():
-                    raise ProtocolError(
-                        f"Wan2GP at {self.endpoint} accepted {method} but sent no answer", hint=IS_IT_WAN2GP
-                    )
-                message = self._parse_message(raw, method)
-        if message.get("id") != request_id:
-            raise ProtocolError(
-                f"Wan2GP at {self.endpoint} answered {method} with the reply to another request"
-                f" (id {message.get('id')!r}, expected {request_id})"
-            )
-        if "error" in message:
-            raise rpc_error(message["error"], self.origin, method)
-        if "result" not in message:
-            raise ProtocolError(f"Wan2GP at {self.endpoint} answered {method} without a result", hint=IS_IT_WAN2GP)
-        return message["result"], headers
-
-    def _parse_message(self, raw: bytes, method: str) -> dict[str, Any]:
-        try:
-            message = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ProtocolError(
-                f"Wan2GP at {self.endpoint} answered {method} with something that is not JSON-RPC:"
-                f" {snippet(raw) or '(empty)'}",
-                hint=IS_IT_WAN2GP,
-            ) from None
-        if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
-            raise ProtocolError(f"Wan2GP at {self.endpoint} answered {method} with {snippet(raw)}", hint=IS_IT_WAN2GP)
-        return message
-
-    def _read_sse(
-        self, response: http.client.HTTPResponse, request_id: int, method: str, timeout: float
-    ) -> dict[str, Any]:
-        """Events until the JSON-RPC response for `request_id` (server requests and notifications skipped)."""
-        data: list[str] = []
-        deadline = time.monotonic() + timeout
-        while True:
-            if time.monotonic() > deadline:
-                raise BackendUnreachable(
-                    f"Wan2GP at {self.endpoint} kept the event stream open without answering {method}",
-                    hint="Try again; restart Wan2GP if it keeps happening.",
-                )
-            try:
-                line = response.readline()
-            except READ_ERRORS as exc:
-                raise transport_error(exc, self.origin, WAN2GP) from exc
-            if not line:
-                raise ProtocolError(
-                    f"Wan2GP at {self.endpoint} closed the event stream before answering {method}",
-                    hint="The connection dropped; try again.",
-                )
-            text = line.decode("utf-8", "replace").rstrip("\r\n")
-            if text.startswith("data:"):
-                data.append(text[5:].removeprefix(" "))
-                continue
-            if text or not data:
-                continue  # event:, id:, retry:, comments; or a blank line without data
-            payload, data = "\n".join(data), []
-            try:
-                message = json.loads(payload)
-            except ValueError:
-                raise ProtocolError(
-                    f"Wan2GP at {self.endpoint} sent an event that is not JSON: {snippet(payload)}", hint=IS_IT_WAN2GP
-                ) from None
-            if (
-                isinstance(message, dict)
-                and message.get("id") == request_id
-                and ("result" in message or "error" in message)
-            ):
-                return message
-
-    def _post(
-        self, body: dict[str, Any], timeout: float, *, handshake: bool = False
-    ) -> tuple[int, dict[str, str], http.client.HTTPResponse]:
-        data = json.dumps(body).encode()
-        method = str(body.get("method", ""))
-        url = self.endpoint
-        for _hop in range(_MAX_REDIRECTS + 1):
-            request = urllib.request.Request(url, data=data, method="POST")
-            request.add_header("Content-Type", "application/json")
-            request.add_header("Accept", ACCEPT)
-            request.add_header("User-Agent", "Shotcaller")
-            if self._session_id and not handshake:
-                request.add_header("Mcp-Session-Id", self._session_id)
-            if self._protocol_version and not handshake:
-                request.add_header("MCP-Protocol-Version", self._protocol_version)
-            try:
-                response = send(request, timeout, self.endpoint, WAN2GP, opener=_OPENER.open)
-            except ErrorAnswer as answer:
-                if answer.status in (301, 302, 303, 307, 308):
-                    url = self._follow(url, answer.headers.get("Location"), answer.status)
-                    continue
-                if answer.status == 404 and self._session_id and not handshake:
-                    raise _SessionExpired() from None
-                raise http_error(answer.status, answer.body, self.endpoint, method) from None
-            if url != self.endpoint:
-                log.info("Wan2GP MCP endpoint moved: %s -> %s", self.endpoint, url)
-                self.endpoint = url
-            headers = {k.lower(): v for k, v in response.headers.items()}
-            return response.status, headers, response
-        raise ProtocolError(f"Wan2GP at {self.endpoint} redirects in circles", hint=IS_IT_WAN2GP)
-
-    def _follow(self, url: str, location: str | None, status: int) -> str:
-        if not location:
-            raise ProtocolError(f"Wan2GP at {url} redirected (HTTP {status}) without saying where", hint=IS_IT_WAN2GP)
-        target = urllib.parse.urljoin(url, location)
-        old, new = urllib.parse.urlsplit(url), urllib.parse.urlsplit(target)
-        if (old.scheme, old.netloc) != (new.scheme, new.netloc):
-            raise ProtocolError(
-                f"Wan2GP at {url} redirected Shotcaller to another server ({new.scheme}://{new.netloc})",
-                hint="Shotcaller does not follow redirects to other servers; put the final address in the"
-                " preferences if it is right.",
-            )
-        return target
-
-    # --- gallery plumbing ------------------------------------------------------------------------
-
-    def _absolute(self, url: str) -> str:
-        """Upload and download URLs are relative to the server's origin (not to /mcp/)."""
-        target = urllib.parse.urljoin(self.origin + "/", url)
-        if urllib.parse.urlsplit(target).netloc != urllib.parse.urlsplit(self.origin).netloc:
-            raise ProtocolError(f"Wan2GP at {self.origin} pointed a transfer at another server: {url}")
-        return target
-
-    def _send_file(self, method: str, url: str, handle: Any, size: int, name: str) -> tuple[int, bytes]:
-        request = urllib.request.Request(url, data=handle, method=method)
-        request.add_header("Content-Length", str(size))
-        request.add_header("Content-Type", mimetypes.guess_type(name)[0] or "application/octet-stream")
-        try:
-            with send(request, self.timeout, self.origin, WAN2GP, opener=_OPENER.open) as response:
-                return response.status, read_all(response, self.origin, WAN2GP)
-        except ErrorAnswer as answer:
-            return answer.status, answer.body
-
-    def _upload_answer(self, status: int, body: bytes, name: str) -> dict[str, Any]:
-        message = envelope_message(body) or snippet(body) or "(empty answer)"
-        if status == 400:
-            raise InvalidRequest(
-                f"Wan2GP at {self.origin} could not use the init image {name}: {message}",
-                hint="Use a PNG, JPEG or WebP image that opens in an image viewer.",
-            )
-        if status == 413:
-            raise InvalidRequest(
-                f"Wan2GP at {self.origin} says the init image {name} is too large: {message}",
-                hint="Use a smaller image.",
-            )
-        if status == 404:
-            raise ProtocolError(
-                f"Wan2GP at {self.origin} lost the upload link for {name} twice: {message}",
-                hint="Try again; upload links expire after 10 minutes.",
-            )
-        if status >= 400:
-            raise http_error(status, body, self.origin, f"the upload of {name}")
-        try:
-            record = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            record = None
-        if not isinstance(record, dict) or not isinstance(record.get("gallery_id"), str):
-            raise ProtocolError(
-                f"Wan2GP at {self.origin} accepted {name} but named no gallery item: {message}", hint=IS_IT_WAN2GP
-            )
-        return record

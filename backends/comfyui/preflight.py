@@ -1,0 +1,95 @@
+"""The checks before a prompt is sent: does the server have every node type, model file and choice
+the template's workflow needs? Read from /object_info, cached for a short while (it is large)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from ..base import MissingResource
+from .client import ComfyUIClient
+from .workflow import ComfyTemplate
+
+
+class PreflightChecks:
+    """The preflight of ComfyUIBackend (which sets these attributes in its __init__)."""
+
+    client: ComfyUIClient
+    base_url: str
+    object_info_ttl: float
+    _object_info_lock: threading.Lock
+    _object_info_cache: tuple[float, dict[str, Any]] | None
+
+    def preflight(self, template: ComfyTemplate) -> None:
+        """Raise MissingResource unless the server has every node type, model file and choice the template needs."""
+        info, fresh = self._object_info()
+        problem = self._missing_resource(template, info)
+        if problem is not None and not fresh:
+            # The user may just have installed the model: look again before blaming the server.
+            info, _ = self._object_info(refresh=True)
+            problem = self._missing_resource(template, info)
+        if problem is not None:
+            raise problem
+
+    def _object_info(self, *, refresh: bool = False) -> tuple[dict[str, Any], bool]:
+        # One lock for the fetch too: several workers starting at once share one large download.
+        with self._object_info_lock:
+            cached = self._object_info_cache
+            now = time.monotonic()
+            if not refresh and cached is not None and now - cached[0] < self.object_info_ttl:
+                return cached[1], False
+            info = self.client.object_info()
+            self._object_info_cache = (time.monotonic(), info)
+            return info, True
+
+    def _missing_resource(self, template: ComfyTemplate, info: dict[str, Any]) -> MissingResource | None:
+        for node_id, class_type in template.node_classes.items():
+            if class_type not in info:
+                return MissingResource(
+                    f"node type '{class_type}' (node {node_id} of template '{template.name}') is not"
+                    f" installed on ComfyUI at {self.base_url}",
+                    hint="Install the custom node pack that provides it (ComfyUI-Manager can find it)"
+                    " and restart ComfyUI, or choose another template.",
+                )
+        for model in template.required_models:
+            options = combo_options(info.get(model.class_type), model.input_name)
+            if options is not None and model.filename not in options:
+                return MissingResource(
+                    f"ComfyUI at {self.base_url} is missing {model.filename} for {model.class_type}"
+                    f" node {model.node_id} (input {model.input_name} of template '{template.name}')",
+                    hint=f"Put it in ComfyUI/models/{model.folder}/ on that machine and restart ComfyUI,"
+                    " or choose another template.",
+                )
+        model_inputs = {(m.node_id, m.input_name) for m in template.required_models}
+        for node_id, node in template.workflow_copy().items():
+            class_type = str(node["class_type"])
+            for input_name, value in node["inputs"].items():
+                key = (node_id, input_name)
+                if key in model_inputs or key in template.bound_inputs or not isinstance(value, str):
+                    continue
+                options = combo_options(info.get(class_type), input_name)
+                if options is not None and value not in options:
+                    shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
+                    return MissingResource(
+                        f"ComfyUI at {self.base_url} does not offer '{value}' for input {input_name} of"
+                        f" node {node_id} ({class_type}) of template '{template.name}' (it offers: {shown})",
+                        hint="The template was made for a newer ComfyUI or a node pack this server lacks:"
+                        " update ComfyUI, or choose another template.",
+                    )
+        return None
+
+
+def combo_options(node_info: Any, input_name: str) -> list[str] | None:
+    """The choices of a combo input in /object_info, in the legacy or the v3 "COMBO" form."""
+    if not isinstance(node_info, dict) or not isinstance(node_info.get("input"), dict):
+        return None
+    for section in ("required", "optional"):
+        spec = (node_info["input"].get(section) or {}).get(input_name)
+        if not isinstance(spec, list) or not spec:
+            continue
+        if isinstance(spec[0], list):
+            return [str(option) for option in spec[0]]
+        if spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1], dict):
+            return [str(option) for option in spec[1].get("options") or []]
+    return None

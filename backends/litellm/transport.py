@@ -1,0 +1,204 @@
+"""Transport to one LiteLLM proxy: the key, JSON requests, SSE streams that a cancel can cut.
+
+Stdlib urllib only (it ships with Blender). Every failure leaves as a typed error of
+backends/base.py (see errors.py), never as a raw urllib or socket exception.
+
+The key is sent as `Authorization: Bearer <key>` and nowhere else: it is held in a `Secret` whose
+repr is '***', is never logged, and any text a server sends back is scrubbed of it before it goes
+into an error message. It is sent only to the proxy's own host, never to a URL the proxy returns.
+
+ProxyTransport is the base of LiteLLMClient (client.py); the endpoint families build on it:
+media.py (images, videos) and audio.py (transcription upload).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+from ..base import BackendError, Cancelled
+from ..http import READ_ERRORS, ErrorAnswer, json_object, json_request, read_all, send, transport_error
+from .errors import LITELLM, error_from_status, snippet
+
+DEFAULT_URL = "http://127.0.0.1:4000"
+
+
+class Secret:
+    """A string that never shows itself: repr and str are '***'. `reveal()` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value or ""
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "'***'" if self._value else "''"
+
+    __str__ = __repr__
+
+
+class ProxyTransport:
+    """The plumbing every endpoint shares. Holds no connection state, so one instance serves many threads."""
+
+    def __init__(self, base_url: str = DEFAULT_URL, api_key: str | Secret = "", *, timeout: float = 60.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self._key)
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        with self._open(method, path, **kwargs) as response:
+            raw = read_all(response, self.base_url, LITELLM)
+        return json_object(
+            raw,
+            self.base_url,
+            path,
+            LITELLM,
+            hint="Is this address really a LiteLLM proxy (and not another program or a proxy page)?",
+            quote=lambda text: self._scrub(snippet(text)),  # LiteLLM's longer snippet, without the key
+        )
+
+    def _open(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        raw_body: bytes | None = None,
+        content_type: str = "application/json",
+        what: str = "",
+        model: str = "",
+        timeout: float | None = None,
+        accept: str = "application/json",
+        auth: bool = True,
+    ) -> http.client.HTTPResponse:
+        request = json_request(self.base_url + path, method, body=body, raw_body=raw_body, content_type=content_type)
+        request.add_header("Accept", accept)
+        request.add_header("User-Agent", "Shotcaller")
+        if auth and self._key:
+            request.add_header("Authorization", f"Bearer {self._key.reveal()}")
+        try:
+            return send(request, timeout or self.timeout, self.base_url, LITELLM)
+        except ErrorAnswer as answer:
+            error = error_from_status(
+                answer.status,
+                answer.body,
+                url=self.base_url,
+                what=what or f"{method} {path}",
+                model=model,
+                has_key=self.has_key,
+            )
+            raise self._scrubbed(error) from None
+
+    @contextlib.contextmanager
+    def _streaming(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        *,
+        what: str,
+        model: str,
+        timeout: float | None,
+        cancel: threading.Event | None,
+    ) -> Iterator[http.client.HTTPResponse]:
+        """A response to read incrementally, on a connection that `cancel` shuts down at any moment
+        (while waiting for the answer to begin too, which urllib cannot offer)."""
+        parts = urllib.parse.urlsplit(self.base_url)
+        connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        try:
+            connection = connection_class(parts.hostname or "", parts.port, timeout=timeout or self.timeout)
+        except ValueError as exc:
+            raise transport_error(exc, self.base_url, LITELLM) from exc
+        headers = {"Accept": "text/event-stream", "User-Agent": "Shotcaller", "Content-Type": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key.reveal()}"
+        with contextlib.closing(connection), _shut_on_cancel(connection, cancel):
+            try:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"{what} was cancelled")
+                connection.request(method, parts.path + path, body=json.dumps(body).encode(), headers=headers)
+                response = connection.getresponse()
+            except READ_ERRORS as exc:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"{what} was cancelled") from None
+                raise transport_error(exc, self.base_url, LITELLM) from exc
+            with response:
+                if response.status >= 400:
+                    error_body = read_all(response, self.base_url, LITELLM)
+                    error = error_from_status(
+                        response.status, error_body, url=self.base_url, what=what, model=model, has_key=self.has_key
+                    )
+                    raise self._scrubbed(error)
+                yield response
+
+    def _scrub(self, text: str) -> str:
+        key = self._key.reveal()
+        return text.replace(key, "***") if key and len(key) >= 4 else text
+
+    def _scrubbed(self, error: BackendError) -> BackendError:
+        """The same error with the key removed from whatever the server echoed back."""
+        error.message = self._scrub(error.message)
+        error.hint = self._scrub(error.hint)
+        error.args = (error.message,)
+        return error
+
+
+def sse_events(response: http.client.HTTPResponse) -> Iterator[str]:
+    """The `data` of each server-sent event (multi-line data joined with newlines)."""
+    data: list[str] = []
+    for raw in response:
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        if line.startswith(":"):
+            continue  # comment / keep-alive
+        name, _, value = line.partition(":")
+        if name == "data":
+            data.append(value[1:] if value.startswith(" ") else value)
+    if data:
+        yield "\n".join(data)
+
+
+@contextlib.contextmanager
+def _shut_on_cancel(connection: http.client.HTTPConnection, cancel: threading.Event | None) -> Iterator[None]:
+    """Shut the connection's socket from a watcher thread when `cancel` is set: a blocked read returns."""
+    if cancel is None:
+        yield
+        return
+    finished = threading.Event()
+
+    def watch() -> None:
+        while not finished.is_set():
+            if cancel.wait(0.05):
+                sock = connection.sock  # None until connected: keep looking until the stream ends
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                    return
+                finished.wait(0.02)
+
+    watcher = threading.Thread(target=watch, name="litellm-stream-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        finished.set()
