@@ -6,12 +6,13 @@ import bpy
 
 from . import preferences, previews, properties, pump, session
 from .handlers import on_load_post
-from .operators import generate, transcribe, writing
+from .operators import enhance, generate, language, script, transcribe
 from .panels import backends, shot
 from .panels import writing as writing_panel
 
-# writing registers the scene's writing-tools state, which transcribe and the panels use.
-MODULES = (preferences, properties, generate, writing, transcribe, shot, writing_panel, backends)
+# properties registers the scene and strip properties every later module uses; language registers
+# the report operator that enhance, script and transcribe use for answers that arrive late.
+MODULES = (preferences, properties, generate, language, enhance, script, transcribe, shot, writing_panel, backends)
 
 
 def register() -> None:

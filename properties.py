@@ -1,4 +1,5 @@
-"""Shot settings and takes, stored on every strip (saved in the .blend)."""
+"""Shotcaller's data in the .blend: shot settings and takes on every strip, and per scene the
+project's routing wishes and what the writing tools and transcription show in the sidebar."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bpy.props import (
 )
 
 from .sequencer import compat
+from .sequencer.timeline import MAX_CHANNEL
 
 MEDIA_ITEMS = [
     ("video", "Video", "A moving shot"),
@@ -35,6 +37,17 @@ STATUS_ITEMS = [
     ("INTERRUPTED", "Interrupted", ""),
 ]
 ACTIVE_STATUSES = {"QUEUED", "RUNNING"}
+SOURCE_ITEMS = [
+    ("TEXT", "Text", "A text datablock (Text Editor) holds the script"),
+    ("PASTE", "Paste", "Paste the script into the field below"),
+]
+STATE_ITEMS = [
+    ("NONE", "None", ""),
+    ("READY", "Ready", "A proposal waits for Apply or Discard"),
+    ("DONE", "Done", ""),
+    ("FAILED", "Failed", ""),
+    ("CANCELLED", "Cancelled", ""),
+]
 
 
 class SHOTCALLER_PG_take(bpy.types.PropertyGroup):
@@ -95,7 +108,43 @@ class SHOTCALLER_PG_project(bpy.types.PropertyGroup):
     budget: FloatProperty(name="Budget", default=0.0, min=0.0, description="Money this project may spend; 0: no limit")
 
 
-CLASSES = (SHOTCALLER_PG_take, SHOTCALLER_PG_shot, SHOTCALLER_PG_project)
+class SHOTCALLER_PG_writing(bpy.types.PropertyGroup):
+    """What the writing tools and transcription show in the panel (saved with the scene; no keys).
+
+    Whether a request is running is kept by the operators, not here, so a .blend saved mid-request
+    never shows a request that nothing will finish.
+    """
+
+    # Enhance prompt (operators/enhance.py): the proposal for one shot, found again by its shot id.
+    enhance_shot_id: StringProperty(name="Shot", options={"HIDDEN"})
+    enhance_strip: StringProperty(name="Strip", description="The strip the proposal is for")
+    enhance_target: StringProperty(name="Target model", description="The model the prompt was rewritten for")
+    enhance_old: StringProperty(name="Old prompt")
+    enhance_new: StringProperty(name="New prompt", description="The rewritten prompt; Apply puts it on the shot")
+    enhance_state: EnumProperty(name="State", items=STATE_ITEMS, default="NONE")
+    enhance_message: StringProperty(name="Message")
+
+    # Script to shots (operators/script.py).
+    script_source: EnumProperty(name="Source", items=SOURCE_ITEMS, default="TEXT")
+    script_text: StringProperty(name="Text", description="The text datablock holding the script")
+    script_paste: StringProperty(name="Script", description="The script, pasted")
+    script_channel: IntProperty(
+        name="Channel", default=0, min=0, max=MAX_CHANNEL, description="Channel for the new shots; 0: the first free"
+    )
+    script_use_current_frame: BoolProperty(
+        name="Start at current frame", default=True, description="Place the first shot at the current frame"
+    )
+    script_frame_start: IntProperty(name="Start frame", default=1, description="Where the first shot starts")
+    script_state: EnumProperty(name="State", items=STATE_ITEMS, default="NONE")
+    script_message: StringProperty(name="Message")
+    script_chars: IntProperty(name="Characters", description="Characters the model wrote for the last shot list")
+
+    # Transcription (operators/transcribe.py).
+    transcribe_state: EnumProperty(name="State", items=STATE_ITEMS, default="NONE")
+    transcribe_message: StringProperty(name="Message")
+
+
+CLASSES = (SHOTCALLER_PG_take, SHOTCALLER_PG_shot, SHOTCALLER_PG_project, SHOTCALLER_PG_writing)
 
 
 def register() -> None:
@@ -103,9 +152,12 @@ def register() -> None:
         bpy.utils.register_class(cls)
     compat.strip_type().shotcaller = PointerProperty(type=SHOTCALLER_PG_shot)
     bpy.types.Scene.shotcaller_project = PointerProperty(type=SHOTCALLER_PG_project)
+    bpy.types.Scene.shotcaller_writing = PointerProperty(type=SHOTCALLER_PG_writing)
 
 
 def unregister() -> None:
+    if hasattr(bpy.types.Scene, "shotcaller_writing"):
+        del bpy.types.Scene.shotcaller_writing
     if hasattr(bpy.types.Scene, "shotcaller_project"):
         del bpy.types.Scene.shotcaller_project
     strip_type = compat.strip_type()

@@ -20,7 +20,8 @@ import bpy
 from .. import background, pump
 from ..backends.litellm.transcribe import Segment, SubtitleCue, subtitle_cues, transcribe_file
 from ..sequencer import compat
-from .writing import Refused, error_text, first_free_channel, language_request, notify, push_undo, redraw
+from ..sequencer.timeline import first_free_channel, strip_container
+from .language import Refused, error_text, language_request, notify, push_undo, redraw
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,7 @@ def style_subtitle(strip: Any, scene: Any) -> None:
 
 def place_cues(scene: Any, sound: Any, cues: list[SubtitleCue]) -> tuple[int, int]:
     """Text strips for the cues above `sound`, in its container. Returns (count, channel)."""
-    parent = sound.parent_meta() if hasattr(sound, "parent_meta") else None
-    container = parent if parent is not None else scene.sequence_editor  # the editor, or the sound's meta
+    container = strip_container(scene.sequence_editor, sound)  # the editor, or the sound's meta
     first, last = cues[0].frame_start, cues[-1].frame_end
     channel = first_free_channel(container, first, last, sound.channel + 1)
     if channel is None:

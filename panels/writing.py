@@ -7,7 +7,7 @@ from typing import Any
 
 import bpy
 
-from ..operators import transcribe, writing
+from ..operators import enhance, script, transcribe
 from ..sequencer import compat
 
 STATE_ICONS = {"READY": "QUESTION", "DONE": "CHECKMARK", "FAILED": "ERROR", "CANCELLED": "CANCEL"}
@@ -51,8 +51,8 @@ class SEQUENCER_PT_shotcaller_writing(bpy.types.Panel):
     def _draw_enhance(self, context: Any, scene: Any, state: Any) -> None:
         box = self.layout.box()
         box.label(text="Enhance Prompt", icon="SHADERFX")
-        strip = writing.active_shot_strip(context)
-        if writing.enhance_running(scene):
+        strip = enhance.active_shot_strip(context)
+        if enhance.enhance_running(scene):
             wrapped(box, context, state.enhance_message, icon="TIME")
             return
         if state.enhance_state == "READY":
@@ -76,7 +76,7 @@ class SEQUENCER_PT_shotcaller_writing(bpy.types.Panel):
     def _draw_script(self, context: Any, scene: Any, state: Any) -> None:
         box = self.layout.box()
         box.label(text="Script to Shots", icon="TEXT")
-        task = writing.script_task(scene)
+        task = script.script_task(scene)
         if task is not None:
             box.label(text=f"Writing the shot list: {task.chars:,} characters", icon="TIME")
             box.operator("sequencer.shotcaller_script_cancel", text="Cancel", icon="CANCEL")

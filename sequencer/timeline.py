@@ -1,4 +1,7 @@
-"""Putting a take on the timeline over exactly its shot's frames, on the first free channel above it."""
+"""Putting a take on the timeline over exactly its shot's frames, on the first free channel above it.
+
+`first_free_channel` is the one free-channel search: takes, shot lists and subtitles all use it.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +18,27 @@ class PlacementError(RuntimeError):
     """The take's file exists but cannot be put on the timeline; the message says why."""
 
 
-def first_free_channel_above(sequence_editor: Any, strip: Any) -> int:
-    start, end = strip.frame_final_start, strip.frame_final_end
-    occupied = {
-        other.channel
-        for other in compat.container_of(sequence_editor, strip)
-        if other != strip and other.frame_final_start < end and other.frame_final_end > start
+def first_free_channel(container: Any, frame_start: int, frame_end: int, lowest: int = 1) -> int | None:
+    """The lowest channel >= `lowest` with no strip of `container` (a sequence editor or a meta strip)
+    between frame_start and frame_end (exclusive); None when every one up to MAX_CHANNEL is taken."""
+    busy = {
+        strip.channel
+        for strip in compat.top_strips(container)
+        if strip.frame_final_start < frame_end and strip.frame_final_end > frame_start
     }
-    channel = strip.channel + 1
-    while channel in occupied:
-        channel += 1
-    if channel > MAX_CHANNEL:
+    return next((channel for channel in range(max(1, lowest), MAX_CHANNEL + 1) if channel not in busy), None)
+
+
+def strip_container(sequence_editor: Any, strip: Any) -> Any:
+    """What holds a strip: its meta strip, or the sequence editor itself."""
+    parent = strip.parent_meta() if hasattr(strip, "parent_meta") else None
+    return parent if parent is not None else sequence_editor
+
+
+def first_free_channel_above(sequence_editor: Any, strip: Any) -> int:
+    container = strip_container(sequence_editor, strip)
+    channel = first_free_channel(container, strip.frame_final_start, strip.frame_final_end, strip.channel + 1)
+    if channel is None:
         raise PlacementError(f"no free channel above '{strip.name}' (all {MAX_CHANNEL} are used)")
     return channel
 

@@ -22,7 +22,7 @@ import pytest
 from reference_servers import REPO_ROOT, reference_server
 
 KEY = f"sk-test-{secrets.token_hex(12)}"
-MODULES = ("operators.writing", "operators.transcribe", "panels.writing")
+MODULES = ("operators.enhance", "operators.script", "operators.transcribe", "panels.writing")
 SPANS = [(0.5, 1.5), (2.0, 3.2), (4.0, 4.6)]  # seconds of speech in the test sound
 LINES = ["We sail at dawn.", "Not without the nets.", "Then hurry."]
 DURATION = 5.5
@@ -34,7 +34,7 @@ def tools(shotcaller_addon, blender):
     """The add-on's writing modules and the pieces the tests drive."""
     loaded = [importlib.import_module(f"{shotcaller_addon}.{name}") for name in MODULES]
     yield types.SimpleNamespace(
-        transcribe=loaded[1],
+        transcribe=loaded[2],
         pump=importlib.import_module(f"{shotcaller_addon}.pump"),
         compat=importlib.import_module(f"{shotcaller_addon}.sequencer.compat"),
     )

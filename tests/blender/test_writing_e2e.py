@@ -21,7 +21,7 @@ from reference_servers import reference_server
 from devservers.litellm.config import ENHANCED_PROMPT, SHOT_LIST, SHOT_LIST_ANSWER
 
 KEY = f"sk-test-{secrets.token_hex(12)}"
-MODULES = ("operators.writing", "operators.transcribe", "panels.writing")
+MODULES = ("operators.enhance", "operators.script", "operators.transcribe", "panels.writing")
 SCRIPT = "INT. HARBOUR - DAWN. Mist. Mara walks the pier in a yellow raincoat. TITLE: The Last Catch."
 
 
@@ -38,8 +38,10 @@ def tools(shotcaller_addon, blender):
     """The add-on's writing modules and the pieces the tests drive."""
     loaded = [importlib.import_module(f"{shotcaller_addon}.{name}") for name in MODULES]
     yield types.SimpleNamespace(
-        writing=loaded[0],
-        transcribe=loaded[1],
+        enhance=loaded[0],
+        script=loaded[1],
+        transcribe=loaded[2],
+        panels=loaded[3],
         pump=importlib.import_module(f"{shotcaller_addon}.pump"),
         compat=importlib.import_module(f"{shotcaller_addon}.sequencer.compat"),
         session=importlib.import_module(f"{shotcaller_addon}.session"),
@@ -99,10 +101,10 @@ def test_enhance_shows_old_and_new_then_apply_is_one_undo_step(tools, prefs, pro
     strip = make_shot(tools, sequencer_scene)
     state = sequencer_scene.shotcaller_writing
     assert bpy.ops.sequencer.shotcaller_enhance_prompt() == {"FINISHED"}
-    assert tools.writing.enhance_running(sequencer_scene)
+    assert tools.enhance.enhance_running(sequencer_scene)
     assert "Rewriting the prompt of 'Harbour'" in state.enhance_message
     drive(tools)
-    assert not tools.writing.enhance_running(sequencer_scene)
+    assert not tools.enhance.enhance_running(sequencer_scene)
     assert state.enhance_state == "READY", state.enhance_message
     assert state.enhance_old == "a harbour at dawn"
     assert state.enhance_new == ENHANCED_PROMPT  # the label and quotes of the answer are gone
@@ -155,10 +157,10 @@ def test_script_from_a_text_datablock_becomes_shots(tools, prefs, proxy, sequenc
     state.script_source, state.script_text = "TEXT", "Script"
 
     assert bpy.ops.sequencer.shotcaller_script_to_shots() == {"FINISHED"}
-    assert tools.writing.script_task(scene) is not None
+    assert tools.script.script_task(scene) is not None
     assert not bpy.ops.sequencer.shotcaller_script_to_shots.poll()  # one shot list at a time
     drive(tools)
-    assert tools.writing.script_task(scene) is None
+    assert tools.script.script_task(scene) is None
     assert state.script_state == "DONE", state.script_message
     assert state.script_chars == len(SHOT_LIST_ANSWER)  # the live count saw every streamed character
 
@@ -338,8 +340,7 @@ class Layout:
 
 def draw_panel(tools, name, context):
     """What the panel class `name` of panels/writing.py shows, one line per label or button."""
-    panels = importlib.import_module(f"{tools.writing.__name__.rsplit('.', 2)[0]}.panels.writing")
-    panel_class = getattr(panels, name)
+    panel_class = getattr(tools.panels, name)
     lines = []
     panel = types.SimpleNamespace(layout=Layout(lines))
     for attribute in dir(panel_class):  # the panel's own helpers, bound to the stand-in
@@ -369,4 +370,4 @@ def test_late_reports_reach_blender(tools, blender):
     assert bpy.ops.sequencer.shotcaller_report(level="INFO", message="3 shots on channel 2") == {"FINISHED"}
     with pytest.raises(RuntimeError, match="Script to shots failed"):
         bpy.ops.sequencer.shotcaller_report(level="ERROR", message="Script to shots failed")
-    assert tools.writing._redraw_while_busy() is None  # the UI redraw timer stops when nothing streams
+    assert tools.script._redraw_while_busy() is None  # the UI redraw timer stops when nothing streams
