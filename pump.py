@@ -61,7 +61,7 @@ def drain(
         if time.monotonic() >= deadline:
             break
     if applied:
-        _redraw_sequencers()
+        redraw_sequencers()
     return applied
 
 
@@ -140,7 +140,7 @@ def _orphaned(event: JobEvent, context: JobContext) -> str:
     return ""
 
 
-def _redraw_sequencers() -> None:
+def redraw_sequencers() -> None:
     window_manager = getattr(bpy.context, "window_manager", None)
     if window_manager is None:
         return

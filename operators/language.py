@@ -25,6 +25,7 @@ from ..backends.base import BackendError
 from ..backends.litellm.client import LiteLLMClient
 from ..backends.urls import UnsafeURL, check_service_url
 from ..preferences import current_settings, language_service
+from ..pump import redraw_sequencers
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +127,7 @@ def push_undo(message: str) -> None:
         bpy.ops.ed.undo_push(message=message)
 
 
-def redraw() -> None:
-    window_manager = getattr(bpy.context, "window_manager", None)
-    if window_manager is None:
-        return
-    for window in window_manager.windows:
-        for area in window.screen.areas:
-            if area.type == "SEQUENCE_EDITOR":
-                area.tag_redraw()
+redraw = redraw_sequencers  # the sequencer areas only: the rest of Blender need not repaint
 
 
 class SEQUENCER_OT_shotcaller_report(bpy.types.Operator):

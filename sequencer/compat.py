@@ -31,10 +31,15 @@ def all_strips(sequence_editor: Any) -> Any:
     return sequence_editor.sequences_all
 
 
+def strip_parent(sequence_editor: Any, strip: Any) -> Any:
+    """What holds a strip: its meta strip, or the sequence editor itself."""
+    parent = strip.parent_meta() if hasattr(strip, "parent_meta") else None
+    return parent if parent is not None else sequence_editor
+
+
 def container_of(sequence_editor: Any, strip: Any) -> Any:
     """The collection a strip lives in: its meta strip's, or the editor's top level."""
-    parent = strip.parent_meta() if hasattr(strip, "parent_meta") else None
-    return top_strips(parent if parent is not None else sequence_editor)
+    return top_strips(strip_parent(sequence_editor, strip))
 
 
 def sequencer_scene(context: Any) -> Any:

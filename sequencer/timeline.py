@@ -29,10 +29,7 @@ def first_free_channel(container: Any, frame_start: int, frame_end: int, lowest:
     return next((channel for channel in range(max(1, lowest), MAX_CHANNEL + 1) if channel not in busy), None)
 
 
-def strip_container(sequence_editor: Any, strip: Any) -> Any:
-    """What holds a strip: its meta strip, or the sequence editor itself."""
-    parent = strip.parent_meta() if hasattr(strip, "parent_meta") else None
-    return parent if parent is not None else sequence_editor
+strip_container = compat.strip_parent  # what holds a strip: its meta strip, or the sequence editor
 
 
 def first_free_channel_above(sequence_editor: Any, strip: Any) -> int:
