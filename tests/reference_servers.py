@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import subprocess
 import time
 from collections.abc import Iterator
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LITELLM_TEST_KEY = f"sk-test-{secrets.token_hex(12)}"  # the master key of the test proxy, new every run
 _READY = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 

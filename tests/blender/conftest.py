@@ -316,3 +316,25 @@ def dev_python() -> str:
     if not exe:
         pytest.skip("SHOTCALLER_DEV_PYTHON is not set (tools/test.sh sets it to the dev venv's python)")
     return exe
+
+
+@pytest.fixture(scope="session")
+def comfyui_url(dev_python, tmp_path_factory) -> Iterator[str]:
+    """One reference ComfyUI server for the Blender process (dev venv python, free loopback port)."""
+    from reference_servers import reference_server
+
+    output = str(tmp_path_factory.mktemp("comfyui"))
+    with reference_server(dev_python, "comfyui", "--output-dir", output, "--step-seconds", "0.01") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def litellm_proxy(dev_python, tmp_path_factory) -> Iterator[str]:
+    """One real LiteLLM proxy (its own venv) in front of the OpenAI media reference endpoint, for the whole
+    Blender process: starting it takes about 9 s. Its master key is reference_servers.LITELLM_TEST_KEY."""
+    from reference_servers import LITELLM_TEST_KEY, reference_server
+
+    folder = str(tmp_path_factory.mktemp("litellm"))
+    args = ("--master-key", LITELLM_TEST_KEY, "--dir", folder, "--video-job-seconds", "0.5")
+    with reference_server(dev_python, "litellm", *args, timeout=300) as url:
+        yield url

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -18,10 +17,10 @@ from pathlib import Path
 
 import av
 import pytest
+from reference_servers import LITELLM_TEST_KEY as MASTER_KEY
 from reference_servers import reference_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MASTER_KEY = f"sk-test-{secrets.token_hex(8)}"
 MEDIA_MODELS = "cloud-image=image/final, cloud-video=video/final"
 
 
@@ -33,11 +32,8 @@ def wan2gp(dev_python, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def litellm(dev_python, tmp_path_factory):
-    folder = str(tmp_path_factory.mktemp("litellm"))
-    args = ("--master-key", MASTER_KEY, "--dir", folder, "--video-job-seconds", "0.5")
-    with reference_server(dev_python, "litellm", *args, timeout=180) as url:
-        yield url
+def litellm(litellm_proxy):
+    return litellm_proxy
 
 
 @pytest.fixture

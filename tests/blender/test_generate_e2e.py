@@ -17,7 +17,6 @@ from pathlib import Path
 
 import av
 import pytest
-from reference_servers import reference_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHOTS = (("Intro", 1, 25), ("Street", 26, 24), ("Door", 50, 20))  # name, first frame, length
@@ -25,11 +24,8 @@ WIDTH, HEIGHT, FPS = 96, 64, 24
 
 
 @pytest.fixture(scope="module")
-def comfyui(dev_python, tmp_path_factory):
-    """The reference ComfyUI server, started with the dev venv's python on a free loopback port."""
-    output = str(tmp_path_factory.mktemp("comfyui"))
-    with reference_server(dev_python, "comfyui", "--output-dir", output, "--step-seconds", "0.01") as url:
-        yield url
+def comfyui(comfyui_url):
+    return comfyui_url
 
 
 @pytest.fixture

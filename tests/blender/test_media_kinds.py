@@ -10,16 +10,13 @@ from pathlib import Path
 
 import av
 import pytest
-from reference_servers import reference_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def comfyui(dev_python, tmp_path_factory):
-    output = str(tmp_path_factory.mktemp("comfyui"))
-    with reference_server(dev_python, "comfyui", "--output-dir", output, "--step-seconds", "0.005") as url:
-        yield url
+def comfyui(comfyui_url):
+    return comfyui_url
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
-import secrets
 import shutil
 import subprocess
 import time
@@ -19,9 +18,9 @@ import types
 
 import bpy
 import pytest
-from reference_servers import REPO_ROOT, reference_server
+from reference_servers import LITELLM_TEST_KEY as KEY
+from reference_servers import REPO_ROOT
 
-KEY = f"sk-test-{secrets.token_hex(12)}"
 MODULES = ("operators.enhance", "operators.script", "operators.transcribe", "panels.writing")
 SPANS = [(0.5, 1.5), (2.0, 3.2), (4.0, 4.6)]  # seconds of speech in the test sound
 LINES = ["We sail at dawn.", "Not without the nets.", "Then hurry."]
@@ -47,11 +46,8 @@ def audio(tools):
 
 
 @pytest.fixture(scope="module")
-def proxy(audio, dev_python, tmp_path_factory):
-    """The real LiteLLM proxy in front of the reference media endpoint; yields its URL."""
-    folder = str(tmp_path_factory.mktemp("litellm"))
-    with reference_server(dev_python, "litellm", "--master-key", KEY, "--dir", folder, timeout=300) as url:
-        yield url
+def proxy(audio, litellm_proxy):
+    return litellm_proxy
 
 
 @pytest.fixture(scope="module")

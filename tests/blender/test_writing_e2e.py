@@ -16,21 +16,17 @@ import types
 
 import bpy
 import pytest
-from reference_servers import reference_server
+from reference_servers import LITELLM_TEST_KEY as KEY
 
 from devservers.litellm.config import ENHANCED_PROMPT, SHOT_LIST, SHOT_LIST_ANSWER
 
-KEY = f"sk-test-{secrets.token_hex(12)}"
 MODULES = ("operators.enhance", "operators.script", "operators.transcribe", "panels.writing")
 SCRIPT = "INT. HARBOUR - DAWN. Mist. Mara walks the pier in a yellow raincoat. TITLE: The Last Catch."
 
 
 @pytest.fixture(scope="module")
-def proxy(dev_python, tmp_path_factory):
-    """The real LiteLLM proxy in front of the reference media endpoint; yields its URL."""
-    folder = str(tmp_path_factory.mktemp("litellm"))
-    with reference_server(dev_python, "litellm", "--master-key", KEY, "--dir", folder, timeout=300) as url:
-        yield url
+def proxy(litellm_proxy):
+    return litellm_proxy
 
 
 @pytest.fixture(scope="module")
