@@ -167,7 +167,9 @@ class Session:
         for problem in self._build_problems:
             log.warning("backend skipped: %s", problem)
         self.registry = CapabilityRegistry(entries)
-        decision_log = DecisionLog(settings.decision_log_path) if settings.decision_log_path else None
+        self._logs: dict[str, DecisionLog] = {}
+        self._logs_lock = threading.Lock()
+        decision_log = self.decision_log_at(settings.decision_log_path) if settings.decision_log_path else None
         self.scheduler = Scheduler(registry=self.registry, decision_log=decision_log)
         self.prober = BackgroundProber(
             self.registry,
@@ -192,8 +194,13 @@ class Session:
         self.scheduler.policy = policy
 
     def set_decision_log(self, path: str) -> None:
-        """Per project: the Blender layer points this beside the .blend when a file is opened."""
-        self.scheduler.decision_log = DecisionLog(path) if path else None
+        """The log for jobs submitted without their own (see `decision_log_at` for per-project logs)."""
+        self.scheduler.decision_log = self.decision_log_at(path) if path else None
+
+    def decision_log_at(self, path: str) -> DecisionLog:
+        """One log object per file, so every job logging to a project's file shares its lock."""
+        with self._logs_lock:
+            return self._logs.setdefault(path, DecisionLog(path))
 
     def fleet_status(self) -> list[InstanceReport]:
         return self.scheduler.fleet_status()

@@ -154,12 +154,12 @@ def submit_strips(scene: Any, strips: list[Any], quality: str, settings: Setting
     outcome.session = session
     outcome.warnings.extend(session.problems())  # a broken user template, a server that could not be set up
     folder = takes_folder(settings)
-    session.set_policy(routing_policy(scene))
-    session.set_decision_log(decision_log_path(folder))
+    policy = routing_policy(scene)
+    decision_log = session.decision_log_at(decision_log_path(folder))
     for strip, spec in specs:
         shot_folder = os.path.join(folder, slug(strip.name))
         file_stem = f"{slug(strip.name)}_{quality}_{uuid.uuid4().hex[:8]}"
-        job_id = session.scheduler.submit(spec, shot_folder, file_stem)
+        job_id = session.scheduler.submit(spec, shot_folder, file_stem, policy=policy, decision_log=decision_log)
         session.jobs[job_id] = JobContext(scene.name, spec.shot_id, strip.name, quality)
         shot = strip.shotcaller
         shot.job_id, shot.status, shot.progress = job_id, "QUEUED", 0.0

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from ..backends.base import BackendBusy, BackendError, BackendUnreachable, MissingResource, OutOfMemory
 from ..routing.candidates import ANY_OFFER, Candidate, Exclusion
+from ..routing.decision_log import DecisionLog
 from ..routing.health import CircuitBreakers
 from ..routing.policy import RoutingPolicy
 from ..routing.registry import CapabilityRegistry
@@ -57,6 +58,7 @@ class JobState:
     busy_backoff: float = 2.0
     last_oom: str = ""  # where it last ran out of memory, to say why settings stepped down
     last_error: BackendError | None = None
+    decision_log: DecisionLog | None = None  # the project's log; None: the scheduler's own
 
 
 def remember_failure(

@@ -126,18 +126,36 @@ class Scheduler:
 
     # -- main-thread API -------------------------------------------------
 
-    def submit(self, spec: ShotSpec, output_dir: str, file_stem: str, *, policy: RoutingPolicy | None = None) -> str:
-        """Queue one shot. Returns the job id; the outcome arrives as events (a hopeless shot fails at once)."""
+    def submit(
+        self,
+        spec: ShotSpec,
+        output_dir: str,
+        file_stem: str,
+        *,
+        policy: RoutingPolicy | None = None,
+        decision_log: DecisionLog | None = None,
+    ) -> str:
+        """Queue one shot. Returns the job id; the outcome arrives as events (a hopeless shot fails at once).
+
+        `policy` and `decision_log` belong to the shot's project, so they travel with the job: two
+        projects with jobs in flight never route or log under each other's settings.
+        """
         if self._closed:
             raise RuntimeError("the scheduler has been shut down")
         job = JobState(
-            uuid.uuid4().hex, spec, output_dir, file_stem, policy or self.policy, busy_backoff=self.busy_backoff
+            uuid.uuid4().hex,
+            spec,
+            output_dir,
+            file_stem,
+            policy or self.policy,
+            busy_backoff=self.busy_backoff,
+            decision_log=decision_log,
         )
         with self._cond:
             decision = self._route_job(job, self._views(), {})
             if decision.chosen is None and decision.retry_in is None:
                 self._emit(JobFailed(job.job_id, spec.shot_id, "no_route", decision.explanation))
-                record = log_record(job, decision, "no_route", decision.explanation)
+                record = (job, log_record(job, decision, "no_route", decision.explanation))
             else:
                 self._jobs[job.job_id] = job
                 self._pending.append(job)
@@ -235,14 +253,14 @@ class Scheduler:
                 if not self._dirty and not self._closed:
                     self._cond.wait(timeout)
 
-    def _plan_locked(self) -> tuple[float | None, list[dict]]:
+    def _plan_locked(self) -> tuple[float | None, list[tuple[JobState, dict]]]:
         if not self._pending:
             return None, []
         now = self._clock()
         views = self._views()
         boards = {view.instance_id: self._board(view, now) for view in views}
         wake = [_IDLE_RECHECK]
-        records: list[dict] = []
+        records: list[tuple[JobState, dict]] = []
         for placement in plan_dispatch(
             list(self._pending), boards, lambda job, waits: self._route_job(job, views, waits)
         ):
@@ -254,7 +272,7 @@ class Scheduler:
                 self._pending.remove(job)
                 kind, message, hint = no_route_failure(job, decision)
                 self._finish_locked(job, JobFailed(job.job_id, job.spec.shot_id, kind, message, hint))
-                records.append(log_record(job, decision, "no_route", message))
+                records.append((job, log_record(job, decision, "no_route", message)))
                 continue
             if not placement.start_now:
                 continue  # its best place is busy: it waits there, reserved, and later jobs see it
@@ -264,7 +282,7 @@ class Scheduler:
             probe = self.router.health.state(iid) is BreakerState.HALF_OPEN
             if (probe or not decision.chosen_resting) and not self.router.health.claim_probe(iid):
                 continue
-            records.append(self._bind_locked(job, decision, now, probe))
+            records.append((job, self._bind_locked(job, decision, now, probe)))
         for board in boards.values():
             if board.starts_allowed <= 0 and board.rate_wait > 0:
                 wake.append(board.rate_wait)
@@ -453,7 +471,8 @@ class Scheduler:
 
     # -- decision log --------------------------------------------------------
 
-    def _append_log(self, records: list[dict]) -> None:
-        if self.decision_log is not None:
-            for record in records:
-                self.decision_log.append(record)
+    def _append_log(self, records: list[tuple[JobState, dict]]) -> None:
+        for job, record in records:
+            decision_log = job.decision_log or self.decision_log
+            if decision_log is not None:
+                decision_log.append(record)

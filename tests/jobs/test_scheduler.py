@@ -386,6 +386,23 @@ def test_every_binding_is_written_to_the_decision_log(tmp_path, schedulers):
     assert records[1]["candidates"][0]["reason"].startswith("already failed this job")
 
 
+def test_each_job_logs_to_its_own_projects_decision_log(tmp_path, schedulers):
+    shared, project_a, project_b = (tmp_path / name for name in ("shared.jsonl", "a.jsonl", "b.jsonl"))
+    scheduler = Scheduler([ScriptedBackend("box")], decision_log=DecisionLog(str(shared)))
+    schedulers.append(scheduler)
+    first = scheduler.submit(spec(), str(tmp_path), "a", decision_log=DecisionLog(str(project_a)))
+    second = scheduler.submit(
+        spec(shot_id="shot0002bbbb"), str(tmp_path), "b", decision_log=DecisionLog(str(project_b))
+    )
+    run_to_end(scheduler, first)
+    run_to_end(scheduler, second)
+    run_to_end(scheduler, scheduler.submit(spec(), str(tmp_path), "c"))  # no log of its own: the scheduler's
+    scheduler.shutdown(wait=True)
+    assert [r["job_id"] for r in read_log(str(project_a))] == [first]
+    assert [r["job_id"] for r in read_log(str(project_b))] == [second]
+    assert len(list(read_log(str(shared)))) == 1
+
+
 def test_fleet_status_reports_load_and_health(tmp_path, schedulers):
     gate = threading.Event()
     scheduler = Scheduler([ScriptedBackend("box", block=gate)])
