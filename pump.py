@@ -49,17 +49,22 @@ def drain(
         return 0
     deadline = time.monotonic() + budget_seconds
     applied = 0
+    newest_previews: dict[str, tuple[bytes, str]] = {}  # one file write per shot per drain, not per frame
     while True:
         try:
             event = session.events.get_nowait()
         except queue.Empty:
             break
+        if isinstance(event, JobProgress) and event.preview_image:
+            newest_previews[event.shot_id] = (event.preview_image, event.preview_format)
         outcome = apply_event(session, event)
         applied += 1
         if on_event is not None:
             on_event(event, outcome)
         if time.monotonic() >= deadline:
             break
+    for shot_id, (image, image_format) in newest_previews.items():
+        previews.show(shot_id, image, image_format)
     if applied:
         redraw_sequencers()
     return applied
@@ -87,8 +92,6 @@ def apply_event(session: Session, event: JobEvent) -> str:
         shot.progress = event.fraction
         if event.message:
             shot.message = event.message
-        if event.preview_image:
-            previews.show(shot.shot_id, event.preview_image, event.preview_format)
     elif isinstance(event, JobSucceeded):
         return _land_take(scene, strip, event)
     elif isinstance(event, JobFailed):
