@@ -19,5 +19,6 @@ def test_spec_is_frozen_and_trims_prompt():
 
 def test_take_requires_files():
     with pytest.raises(ValidationError):
-        Take(shot_id="s", media=MediaKind.VIDEO, files=(), backend_kind="comfyui",
-             backend_instance="local", template="t")
+        Take(
+            shot_id="s", media=MediaKind.VIDEO, files=(), backend_kind="comfyui", backend_instance="local", template="t"
+        )

@@ -338,3 +338,14 @@ def litellm_proxy(dev_python, tmp_path_factory) -> Iterator[str]:
     args = ("--master-key", LITELLM_TEST_KEY, "--dir", folder, "--video-job-seconds", "0.5")
     with reference_server(dev_python, "litellm", *args, timeout=300) as url:
         yield url
+
+
+@pytest.fixture
+def addon(shotcaller_addon, comfyui_url, tmp_path, blender):
+    """The installed add-on pointed at the session's reference ComfyUI server, writing takes under tmp_path.
+    Modules that need other servers define their own `addon`."""
+    prefs = blender.context.preferences.addons[shotcaller_addon].preferences
+    prefs.comfyui_url = comfyui_url
+    prefs.output_folder = str(tmp_path / "takes")
+    yield importlib.import_module(shotcaller_addon)
+    importlib.import_module(f"{shotcaller_addon}.session").close_session()

@@ -12,11 +12,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import av
 import pytest
+from pump_driver import run_pump_until_idle
 from reference_servers import LITELLM_TEST_KEY as MASTER_KEY
 from reference_servers import reference_server
 
@@ -67,10 +67,7 @@ def make_shot(addon, scene, media="video", length=24, size=(128, 96)):
 def generate(bpy, addon, strip, quality):
     pump = importlib.import_module(f"{addon.__name__}.pump")
     assert bpy.ops.sequencer.shotcaller_generate(quality=quality) == {"FINISHED"}
-    deadline = time.monotonic() + 120
-    while pump.tick() is not None:
-        assert time.monotonic() < deadline, strip.shotcaller.message
-        time.sleep(0.02)
+    run_pump_until_idle(pump, describe=lambda: strip.shotcaller.message)
     return strip.shotcaller
 
 

@@ -7,6 +7,7 @@ import importlib
 import time
 
 import pytest
+from pump_driver import run_pump_until_idle
 from reference_servers import reference_server_process
 
 
@@ -41,9 +42,7 @@ def test_cancel_while_running_ends_as_cancelled_and_the_server_stops(
             assert time.monotonic() < deadline, strip.shotcaller.message
             time.sleep(0.02)
         assert blender.ops.sequencer.shotcaller_cancel() == {"FINISHED"}
-        while pump.tick() is not None:
-            assert time.monotonic() < deadline, strip.shotcaller.message
-            time.sleep(0.02)
+        run_pump_until_idle(pump, describe=lambda: strip.shotcaller.message)
     assert strip.shotcaller.status == "CANCELLED", strip.shotcaller.message
     assert len(strip.shotcaller.takes) == 0
     assert not list((tmp_path / "takes").rglob("*.mp4"))
@@ -54,9 +53,7 @@ def test_cancel_with_nothing_running_is_refused(addon, sequencer_scene, blender,
         blender.context.preferences.addons[addon.__name__].preferences.comfyui_url = server.url
         shot(addon, sequencer_scene)
         assert blender.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
-        pump = importlib.import_module(f"{addon.__name__}.pump")
-        while pump.tick() is not None:
-            time.sleep(0.02)
+        run_pump_until_idle(importlib.import_module(f"{addon.__name__}.pump"))
         assert blender.ops.sequencer.shotcaller_cancel() == {"CANCELLED"}  # only a warning: nothing to stop
 
 
@@ -74,8 +71,7 @@ def test_broken_user_template_is_named_and_bundled_ones_still_work(
         strip = shot(addon, sequencer_scene)
         assert blender.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
         problems = session.current_session().problems()
-        while pump.tick() is not None:
-            time.sleep(0.02)
+        run_pump_until_idle(pump)
     assert any("broken.binding.json" in problem for problem in problems), problems
     assert strip.shotcaller.status == "DONE", strip.shotcaller.message
     assert "broken.binding.json" in capsys.readouterr().out  # the operator's warning report

@@ -12,31 +12,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import av
 import pytest
+from pump_driver import run_pump_until_idle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHOTS = (("Intro", 1, 25), ("Street", 26, 24), ("Door", 50, 20))  # name, first frame, length
 WIDTH, HEIGHT, FPS = 96, 64, 24
-
-
-@pytest.fixture(scope="module")
-def comfyui(comfyui_url):
-    return comfyui_url
-
-
-@pytest.fixture
-def addon(shotcaller_addon, comfyui, tmp_path, blender):
-    """The installed add-on, pointed at the reference server, writing takes under tmp_path."""
-    prefs = blender.context.preferences.addons[shotcaller_addon].preferences
-    prefs.comfyui_url = comfyui
-    prefs.output_folder = str(tmp_path / "takes")
-    module = importlib.import_module(shotcaller_addon)
-    yield module
-    importlib.import_module(f"{shotcaller_addon}.session").close_session()
 
 
 def make_shots(bpy, scene, addon_module):
@@ -56,13 +40,7 @@ def make_shots(bpy, scene, addon_module):
 
 def drive_timer(addon_module, timeout=120.0):
     """Call the UI timer's function until it says it is idle, as Blender would."""
-    pump = importlib.import_module(f"{addon_module.__name__}.pump")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pump.tick() is None:
-            return
-        time.sleep(0.02)
-    pytest.fail("jobs did not finish in time")
+    run_pump_until_idle(importlib.import_module(f"{addon_module.__name__}.pump"), timeout=timeout)
 
 
 def video_facts(path):
@@ -117,7 +95,7 @@ def test_operator_places_takes_and_they_survive_reopening(addon, sequencer_scene
     assert_takes_placed(bpy.context.scene, addon)
 
 
-def test_headless_batch_generates_every_shot(addon, sequencer_scene, blender, tmp_path, comfyui):
+def test_headless_batch_generates_every_shot(addon, sequencer_scene, blender, tmp_path, comfyui_url):
     bpy = blender
     make_shots(bpy, sequencer_scene, addon)
     film = tmp_path / "film.blend"
@@ -134,7 +112,7 @@ def test_headless_batch_generates_every_shot(addon, sequencer_scene, blender, tm
             "--quality",
             "draft",
             "--comfyui-url",
-            comfyui,
+            comfyui_url,
             "--output-dir",
             str(tmp_path / "batch_takes"),
             "--report",

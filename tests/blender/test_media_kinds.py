@@ -5,28 +5,13 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import time
 from pathlib import Path
 
 import av
 import pytest
+from pump_driver import run_pump_until_idle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def comfyui(comfyui_url):
-    return comfyui_url
-
-
-@pytest.fixture
-def addon(shotcaller_addon, comfyui, tmp_path, blender):
-    prefs = blender.context.preferences.addons[shotcaller_addon].preferences
-    prefs.comfyui_url = comfyui
-    prefs.output_folder = str(tmp_path / "takes")
-    module = importlib.import_module(shotcaller_addon)
-    yield module
-    importlib.import_module(f"{shotcaller_addon}.session").close_session()
 
 
 def run_shot(bpy, scene, addon, media, quality="draft", init_image="", length=24, start=10):
@@ -40,10 +25,7 @@ def run_shot(bpy, scene, addon, media, quality="draft", init_image="", length=24
     strip.shotcaller.init_image = init_image
     strip.select = True
     assert bpy.ops.sequencer.shotcaller_generate(quality=quality) == {"FINISHED"}
-    deadline = time.monotonic() + 120
-    while pump.tick() is not None:
-        assert time.monotonic() < deadline, strip.shotcaller.message
-        time.sleep(0.02)
+    run_pump_until_idle(pump, describe=lambda: strip.shotcaller.message)
     shot = strip.shotcaller
     assert shot.status == "DONE", shot.message
     placed = compat.all_strips(scene.sequence_editor)[shot.takes[0].strip_name]

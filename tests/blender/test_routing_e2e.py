@@ -4,9 +4,9 @@ and the shot's panel fields (status, routing reason, take provenance) say so."""
 from __future__ import annotations
 
 import importlib
-import time
 
 import pytest
+from pump_driver import run_pump_until_idle
 from reference_servers import reference_server_process
 
 
@@ -40,12 +40,7 @@ def one_shot(addon, scene, size=(64, 64)):
 
 def pump_until_idle(addon, strip, on_tick=None, timeout=120.0):
     pump = importlib.import_module(f"{addon.__name__}.pump")
-    deadline = time.monotonic() + timeout
-    while pump.tick() is not None:
-        if on_tick is not None:
-            on_tick()
-        assert time.monotonic() < deadline, strip.shotcaller.message
-        time.sleep(0.02)
+    run_pump_until_idle(pump, timeout=timeout, on_tick=on_tick, describe=lambda: strip.shotcaller.message)
 
 
 def test_out_of_memory_on_every_server_steps_settings_down_and_says_so(

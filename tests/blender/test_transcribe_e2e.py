@@ -13,11 +13,11 @@ import itertools
 import json
 import shutil
 import subprocess
-import time
 import types
 
 import bpy
 import pytest
+from pump_driver import run_pump_until_idle
 from reference_servers import LITELLM_TEST_KEY as KEY
 from reference_servers import REPO_ROOT
 
@@ -83,12 +83,7 @@ def add_litellm(prefs, url, *, locality="LOCAL", model="whisper"):
 
 
 def drive(tools, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if tools.pump.tick() is None:
-            return
-        time.sleep(0.02)
-    pytest.fail("the transcription did not finish in time")
+    run_pump_until_idle(tools.pump, timeout=timeout)
 
 
 def add_sound(scene, path, *, channel=2, frame_start=11):

@@ -16,6 +16,7 @@ import types
 
 import bpy
 import pytest
+from pump_driver import run_pump_until_idle
 from reference_servers import LITELLM_TEST_KEY as KEY
 
 from devservers.litellm.config import ENHANCED_PROMPT, SHOT_LIST, SHOT_LIST_ANSWER
@@ -64,12 +65,7 @@ def add_litellm(prefs, url, *, key=KEY, locality="LOCAL", model="shot-writer"):
 
 def drive(tools, timeout=60.0):
     """Call the UI timer's function until it is idle, as Blender would."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if tools.pump.tick() is None:
-            return
-        time.sleep(0.02)
-    pytest.fail("the background request did not finish in time")
+    run_pump_until_idle(tools.pump, timeout=timeout)
 
 
 def make_shot(tools, scene, name="Harbour", prompt="a harbour at dawn", channel=1, start=1, length=48):
