@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..shots import MediaKind, Quality, ShotSpec
+from .sentences import join_sentences
 
 
 class BackendError(Exception):
@@ -31,8 +32,7 @@ class BackendError(Exception):
 
     def __str__(self) -> str:
         prefix = f"{self.backend}: " if self.backend else ""
-        suffix = f" {self.hint}" if self.hint else ""
-        return f"{prefix}{self.message}{suffix}"
+        return prefix + join_sentences(self.message, self.hint)
 
 
 class BackendUnreachable(BackendError):
@@ -63,8 +63,27 @@ class MissingResource(BackendError):
 
 
 class Cancelled(BackendError):
+    """The job stopped because it was cancelled.
+
+    `settle`, when set, blocks until the server has really stopped the job (real servers finish the
+    node or step they are in first) or until the event it is given is set (Shotcaller is closing).
+    The scheduler tells the user at once that the shot is cancelled, and keeps the server's slot
+    taken until `settle` returns, so that no other job is sent to a server still busy with this one.
+    """
+
     failover = False
     kind = "cancelled"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        backend: str = "",
+        settle: Callable[[threading.Event], None] | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, backend=backend)
+        self.settle = settle
 
 
 class ProtocolError(BackendError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..backends.sentences import join_sentences
 from ..shots import Take
 
 
@@ -65,7 +66,7 @@ class JobFailed(JobEvent):
 
     @property
     def text(self) -> str:
-        return f"{self.message} {self.hint}".strip()
+        return join_sentences(self.message, self.hint)
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,7 @@ class Scheduler:
         self._cond = threading.Condition()
         self._dirty = False
         self._closed = False
+        self._stopping = threading.Event()  # set at shutdown: stops waits for cancelled jobs to settle
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="shotcaller-dispatch", daemon=True)
         self._dispatcher.start()
 
@@ -223,6 +224,7 @@ class Scheduler:
     def shutdown(self, *, wait: bool = False) -> None:
         """Cancel everything and stop the workers. Backends see `cancel` set and stop cooperatively."""
         self.cancel_all()
+        self._stopping.set()
         with self._cond:
             self._closed = True
             self._wake()
@@ -383,7 +385,7 @@ class Scheduler:
             result = backend.run(request, ProgressThrottle(self._emit, job.job_id, job.spec.shot_id), job.cancel)
         except Cancelled as exc:
             if job.cancel.is_set() or self._closed:
-                self._done(running, JobCancelled(job.job_id, job.spec.shot_id, exc.message or "cancelled"))
+                self._cancelled(running, exc)
             else:
                 self._failed(running, InterruptedOnServer(exc.message, hint=exc.hint, backend=exc.backend))
         except BackendError as exc:
@@ -449,6 +451,26 @@ class Scheduler:
                 return
             message = failure_message(job, exc, candidate.backend.display_name, self.max_attempts)
             self._finish_locked(job, JobFailed(job.job_id, job.spec.shot_id, exc.kind, message, exc.hint))
+
+    def _cancelled(self, running: _Running, exc: Cancelled) -> None:
+        """The shot is cancelled for the user now; its slot stays taken until the server has stopped it."""
+        job, iid = running.job, running.candidate.instance_id
+        event = JobCancelled(job.job_id, job.spec.shot_id, exc.message or "cancelled")
+        if exc.settle is None or self._stopping.is_set():
+            self._done(running, event)
+            return
+        with self._cond:
+            self._jobs.pop(job.job_id, None)
+            self._emit(event)
+        try:
+            exc.settle(self._stopping)
+        except Exception:  # a failed wait must still free the slot
+            log.exception("waiting for %s to stop a cancelled job failed", running.candidate.backend.display_name)
+        if running.probe:
+            self.router.health.release_probe(iid)
+        with self._cond:
+            self._running[iid].pop(job.job_id, None)
+            self._wake()  # a slot freed
 
     def _done(self, running: _Running, event: JobEvent) -> None:
         if isinstance(event, JobCancelled) and running.probe:

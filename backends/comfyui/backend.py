@@ -41,6 +41,7 @@ from .outputs import download_outputs, output_texts
 from .preflight import PreflightChecks, combo_options
 from .progress import RUN_START, MonotonicReporter, NodeProgress, expected_weights
 from .templates import BUNDLED_TEMPLATE_DIR, ParameterOutOfRange, TemplateError, load_templates
+from .workflow import ComfyTemplate
 
 __all__ = ["DEFAULT_URL", "UPLOAD_SUBFOLDER", "ComfyUIBackend", "ServerProbe", "combo_options"]
 
@@ -89,6 +90,7 @@ class ComfyUIBackend(PreflightChecks, Backend):
         object_info_ttl: float = 30.0,
         poll_interval: float = 1.0,
         history_grace: float = 10.0,
+        settle_timeout: float = 600.0,
     ) -> None:
         super().__init__(instance_id, max_concurrent=max_concurrent)
         self.base_url = base_url.rstrip("/")
@@ -96,6 +98,7 @@ class ComfyUIBackend(PreflightChecks, Backend):
         self.object_info_ttl = object_info_ttl
         self.poll_interval = poll_interval
         self.history_grace = history_grace
+        self.settle_timeout = settle_timeout  # longest wait for an interrupted prompt to leave the queue
         # A broken user template is reported here (for the preferences panel) and skipped,
         # so it does not take the bundled ones down with it.
         self.template_errors: list[TemplateError] = []
@@ -193,12 +196,12 @@ class ComfyUIBackend(PreflightChecks, Backend):
             prompt_id = self.client.submit(prompt, client_id, str(uuid.uuid4()))
             progress.update(RUN_START / 2, "queued on ComfyUI")
             tracker = NodeProgress(template.node_classes, expected_weights(prompt))
-            entry = self._wait_for_completion(prompt_id, client_id, stream, tracker, progress, cancel)
+            entry = self._wait_for_completion(prompt_id, client_id, stream, tracker, progress, cancel, template)
         finally:
             if stream is not None:
                 stream.close()
         if entry is None:
-            entry = self._finished_history(prompt_id)
+            entry = self._finished_history(prompt_id, template)
         files = download_outputs(self.client, self.base_url, entry, request, template, progress, cancel)
         progress.update(1.0, "downloaded")
         parameters = {**applied, "server_url": self.base_url, "backend_instance": self.instance_id}
@@ -226,6 +229,7 @@ class ComfyUIBackend(PreflightChecks, Backend):
         tracker: NodeProgress,
         progress: MonotonicReporter,
         cancel: threading.Event,
+        template: ComfyTemplate,
     ) -> dict[str, Any] | None:
         """Block until the prompt finished. Returns its history entry if polling saw it first."""
         # Even with a live socket, /history is read now and then: a completion that happened
@@ -236,8 +240,11 @@ class ComfyUIBackend(PreflightChecks, Backend):
         try:
             while True:
                 if cancel.is_set():
-                    self._cancel_on_server(prompt_id)
-                    raise Cancelled(f"the job was cancelled (ComfyUI prompt {prompt_id})")
+                    running = self._cancel_on_server(prompt_id)
+                    raise Cancelled(
+                        f"the job was cancelled (ComfyUI prompt {prompt_id})",
+                        settle=(lambda stop: self._settle(prompt_id, stop)) if running else None,
+                    )
                 if stream is not None:
                     try:
                         event = stream.receive(timeout=0.2)
@@ -246,7 +253,9 @@ class ComfyUIBackend(PreflightChecks, Backend):
                         stream, next_poll = None, 0.0
                         next_reconnect = time.monotonic() + self.poll_interval
                     else:
-                        if event is not None and apply_event(event, prompt_id, tracker, progress, self.base_url):
+                        if event is not None and apply_event(
+                            event, prompt_id, tracker, progress, self.base_url, template.required_models
+                        ):
                             return None
                 else:
                     cancel.wait(min(0.2, self.poll_interval))
@@ -254,7 +263,7 @@ class ComfyUIBackend(PreflightChecks, Backend):
                         stream = self._open_stream(client_id, connect_timeout=2.0)  # keeps cancel prompt
                         next_reconnect = time.monotonic() + max(2.0, 2 * self.poll_interval)
                 if time.monotonic() >= next_poll:
-                    entry = self._poll(prompt_id)
+                    entry = self._poll(prompt_id, template)
                     if entry is not None:
                         return entry
                     next_poll = time.monotonic() + (slow_poll if stream else self.poll_interval)
@@ -262,7 +271,9 @@ class ComfyUIBackend(PreflightChecks, Backend):
             if stream is not None:
                 stream.close()
 
-    def _poll(self, prompt_id: str, *, check_vanished: bool = True) -> dict[str, Any] | None:
+    def _poll(
+        self, prompt_id: str, template: ComfyTemplate | None = None, *, check_vanished: bool = True
+    ) -> dict[str, Any] | None:
         """The finished history entry, None while queued or running; raises if it failed or vanished."""
         entry = self.client.history(prompt_id)
         if entry is None:
@@ -286,15 +297,15 @@ class ComfyUIBackend(PreflightChecks, Backend):
                 )
         status = entry.get("status") if isinstance(entry.get("status"), dict) else None
         if status is not None and status.get("status_str") == "error":
-            raise error_from_history(entry, self.base_url)
+            raise error_from_history(entry, self.base_url, template.required_models if template else ())
         return entry
 
-    def _finished_history(self, prompt_id: str) -> dict[str, Any]:
+    def _finished_history(self, prompt_id: str, template: ComfyTemplate | None = None) -> dict[str, Any]:
         # execution_success is sent before the history entry is written: wait for it briefly.
         deadline = time.monotonic() + self.history_grace
         delay = 0.02
         while True:
-            entry = self._poll(prompt_id, check_vanished=False)
+            entry = self._poll(prompt_id, template, check_vanished=False)
             if entry is not None:
                 return entry
             if time.monotonic() >= deadline:
@@ -305,8 +316,10 @@ class ComfyUIBackend(PreflightChecks, Backend):
             time.sleep(delay)
             delay = min(0.5, delay * 2)
 
-    def _cancel_on_server(self, prompt_id: str) -> None:
-        """Pending: delete from the queue. Running: interrupt that prompt (and only that one)."""
+    def _cancel_on_server(self, prompt_id: str) -> bool:
+        """Pending: delete from the queue. Running: interrupt that prompt (and only that one).
+
+        True when the prompt was running: the server finishes the node it is in before it stops."""
         try:
             queue = self.client.queue()
             if prompt_id in _queued_ids(queue, "queue_pending"):
@@ -314,8 +327,28 @@ class ComfyUIBackend(PreflightChecks, Backend):
                 queue = self.client.queue()  # it may have started meanwhile
             if prompt_id in _queued_ids(queue, "queue_running"):
                 self.client.interrupt(prompt_id)
+                return True
         except BackendError as exc:
             log.warning("%s: could not cancel %s on the server: %s", self.display_name, prompt_id, exc)
+        return False
+
+    def _settle(self, prompt_id: str, stop: threading.Event) -> None:
+        """Wait until an interrupted prompt has left the server's queue: until then the server is busy with it."""
+        deadline = time.monotonic() + self.settle_timeout
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                if prompt_id not in _queued_ids(self.client.queue()):
+                    return
+            except BackendError as exc:  # gone or unreachable: the next job will find out and say so
+                log.info("%s: stopped waiting for %s to stop: %s", self.display_name, prompt_id, exc)
+                return
+            stop.wait(min(self.poll_interval, 1.0))
+        log.warning(
+            "%s: prompt %s still running %.0f s after it was interrupted",
+            self.display_name,
+            prompt_id,
+            self.settle_timeout,
+        )
 
 
 def _queued_ids(queue: dict[str, Any], *keys: str) -> set[str]:

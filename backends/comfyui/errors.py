@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from ..base import (
@@ -20,6 +21,7 @@ from ..base import (
     ProtocolError,
 )
 from ..http import Service, snippet
+from .workflow import RequiredModel
 
 START_HINT = (
     "Start it with `python main.py --listen 127.0.0.1 --port 8188` in the ComfyUI folder,"
@@ -30,6 +32,17 @@ _OOM_MARKERS = ("outofmemory", "out of memory", "allocation on device", "cuda er
 _USER_ERROR_TYPES = ("ValueError", "TypeError", "re.error", "AssertionError", "KeyError", "IndexError")
 _MODEL_EXTENSIONS = (".safetensors", ".sft", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".onnx")
 _MISSING_FILE_TYPES = ("FileNotFoundError", "ModuleNotFoundError", "ImportError")
+# What a loader says about a file that is there but unreadable (safetensors, torch.load, ComfyUI's own check).
+_DAMAGED_MARKERS = (
+    "header too small", "headertoolarge", "header too large", "metadataincompletebuffer", "deserializ",
+    "corrupt", "incomplete", "unexpected eof", "invalid load key", "pytorchstreamreader", "truncated",
+)  # fmt: skip
+_FILE_KINDS = {
+    "checkpoints": "checkpoint", "diffusion_models": "diffusion model", "unet": "diffusion model",
+    "text_encoders": "text encoder", "clip": "text encoder", "vae": "VAE", "loras": "LoRA",
+    "clip_vision": "CLIP vision model", "controlnet": "ControlNet", "upscale_models": "upscale model",
+    "audio_encoders": "audio encoder", "style_models": "style model", "model_patches": "model patch",
+}  # fmt: skip
 _UNKNOWN_NODE = re.compile(r"node (?:type )?'?([\w.\- ]+?)'? (?:does not exist|not found)", re.IGNORECASE)
 
 
@@ -121,8 +134,11 @@ def _is_model_input(class_type: str, input_name: str, received: Any) -> bool:
     return "Loader" in class_type or received.lower().endswith(_MODEL_EXTENSIONS)
 
 
-def execution_error(data: dict[str, Any], url: str) -> BackendError:
-    """An `execution_error` event (or history message): a node raised while running."""
+def execution_error(data: dict[str, Any], url: str, models: Sequence[RequiredModel] = ()) -> BackendError:
+    """An `execution_error` event (or history message): a node raised while running.
+
+    `models` are the template's model files: a loader that fails on one of them names the file,
+    its folder and the server, and the shot goes elsewhere (the file is there but unusable)."""
     node = f"node {data.get('node_id', '?')} ({data.get('node_type', '?')})"
     exception_type = str(data.get("exception_type", ""))
     exception_message = str(data.get("exception_message", "")).strip()
@@ -133,6 +149,9 @@ def execution_error(data: dict[str, Any], url: str) -> BackendError:
             f"ComfyUI at {url} ran out of memory in {node}: {first_line}",
             hint="Lower the resolution or frame count, use a draft template, or close other programs using the GPU.",
         )
+    loaded = [m for m in models if m.node_id == str(data.get("node_id"))]
+    if loaded:
+        return _unusable_model_file(loaded, data, url, first_line, lowered)
     described = f"{node} failed on ComfyUI at {url}: {exception_type}: {first_line}"
     short_type = exception_type.rsplit(".", 1)[-1]
     if exception_type in _MISSING_FILE_TYPES or short_type in _MISSING_FILE_TYPES:
@@ -140,6 +159,28 @@ def execution_error(data: dict[str, Any], url: str) -> BackendError:
     if exception_type in _USER_ERROR_TYPES or short_type in _USER_ERROR_TYPES:
         return InvalidRequest(described, hint="Check the shot's settings and the template's values for that node.")
     return ProtocolError(described, hint="See the ComfyUI console for the full traceback.")
+
+
+def _unusable_model_file(
+    loaded: list[RequiredModel], data: dict[str, Any], url: str, first_line: str, lowered: str
+) -> MissingResource:
+    """A loader failed on a file the server lists: the file itself is damaged, incomplete or the wrong one."""
+    text = " ".join([str(data.get("exception_message", "")), *map(str, data.get("traceback") or [])])
+    named = [m for m in loaded if m.filename in text] or loaded
+    files = " or ".join(f"the {_FILE_KINDS.get(m.folder, 'model')} file {m.filename}" for m in named)
+    folders = ", ".join(sorted({f"ComfyUI/models/{m.folder}/" for m in named}))
+    node = f"{named[0].class_type} node {named[0].node_id}"
+    if any(marker in lowered for marker in _DAMAGED_MARKERS):
+        return MissingResource(
+            f"{files} on ComfyUI at {url} is damaged or incomplete: download it again"
+            f" ({node} could not read it: {first_line})",
+            hint=f"Replace it in {folders} on that machine with a complete download, then generate again.",
+        )
+    return MissingResource(
+        f"{files} on ComfyUI at {url} could not be loaded by {node}: {first_line}",
+        hint=f"Check that the file in {folders} is the right model for this template and completely"
+        " downloaded; download it again if in doubt.",
+    )
 
 
 def interrupted_error(data: dict[str, Any], url: str) -> Cancelled:
@@ -150,14 +191,14 @@ def interrupted_error(data: dict[str, Any], url: str) -> Cancelled:
     )
 
 
-def error_from_history(entry: dict[str, Any], url: str) -> BackendError:
+def error_from_history(entry: dict[str, Any], url: str, models: Sequence[RequiredModel] = ()) -> BackendError:
     """A finished history entry whose status is not success."""
     status = entry.get("status") if isinstance(entry.get("status"), dict) else {}
     for message in reversed((status or {}).get("messages") or []):
         if not isinstance(message, list | tuple) or len(message) != 2 or not isinstance(message[1], dict):
             continue
         if message[0] == "execution_error":
-            return execution_error(message[1], url)
+            return execution_error(message[1], url, models)
         if message[0] == "execution_interrupted":
             return interrupted_error(message[1], url)
     return ProtocolError(

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .client import ComfyEvent
 from .errors import execution_error, interrupted_error
 from .progress import RUN_START, MonotonicReporter, NodeProgress
+from .workflow import RequiredModel
 
 
 def apply_event(
-    event: ComfyEvent, prompt_id: str, tracker: NodeProgress, progress: MonotonicReporter, base_url: str
+    event: ComfyEvent,
+    prompt_id: str,
+    tracker: NodeProgress,
+    progress: MonotonicReporter,
+    base_url: str,
+    models: Sequence[RequiredModel] = (),
 ) -> bool:
     """Apply one event; True when the prompt has finished successfully."""
     # This socket's client_id is unique to the job, but a prompt_id check also guards
@@ -45,7 +52,7 @@ def apply_event(
     elif event.type == "execution_success":
         return True
     elif event.type == "execution_error":
-        raise execution_error(data, base_url)
+        raise execution_error(data, base_url, models)
     elif event.type == "execution_interrupted":
         raise interrupted_error(data, base_url)
     else:

@@ -44,23 +44,46 @@ class PreflightChecks:
             return info, True
 
     def _missing_resource(self, template: ComfyTemplate, info: dict[str, Any]) -> MissingResource | None:
-        for node_id, class_type in template.node_classes.items():
-            if class_type not in info:
-                return MissingResource(
-                    f"node type '{class_type}' (node {node_id} of template '{template.name}') is not"
-                    f" installed on ComfyUI at {self.base_url}",
-                    hint="Install the custom node pack that provides it (ComfyUI-Manager can find it)"
-                    " and restart ComfyUI, or choose another template.",
-                )
+        """Everything the server lacks for the template, in one error: a studio installs it all in one round."""
+        nodes = [
+            f"'{class_type}' (node {node_id})"
+            for node_id, class_type in template.node_classes.items()
+            if class_type not in info
+        ]
+        files: list[str] = []
+        folders: list[str] = []
         for model in template.required_models:
             options = combo_options(info.get(model.class_type), model.input_name)
             if options is not None and model.filename not in options:
-                return MissingResource(
-                    f"ComfyUI at {self.base_url} is missing {model.filename} for {model.class_type}"
-                    f" node {model.node_id} (input {model.input_name} of template '{template.name}')",
-                    hint=f"Put it in ComfyUI/models/{model.folder}/ on that machine and restart ComfyUI,"
-                    " or choose another template.",
+                files.append(
+                    f"{model.filename} in models/{model.folder}/ (input {model.input_name} of"
+                    f" {model.class_type} node {model.node_id})"
                 )
+                folders.append(model.folder)
+        if nodes or files:
+            return self._missing_error(template, nodes, files, sorted(set(folders)))
+        return self._unoffered_choice(template, info)
+
+    def _missing_error(
+        self, template: ComfyTemplate, nodes: list[str], files: list[str], folders: list[str]
+    ) -> MissingResource:
+        parts = []
+        if files:
+            parts.append(f"{_count(len(files), 'model file')}: " + "; ".join(files))
+        if nodes:
+            parts.append(f"{_count(len(nodes), 'node type')}: " + ", ".join(nodes))
+        fixes = []
+        if files:
+            where = ", ".join(f"ComfyUI/models/{folder}/" for folder in folders)
+            fixes.append(f"put each model file in the folder named ({where}) on that machine")
+        if nodes:
+            fixes.append("install the custom node packs that provide the node types (ComfyUI-Manager can find them)")
+        return MissingResource(
+            f"ComfyUI at {self.base_url} lacks what template '{template.name}' needs: " + "; and ".join(parts),
+            hint=_sentence(" and ".join(fixes) + ", then restart ComfyUI; or choose another template"),
+        )
+
+    def _unoffered_choice(self, template: ComfyTemplate, info: dict[str, Any]) -> MissingResource | None:
         model_inputs = {(m.node_id, m.input_name) for m in template.required_models}
         for node_id, node in template.workflow_copy().items():
             class_type = str(node["class_type"])
@@ -78,6 +101,14 @@ class PreflightChecks:
                         " update ComfyUI, or choose another template.",
                     )
         return None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 def combo_options(node_info: Any, input_name: str) -> list[str] | None:

@@ -42,8 +42,13 @@ Known differences from a real 0.3.64 server:
 * VAEDecode of a video latent yields ``(length - 1) // 4 * 4 + 1`` frames and sizes floored to
   16 (Wan 2.2 5B) or 8 pixels, as the real VAEs do; a ``start_image`` becomes every frame's
   background; sounds last exactly the latent's seconds (the real VAEs round to their hop size);
-* catalogue nodes without an implementation here validate normally but fail at run time with
-  ``NotImplementedError``; no jobs API, assets, credential_auth or custom nodes;
+* catalogue nodes without an implementation here are refused at validation (``invalid_prompt``,
+  "... does not exist on the ComfyUI reference server: it lists the node in /object_info but cannot
+  run it"); no jobs API, assets, credential_auth or custom nodes;
+* model files named with ``damaged_models`` are listed like the others but their loader fails as a
+  truncated safetensors file does (``safetensors_rust.SafetensorError``, "header too small");
+* with ``interrupt_lag_seconds`` an interrupt lets the running node go on that long (real ComfyUI
+  finishes the node it is in) before ``execution_interrupted``; the prompt stays in /queue meanwhile.
 * a reconnect with the same clientId replaces the old socket; the old one closing later does not
   unregister the new one.
 """

@@ -61,6 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.5,
         help="time per sampler step of a prompt made slow with --fail-next slow (default 0.5)",
     )
+    parser.add_argument(
+        "--damaged-model",
+        action="append",
+        default=[],
+        metavar="FOLDER/FILENAME",
+        help="a model file the server lists but whose loader fails as on a truncated file; repeatable",
+    )
+    parser.add_argument(
+        "--interrupt-lag-seconds",
+        type=float,
+        default=0.0,
+        help="after an interrupt the running node goes on this long before the prompt stops (real"
+        " ComfyUI finishes the node it is in; default 0)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
     return parser
 
@@ -83,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             preview_format=args.preview_format,
             slow_step_seconds=args.slow_step_seconds,
             allow_remote=args.allow_remote,
+            damaged_models=args.damaged_model,
+            interrupt_lag_seconds=args.interrupt_lag_seconds,
             argv=["main.py", *(sys.argv[1:] if argv is None else argv)],
         ),
         ready="ComfyUI reference server listening on {url}",

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from . import nodes
-from .catalogue import Catalogue
+from .catalogue import MODEL_COMBOS, Catalogue
 from .prompt_queue import PromptQueue
 from .validation import type_name as _type_name
 
@@ -42,6 +42,14 @@ class Hub(Protocol):
 
 class Interrupted(Exception):
     pass
+
+
+class SafetensorError(Exception):
+    """What the safetensors library raises for a file whose header it cannot read."""
+
+
+SafetensorError.__module__ = "safetensors_rust"  # the name real servers report as exception_type
+DAMAGED_FILE_MESSAGE = "Error while deserializing header: header too small"
 
 
 def now_ms() -> int:
@@ -74,7 +82,9 @@ class NodeContext:
         return method != "none"
 
     def check_interrupt(self) -> None:
-        if self.job.worker.interrupt_flag.is_set():
+        worker = self.job.worker
+        # With a lag the node runs to its end, as real ComfyUI's non-sampler nodes do.
+        if worker.interrupt_flag.is_set() and worker.interrupt_lag_seconds <= 0:
             raise Interrupted()
 
     def failure_point(self) -> None:
@@ -168,8 +178,13 @@ class Worker:
         supports_metadata: Callable[[str | None], bool],
         preview_format: str = "png",
         slow_step_seconds: float = 0.5,
+        damaged_models: set[tuple[str, str]] | None = None,
+        interrupt_lag_seconds: float = 0.0,
     ):
         self.catalogue, self.queue, self.hub = catalogue, queue, hub
+        self.damaged_models = damaged_models or set()  # (folder, filename) whose loader fails
+        self.interrupt_lag_seconds = interrupt_lag_seconds
+        self.interrupted_at = 0.0
         self.directories = directories
         self.step_seconds = step_seconds
         self.slow_step_seconds = slow_step_seconds
@@ -204,6 +219,8 @@ class Worker:
         job = self.current
         if prompt_id and (job is None or job.prompt_id != prompt_id):
             return
+        if not self.interrupt_flag.is_set():
+            self.interrupted_at = time.monotonic()
         self.interrupt_flag.set()
 
     def _run(self) -> None:
@@ -316,8 +333,10 @@ class Worker:
             inputs: dict[str, Any] = {}
             try:
                 if self.interrupt_flag.is_set():
+                    self._finish_interrupted_node()
                     raise Interrupted()
                 inputs = self._inputs(job, node_id, results)
+                self._check_model_files(class_type, inputs)
                 if node_id == first_run and sampler is None:
                     job.failure_point(node_id)
                 function = nodes.NODES.get(class_type)
@@ -363,6 +382,17 @@ class Worker:
         job.add_message("execution_success", {"prompt_id": job.prompt_id})
         meta = {n: {"node_id": n, "display_node": n, "parent_node": None, "real_node_id": n} for n in ui_outputs}
         return ui_outputs, meta, {"status_str": "success", "completed": True, "messages": job.messages}
+
+    def _finish_interrupted_node(self) -> None:
+        """The node that was running when the interrupt came goes on for the lag (shutdown ends it early)."""
+        remaining = self.interrupted_at + self.interrupt_lag_seconds - time.monotonic()
+        if remaining > 0:
+            self.stopping.wait(remaining)
+
+    def _check_model_files(self, class_type: str, inputs: dict[str, Any]) -> None:
+        for (loader, input_name), folder in MODEL_COMBOS.items():
+            if loader == class_type and (folder, inputs.get(input_name)) in self.damaged_models:
+                raise SafetensorError(DAMAGED_FILE_MESSAGE)
 
     def _inputs(self, job: Job, node_id: str, results: dict[str, tuple]) -> dict[str, Any]:
         spec = self.catalogue.base[job.prompt[node_id]["class_type"]]["input"]

@@ -12,7 +12,7 @@ The stand-ins cover every node of the bundled templates: Wan 2.2 TI2V 5B and 14B
 video), SDXL and FLUX.1 dev (text to image), Stable Audio Open (sound) and ACE-Step (music).
 
 A node is `fn(ctx, **inputs) -> (outputs tuple, ui dict | None)`. Nodes of the catalogue that are
-not implemented here still validate; running one raises NotImplementedError (an execution_error).
+not implemented here are refused at validation, with a message saying so.
 """
 
 from __future__ import annotations

@@ -78,6 +78,8 @@ class ReferenceComfyUI(BackgroundServer):
         slow_step_seconds: float = 0.5,
         allow_remote: bool = False,
         argv: list[str] | None = None,
+        damaged_models: Iterable[str] = (),
+        interrupt_lag_seconds: float = 0.0,
     ):
         super().__init__(host, port, allow_remote=allow_remote)
         base = None
@@ -90,7 +92,8 @@ class ReferenceComfyUI(BackgroundServer):
         }
         for path in self.directories.values():
             os.makedirs(path, exist_ok=True)
-        self.models = parse_models(DEFAULT_MODELS if models is None else models)
+        damaged = parse_models(damaged_models)
+        self.models = parse_models([*(DEFAULT_MODELS if models is None else models), *damaged_models])
         self.vram_gb = vram_gb
         self.argv = argv or ["main.py"]
         self.catalogue = Catalogue(self.models, self.directories["input"])
@@ -108,6 +111,8 @@ class ReferenceComfyUI(BackgroundServer):
             self.supports_metadata,
             preview_format=preview_format,
             slow_step_seconds=slow_step_seconds,
+            damaged_models={(folder, name) for folder, names in damaged.items() for name in names},
+            interrupt_lag_seconds=interrupt_lag_seconds,
         )
         for mode in [fail_next] if isinstance(fail_next, str) else list(fail_next or []):
             self.add_fail_next(mode)

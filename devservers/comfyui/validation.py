@@ -4,6 +4,7 @@ Written from the recorded protocol (docs: comfyui-recorded.md, "Invalid prompts"
 ComfyUI's code. Behaviour reproduced:
 
 * a node without `class_type` or with an unknown one rejects the whole prompt (`invalid_prompt`);
+  so does a node of the catalogue this server does not implement, with a message that says so;
 * a prompt without an output node is `prompt_no_outputs`;
 * every output node is validated with its whole upstream graph; per-node errors are collected
   into `node_errors[id] = {"errors", "dependent_outputs", "class_type"}`; a node that is invalid
@@ -21,6 +22,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import nodes
 from .catalogue import Catalogue
 
 # Nodes with a custom input validator: the inputs it receives skip min/max/combo checks and are
@@ -105,6 +107,14 @@ class Validator:
             hash(class_type)  # an unhashable class_type is a server error (HTTP 500)
             if not isinstance(class_type, str) or not self.catalogue.has(class_type):
                 return self._invalid(f"Cannot execute because node {class_type} does not exist.", node_id)
+            if class_type not in nodes.NODES:
+                # Refused here, as a real server refuses a node type it lacks: accepting it would
+                # let a client believe the reference server can run what it only lists.
+                return self._invalid(
+                    f"Cannot execute because node {class_type} does not exist on the ComfyUI reference server:"
+                    " it lists the node in /object_info but cannot run it.",
+                    node_id,
+                )
             if self.catalogue.is_output_node(class_type) and (targets is None or node_id in targets):
                 outputs.append(node_id)
         if not outputs:

@@ -227,7 +227,7 @@ def test_only_instance_unreachable_fails_with_its_own_message_and_hint(tmp_path,
     schedulers.append(scheduler)
     failed = run_to_end(scheduler, scheduler.submit(spec(), str(tmp_path), "s"))[-1]
     assert isinstance(failed, JobFailed) and failed.error_kind == "unreachable"
-    assert failed.text == "scripted 'local': nothing is listening at http://127.0.0.1:9 Is ComfyUI running?"
+    assert failed.text == "scripted 'local': nothing is listening at http://127.0.0.1:9. Is ComfyUI running?"
 
 
 def test_no_route_fails_at_once_with_reason(tmp_path, schedulers):

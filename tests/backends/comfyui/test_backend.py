@@ -342,7 +342,8 @@ def test_missing_node_type_fails_preflight_without_submitting(stub, tmp_path: Pa
 def test_object_info_is_cached_and_looked_at_again_before_blaming_a_model(stub, tmp_path: Path):
     MiniComfy(stub, object_info=wan_object_info(missing_model="wan2.2_vae.safetensors"))
     backend = stub_backend(stub)
-    with pytest.raises(MissingResource, match=r"is missing wan2\.2_vae\.safetensors for VAELoader node 39"):
+    missing_vae = r"wan2\.2_vae\.safetensors in models/vae/ \(input vae_name of VAELoader node 39"
+    with pytest.raises(MissingResource, match=missing_vae):
         backend.run(wan_request(tmp_path), Recorder(), threading.Event())
     assert len(stub.requests_to("GET", "/object_info")) == 1
     # The user installs the model: the cached answer says it is missing, so it is fetched again.
@@ -781,7 +782,7 @@ def test_missing_model_is_found_before_anything_is_submitted(tmp_path: Path):
         assert server_json(server, "/queue") == {"queue_running": [], "queue_pending": []}
         assert server_json(server, "/history") == {}
     message = str(caught.value)
-    assert f"ComfyUI at {server.url} is missing wan2.2_vae.safetensors for VAELoader node 39" in message
+    assert f"ComfyUI at {server.url} lacks what template '{WAN}' needs: 1 model file: wan2.2_vae.safetensors" in message
     assert "ComfyUI/models/vae/" in caught.value.hint
     assert not (tmp_path / "out").exists()
 

@@ -379,16 +379,19 @@ def test_odd_sized_video_is_cropped_to_even(client, server):
         assert sum(1 for _ in container.decode(video=0)) == 5
 
 
-def test_unimplemented_node_is_an_execution_error(client):
+def test_a_node_the_server_cannot_run_is_refused_at_validation(client):
     prompt = {
         "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
         "2": {"class_type": "ImageBlur", "inputs": {"image": ["1", 0], "blur_radius": 1, "sigma": 1.0}},
         "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "blur"}},
     }
-    entry = client.wait_history(client.submit(prompt).json["prompt_id"])
-    assert entry["status"]["status_str"] == "error"
-    error = entry["status"]["messages"][-1][1]
-    assert error["exception_type"] == "NotImplementedError" and error["node_type"] == "ImageBlur"
+    assert "ImageBlur" in client.get("/object_info/ImageBlur").json  # listed, as the real server lists it
+    reply = client.submit(prompt)
+    assert reply.status == 400
+    error = reply.json["error"]
+    assert error["type"] == "invalid_prompt" and error["details"] == "Node ID '#2'"
+    assert "ImageBlur does not exist on the ComfyUI reference server" in error["message"]
+    assert "cannot run it" in error["message"]
 
 
 # --- stand-ins for the models of the bundled templates ------------------------------------------

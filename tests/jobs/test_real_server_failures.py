@@ -1,0 +1,105 @@
+"""What real servers did to the scheduler, reproduced with the reference ComfyUI's modes: a damaged
+model file fails over to a server with a good copy, and a cancel keeps the server busy until it is idle."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+
+import pytest
+
+from devservers.comfyui.launch import start_server
+from shotcaller.jobs.events import TERMINAL_EVENTS, JobCancelled, JobProgress, JobRouted, JobSucceeded
+from shotcaller.routing.registry import InstanceConfig
+from shotcaller.session import BackendSettings, Session
+from shotcaller.shots import make_spec
+
+
+def shot(shot_id: str, **overrides):
+    fields = {"shot_id": shot_id, "label": shot_id, "prompt": "a lighthouse at dusk", "width": 640,
+              "height": 352, "frame_count": 17, "fps": 8}  # fmt: skip
+    fields.update(overrides)
+    return make_spec(**fields)
+
+
+@pytest.fixture
+def sessions():
+    made: list[Session] = []
+    yield made
+    for session in made:
+        session.close()
+
+
+def events_until_done(session: Session, job_id: str, timeout: float = 60.0) -> list:
+    seen = []
+    while True:
+        event = session.events.get(timeout=timeout)
+        if event.job_id == job_id:
+            seen.append(event)
+            if isinstance(event, TERMINAL_EVENTS):
+                return seen
+
+
+def test_a_damaged_model_file_fails_over_to_a_server_with_a_good_copy(tmp_path, sessions):
+    damaged = ["--damaged-model", "vae/wan2.2_vae.safetensors"]
+    with start_server(tmp_path / "a", extra_args=damaged) as first, start_server(tmp_path / "b") as second:
+        settings = BackendSettings(
+            probe_interval_seconds=0,
+            instances=(
+                InstanceConfig("comfyui", name="gpu-1", url=first.url),
+                InstanceConfig("comfyui", name="gpu-2", url=second.url),
+            ),
+        )
+        session = Session(settings)
+        sessions.append(session)
+        events = events_until_done(session, session.scheduler.submit(shot("damaged01"), str(tmp_path / "t"), "take"))
+    routed = [e for e in events if isinstance(e, JobRouted)]
+    assert [e.instance_id for e in routed] == ["gpu-1", "gpu-2"]
+    assert "the VAE file wan2.2_vae.safetensors on ComfyUI at" in routed[1].explanation
+    assert isinstance(events[-1], JobSucceeded) and events[-1].take.backend_instance == "gpu-2"
+
+
+def queue_ids(url: str) -> tuple[list[str], list[str]]:
+    with urllib.request.urlopen(url + "/queue", timeout=10) as response:
+        queue = json.loads(response.read())
+    return [i[1] for i in queue["queue_running"]], [i[1] for i in queue["queue_pending"]]
+
+
+def test_after_a_cancel_no_job_is_sent_to_the_server_until_it_is_idle(tmp_path, sessions):
+    lag = ["--interrupt-lag-seconds", "3"]
+    with start_server(tmp_path / "a", step_seconds=0.05, extra_args=lag) as server:
+        session = Session(
+            BackendSettings(
+                probe_interval_seconds=0, instances=(InstanceConfig("comfyui", name="gpu-1", url=server.url),)
+            )
+        )
+        sessions.append(session)
+        scheduler = session.scheduler
+        first = scheduler.submit(shot("cancel01"), str(tmp_path / "t"), "first")
+        while True:  # until it samples
+            event = session.events.get(timeout=60)
+            if isinstance(event, JobProgress) and event.job_id == first and "step" in event.message:
+                break
+        overlaps: list[tuple[list[str], list[str]]] = []
+        watching = threading.Event()
+
+        def watch() -> None:  # the server's queue must never hold the next prompt beside the cancelled one
+            while not watching.is_set():
+                running, pending = queue_ids(server.url)
+                if running and pending:
+                    overlaps.append((running, pending))
+                watching.wait(0.05)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        scheduler.cancel(first)
+        second = scheduler.submit(shot("cancel02"), str(tmp_path / "t"), "second")
+        cancelled = events_until_done(session, first)[-1]
+        assert isinstance(cancelled, JobCancelled)
+        assert queue_ids(server.url)[0], "the cancel was reported only once the server was idle"
+        done = events_until_done(session, second)
+        watching.set()
+        watcher.join()
+    assert isinstance(done[-1], JobSucceeded), done[-1]
+    assert overlaps == []
