@@ -57,9 +57,28 @@ class InvalidRequest(BackendError):
 
 
 class MissingResource(BackendError):
-    """A model file or node type the template needs is not installed on that server."""
+    """A model file or node type the template needs is not installed on that server.
+
+    `offers` names other offers of the same server it stops too (weights a server cannot download
+    stop every model it has not downloaded yet), so the shot is not sent to them one after another.
+    `server_state` is how other shots hear of it: the server's state and the fix, without this
+    job's details ("cannot download model weights since 10:42: connect it ...").
+    """
 
     kind = "missing_resource"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        backend: str = "",
+        offers: tuple[str, ...] = (),
+        server_state: str = "",
+    ) -> None:
+        super().__init__(message, hint=hint, backend=backend)
+        self.offers = offers
+        self.server_state = server_state
 
 
 class Cancelled(BackendError):

@@ -9,7 +9,8 @@ Which failure does what:
 - out of memory: the registry remembers the size that failed there, so the VRAM filter
   refuses it (and bigger) for a while; other instances are tried at the same settings,
   and only when none fits do the settings step down;
-- missing model or node: remembered for every job, not just this one;
+- missing model or node: remembered for every job, not just this one (for every offer of the
+  server it stops, when the server itself lacks something, such as a way to download weights);
 - anything else that may fail over (a protocol error): counts against the breaker.
 """
 
@@ -88,8 +89,10 @@ def remember_failure(
         job.last_oom = candidate.instance.name
         health.release_probe(iid)
     elif isinstance(exc, MissingResource):
-        registry.mark_missing(iid, offer, exc.message)
-        job.excluded[(iid, offer)] = Exclusion(exc.message)
+        # Other shots see the server's state (with the fix), never this job's own details.
+        for name in dict.fromkeys((offer, *exc.offers)):
+            registry.mark_missing(iid, name, exc.server_state or exc.message)
+            job.excluded[(iid, name)] = Exclusion(exc.message)
         health.release_probe(iid)
     elif may_fail_over:
         health.record_failure(iid, exc.message)

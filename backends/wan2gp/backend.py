@@ -53,6 +53,7 @@ REQUIRED_TOOLS = (
     "wangp_generate", "wangp_get_job", "wangp_cancel_job", "wangp_get_model_schema",
     "wangp_create_gallery_upload", "wangp_create_gallery_download",
 )  # fmt: skip
+MAX_EVENT_LIMIT = 500  # the most events a job snapshot holds (the server's own cap)
 _SAFE_EXTENSION = re.compile(r"^\.[a-z0-9]{1,8}$")
 _VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi")
 
@@ -89,7 +90,7 @@ class Wan2GPBackend(Backend):
         presets: Sequence[str | Wan2GPPreset] | None = None,
         timeout: float = 30.0,
         poll_interval: float = 0.5,
-        cancel_grace: float = 10.0,
+        settle_timeout: float = 600.0,
         model_info_ttl: float = 300.0,
         event_limit: int = 50,
     ) -> None:
@@ -98,7 +99,7 @@ class Wan2GPBackend(Backend):
         self.vram_gb = vram_gb
         self.presets = {p.name: p for p in (resolve_presets(presets) if presets else choose_presets(vram_gb))}
         self.poll_interval = poll_interval
-        self.cancel_grace = cancel_grace
+        self.settle_timeout = settle_timeout  # longest wait for a cancelled job to end on the server
         self.model_info_ttl = model_info_ttl
         self.event_limit = event_limit
         self._model_lock = threading.Lock()
@@ -188,7 +189,10 @@ class Wan2GPBackend(Backend):
                 hint="See the Wan2GP console.",
             )
         if not result.get("success"):
-            raise job_error(result, self.client.origin, job_id)
+            log.info("%s: job %s failed: %s", self.display_name, job_id, result.get("errors"))
+            raise job_error(
+                result, self.client.origin, job_id, stream=tracker.stream, offers=self._offers_needing_downloads()
+            )
         progress.update(RUN_END, "finished on Wan2GP")
         files = self._download_outputs(result, request, job_id, progress, cancel)
         progress.update(1.0, "downloaded")
@@ -207,9 +211,12 @@ class Wan2GPBackend(Backend):
         failures = 0
         while not snapshot.done:
             if cancel.wait(self.poll_interval):
-                self._cancel_on_server(snapshot.job_id, tracker)
+                self._cancel_on_server(snapshot.job_id)
             try:
                 snapshot = self.client.get_job(snapshot.job_id, event_limit=self.event_limit)
+                if tracker.gap(snapshot.events):
+                    # Console lines flooded the window since the last poll: read the events missed.
+                    snapshot = self.client.get_job(snapshot.job_id, event_limit=MAX_EVENT_LIMIT)
             except BackendUnreachable:
                 failures += 1  # a hiccup is forgiven; a server that stays away is not
                 if failures >= 4:
@@ -219,21 +226,51 @@ class Wan2GPBackend(Backend):
             tracker.apply(snapshot.events)
         return snapshot
 
-    def _cancel_on_server(self, job_id: str, tracker: JobProgress) -> None:
-        """Ask Wan2GP to stop the job and give it a moment to do so (it stops between steps); then raise."""
-        confirmed = False
+    def _cancel_on_server(self, job_id: str) -> None:
+        """Ask Wan2GP to stop the job and raise Cancelled at once.
+
+        Wan2GP stops cooperatively, between steps; loading a model or fetching weights runs on for
+        a while. The shot is cancelled for the user now; the scheduler keeps the server's slot until
+        `settle` has seen the job end, so the next shot is not refused as busy."""
+        done = True
         try:
-            snapshot = self.client.cancel_job(job_id, event_limit=self.event_limit)
-            tracker.reporter.update(tracker.reporter.fraction, "cancelling on Wan2GP")
-            deadline = time.monotonic() + self.cancel_grace
-            while not snapshot.done and time.monotonic() < deadline:
-                time.sleep(min(self.poll_interval, 0.25))
-                snapshot = self.client.get_job(job_id, event_limit=0)
-            confirmed = snapshot.done
+            done = self.client.cancel_job(job_id, event_limit=0).done
         except BackendError as exc:
             log.warning("%s: could not cancel job %s on the server: %s", self.display_name, job_id, exc)
-        state = "stopped" if confirmed else "asked to stop"
-        raise Cancelled(f"the job was cancelled (Wan2GP job {job_id}, {state})")
+        raise Cancelled(
+            f"the job was cancelled (Wan2GP job {job_id} stops at its next step)",
+            settle=None if done else (lambda stop: self._settle(job_id, stop)),
+        )
+
+    def _settle(self, job_id: str, stop: threading.Event) -> None:
+        """Wait until a cancelled job is done on the server: until then the server is busy with it."""
+        deadline = time.monotonic() + self.settle_timeout
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                if self.client.get_job(job_id, event_limit=0).done:
+                    return
+            except BackendError as exc:  # gone or restarted: the next job finds out and says so
+                log.info("%s: stopped waiting for job %s to end: %s", self.display_name, job_id, exc)
+                return
+            stop.wait(self.poll_interval)
+        log.warning(
+            "%s: job %s still running %.0f s after it was cancelled", self.display_name, job_id, self.settle_timeout
+        )
+
+    def _offers_needing_downloads(self) -> tuple[str, ...]:
+        """The offers whose models this server has not downloaded: a server that cannot download cannot
+        make them either. Every offer when the server does not say."""
+        names = []
+        for preset in self.presets.values():
+            try:
+                available = all(
+                    self.client.get_model_availability(m.model_type).get("available") is True for m in preset.models
+                )
+            except BackendError:
+                available = False
+            if not available:
+                names.append(preset.name)
+        return tuple(names)
 
     def _model_info(self, model_type: str) -> _ModelInfo:
         with self._model_lock:

@@ -10,7 +10,8 @@ Every error says what happened and what a filmmaker can do about it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..base import (
@@ -24,6 +25,7 @@ from ..base import (
     ProtocolError,
 )
 from ..http import Service, snippet
+from .weights import hub_failure
 
 START_COMMAND = "python wgp.py --mcp --mcp-transport streamable-http --mcp-host 127.0.0.1 --mcp-port 7866"
 START_HINT = f"Start Wan2GP with {START_COMMAND}, or fix the Wan2GP address in Shotcaller's preferences."
@@ -49,14 +51,6 @@ _OOM_MARKERS = (
     "not enough vram",
     "tried to allocate",
     "allocation on device",
-)
-# huggingface_hub when Wan2GP cannot download model weights.
-_DOWNLOAD_MARKERS = (
-    "locate the file on the hub",
-    "check your connection",
-    "huggingface.co",
-    "localentrynotfounderror",
-    "max retries exceeded",
 )
 _OOM_HINT = (
     "Lower the resolution or the length of the shot, use draft quality, or start Wan2GP with a"
@@ -175,11 +169,25 @@ def tool_error(tool: str, text: str, url: str) -> BackendError:
     )
 
 
-def job_error(result: Mapping[str, Any], url: str, job_id: str) -> BackendError:
-    """A finished job whose result is not a success."""
+CANNOT_DOWNLOAD_FIX = "connect it to the internet once, or copy the weights into its ckpts folder"
+
+
+def job_error(
+    result: Mapping[str, Any],
+    url: str,
+    job_id: str,
+    *,
+    stream: Iterable[str] = (),
+    offers: tuple[str, ...] = (),
+) -> BackendError:
+    """A finished job whose result is not a success, classified by its errors' stage and console lines.
+
+    `stream` is the job's console output; `offers` the server's offers a weights download it cannot
+    make would stop too (see MissingResource). The job id goes to the log, not into the message:
+    the message may be shown to other shots as the server's state."""
     errors = [e for e in result.get("errors") or [] if isinstance(e, Mapping)]
     messages = [str(e.get("message") or "").strip() for e in errors]
-    where = f"Wan2GP at {url} (job {job_id})"
+    where = f"Wan2GP at {url}"
     if result.get("cancelled") or any(e.get("cancelled") or e.get("stage") == "cancelled" for e in errors):
         return Cancelled(
             f"the job was cancelled on {where}",
@@ -194,19 +202,21 @@ def job_error(result: Mapping[str, Any], url: str, job_id: str) -> BackendError:
                 f"{where} rejected the shot's settings: {snippet(message, 300)}",
                 hint="Check the shot's prompt, resolution, length and init image.",
             )
-    for message in messages:
-        lowered = message.lower()
-        if any(marker in lowered for marker in _DOWNLOAD_MARKERS):
-            return MissingResource(
-                f"{where} could not get the model files: {snippet(message, 300)}",
-                hint="Wan2GP downloads model weights on first use: connect that machine to the internet once,"
-                " or copy the weights into its ckpts folder.",
-            )
+    download = hub_failure(messages, stream)
+    if download is not None:
+        offline = " (that machine cannot reach the internet)" if download.offline else ""
+        return MissingResource(
+            f"{where} cannot download model weights: it could not fetch {download.describe()}{offline}",
+            hint=f"This server cannot download weights: {CANNOT_DOWNLOAD_FIX}.",
+            offers=offers,
+            server_state=f"cannot download model weights since {time.strftime('%H:%M')}"
+            f" ({download.file or 'from the Hugging Face hub'}){offline}: {CANNOT_DOWNLOAD_FIX}",
+        )
     if messages:
         stage = errors[0].get("stage") or "?"
         return ProtocolError(
             f"{where} failed ({stage}): {snippet(messages[0], 300)}", hint="See the Wan2GP console for the full error."
         )
     return ProtocolError(
-        f"{where} reports the job as failed without saying why", hint="See the Wan2GP console for the full error."
+        f"{where} reports job {job_id} as failed without saying why", hint="See the Wan2GP console for the full error."
     )

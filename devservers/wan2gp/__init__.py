@@ -21,14 +21,18 @@ frames show the prompt, the seed and the frame number (the init image as a thumb
       with ReferenceWan2GP(port=0) as server:
           server.mcp_url
 
-* CLI: ``python -m devservers.wan2gp --port 7866 [--output-dir DIR] [--step-seconds S] [--fail-next oom|error]``.
+* CLI: ``python -m devservers.wan2gp --port 7866 [--output-dir DIR] [--step-seconds S] [--fail-next MODE]``.
 
-Failure simulation (dev-only, not in Wan2GP), consumed by the next job: ``--fail-next oom|error``
+Failure simulation (dev-only, not in Wan2GP), consumed by the next job: ``--fail-next MODE``
 (repeatable) or ``POST /reference/fail-next {"mode": "oom"}`` (``"none"`` clears; GET lists);
 ``GET /reference/state`` says whether a job runs (``ServerHandle.wait_idle()`` polls it). The
 job's first task fails after its first denoising step with WanGP's own messages: "...it is likely
 that you have unsufficient VRAM..." (oom) or "...please check your terminal for more
 information. '...'" (error), as an `error` event and in `result.errors` (stage "generation").
+The modes of real_modes.py reproduce what the real server did on the capture machine:
+``no-weights`` (hub retries in wrapped console lines, then huggingface_hub's message; a cancel is
+seen only after them), ``slow-cancel`` (a long model load deaf to cancel) and ``flood`` (status
+lines with timings, "inference" while encoding the prompt, 120 console lines per step).
 
 Known differences from the real server:
 
@@ -37,7 +41,8 @@ Known differences from the real server:
   not captured and is modelled on t2v_2_2;
 * successful jobs were never observable on the capture machine: `progress`/`preview` event data,
   `result.gallery_items` (the gallery records of the new videos, with the task settings) and the
-  output file names follow the source notes; a cleanly cancelled job reports `"cancelled": true`;
+  output file names follow the source notes; a job reports `"cancelled": true` only when every
+  error is the cancel (as the real GenerationResult);
 * frames snap to the model's lattice (5 + 4k, rounded down) and sizes down to 16-pixel blocks
   (32 for the TI2V 5B), as WanGP's VAEs do; `force_fps` and `"10s"` lengths are honoured;
 * post-processing and the toolbox answer only their discovery calls; `prompts/get` is refused;

@@ -5,7 +5,9 @@ A job runs its tasks one after the other on the server's event loop: `started`, 
 denoising step and decoding, `stream` lines, and `completed`. Cancelling is cooperative, as in
 WanGP: the flag is checked between steps, and the job ends with the "Generation was cancelled"
 error. Failure simulation (dev-only): the next job's first task fails after its first step with
-WanGP's out-of-VRAM message (`oom`) or its generic error message (`error`).
+WanGP's out-of-VRAM message (`oom`) or its generic error message (`error`); the modes of
+real_modes.py reproduce what the real server did: weights it cannot download (`no-weights`), a
+cancel it honours only after loading (`slow-cancel`), real-shaped events in real volume (`flood`).
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import uuid
 from collections import deque
 from typing import Any
 
+from . import real_modes
 from .catalogue import Catalogue
 from .gallery import Gallery
 from .media import output_name, render_video
 
 log = logging.getLogger("devservers.wan2gp")
 
-FAIL_MODES = ("oom", "error")
+FAIL_MODES = ("oom", "error", *real_modes.REAL_MODES)
 OOM_MESSAGE = (
     "The generation of the video has encountered an error: it is likely that you have unsufficient VRAM and you"
     " should therefore reduce the video resolution or its number of frames."
@@ -197,6 +200,8 @@ class Jobs:
                     continue
                 files.append(path)
                 items.append(self.gallery.add(path, "video", settings))
+            if errors and job.cancel_requested:  # asked while a task failed without looking at the flag
+                cancelled = True
             if cancelled:
                 error = _error(CANCEL_MESSAGE, number, "cancelled", cancelled=True)
                 job.emit("error", error)
@@ -228,10 +233,19 @@ class Jobs:
 
         job.emit("status", f"Loading model {facts['name']}...")
         job.emit("stream", {"stream": "stdout", "text": f"[Task {number}/{total}] {prompt[:60]}"})
+        if failure == "no-weights":
+            raise _TaskFailed(await real_modes.fetch_weights_offline(job, self.step_seconds), "generation")
+        if failure == "slow-cancel":
+            await real_modes.load_slowly(job, self.step_seconds)
         await self._phase(job, "loading_model", "Loading model")
+        if failure == "flood":
+            real_modes.encoding_as_inference(job)
         await self._phase(job, "encoding_text", "Encoding prompt")
+        started = time.monotonic()
         for step in range(1, steps + 1):
             await self._sleep(job, self.step_seconds)
+            if failure == "flood":
+                real_modes.flood(job, step, steps, started, self.step_seconds)
             progress = {"phase": "inference", "status": "Denoising", "progress": round(100 * step / steps),
                         "current_step": step, "total_steps": steps}  # fmt: skip
             job.emit("progress", {**progress, "raw_phase": "Denoising", "unit": "steps"})
@@ -297,7 +311,9 @@ def _result(*, files: list[str] | None = None, errors: list[dict[str, Any]] | No
     errors = errors or []
     return {
         "success": not errors and ok == total,
-        "cancelled": cancelled,
+        # As the real GenerationResult: cancelled only if every error is the cancel (a download
+        # that failed before the cancel was seen leaves it False).
+        "cancelled": cancelled and all(e["cancelled"] for e in errors),
         "generated_files": list(files or []),
         "errors": errors,
         "total_tasks": total,

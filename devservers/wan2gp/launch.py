@@ -6,7 +6,8 @@
     server.url                                 # "http://127.0.0.1:PORT"
     server.mcp_url                             # "http://127.0.0.1:PORT/mcp/"
     server.output_dir                          # videos; uploads under output/mcp_uploads/
-    server.fail_next("oom")                    # dev-only: the next job fails ("oom" | "error"; "none" clears)
+    server.fail_next("oom")                    # dev-only: the next job fails ("oom" | "error" | "no-weights"
+                                               # | "slow-cancel" | "flood"; "none" clears)
     server.state(); server.wait_idle()         # dev-only: is a job running; wait until none is
     server.stop()                              # SIGTERM, then kill; idempotent
 
@@ -15,7 +16,7 @@
 Options (all keyword, all optional):
     port=0                 0 picks a free port
     step_seconds=0.01      seconds per denoising step (and per loading/encoding/decoding phase)
-    fail_next=None         "oom" | "error" or a list of them, one per job
+    fail_next=None         a failure mode (see above) or a list of them, one per job
     event_limit=None       events per snapshot when a call gives no event_limit (server default 20)
     extra_args=()          more CLI arguments
     python=sys.executable  interpreter to run the server with
@@ -39,7 +40,7 @@ READY = re.compile(r"Wan2GP reference MCP server listening on (http://\S+)")
 
 
 class ServerHandle(ReferenceHandle):
-    """A running reference server subprocess. `fail_next` modes: "oom", "error"."""
+    """A running reference server subprocess. `fail_next` modes: jobs.FAIL_MODES."""
 
     def __init__(self, process: subprocess.Popen, url: str, directory: Path, log_path: Path):
         super().__init__(process, url, directory, log_path)

@@ -103,3 +103,59 @@ def test_after_a_cancel_no_job_is_sent_to_the_server_until_it_is_idle(tmp_path, 
         watcher.join()
     assert isinstance(done[-1], JobSucceeded), done[-1]
     assert overlaps == []
+
+
+# --- Wan2GP ---------------------------------------------------------------------------------------
+
+
+def wan2gp_session(url: str, sessions: list[Session]) -> Session:
+    settings = BackendSettings(
+        probe_interval_seconds=0, instances=(InstanceConfig("wan2gp", name="gpu-1", url=url, vram_gb=24),)
+    )
+    session = Session(settings)
+    sessions.append(session)
+    return session
+
+
+def test_a_server_that_cannot_download_weights_costs_one_attempt_and_others_hear_its_state(tmp_path, sessions):
+    from devservers.wan2gp.launch import start_server as start_wan2gp
+
+    with start_wan2gp(tmp_path / "w", step_seconds=0.02, fail_next="no-weights") as server:
+        session = wan2gp_session(server.mcp_url, sessions)
+        first = session.scheduler.submit(shot("weights01", width=448, height=256), str(tmp_path / "t"), "a")
+        second = session.scheduler.submit(shot("weights02", width=448, height=256), str(tmp_path / "t"), "b")
+        events_first = events_until_done(session, first)
+        events_second = events_until_done(session, second)
+    failed = events_first[-1]
+    assert failed.error_kind == "missing_resource"
+    assert len([e for e in events_first if isinstance(e, JobRouted)]) == 1  # not once per model
+    assert "could not fetch pose/dw-ll_ucoco_384.onnx" in failed.message
+    assert failed.text.endswith("connect it to the internet once, or copy the weights into its ckpts folder.")
+    other = events_second[-1]
+    assert other.error_kind == "no_route"
+    # The other shot hears of the server's state and the fix, in its own terms, not of the first job.
+    assert "Wan2GP on gpu-1: cannot download model weights since" in other.message
+    assert "copy the weights into its ckpts folder" in other.message
+    assert first not in other.message and "job" not in other.message
+
+
+def test_a_wan2gp_cancel_is_immediate_and_the_next_shot_is_not_refused_as_busy(tmp_path, sessions):
+    from devservers.wan2gp.launch import start_server as start_wan2gp
+
+    with start_wan2gp(tmp_path / "w", step_seconds=0.05, fail_next="slow-cancel") as server:
+        session = wan2gp_session(server.mcp_url, sessions)
+        scheduler = session.scheduler
+        first = scheduler.submit(shot("wcancel01", width=448, height=256), str(tmp_path / "t"), "a")
+        while True:
+            event = session.events.get(timeout=60)
+            if isinstance(event, JobProgress) and event.job_id == first and event.message.startswith("Loading"):
+                break
+        scheduler.cancel(first)
+        second = scheduler.submit(shot("wcancel02", width=448, height=256), str(tmp_path / "t"), "b")
+        cancelled = events_until_done(session, first)[-1]
+        assert isinstance(cancelled, JobCancelled)
+        assert server.state()["busy"], "the cancel was reported only once the server was idle"
+        done = events_until_done(session, second, timeout=120)
+    assert isinstance(done[-1], JobSucceeded), done[-1]
+    assert [e.attempt for e in done if isinstance(e, JobRouted)] == [1]
+    assert not any("busy" in getattr(e, "message", "") for e in done)

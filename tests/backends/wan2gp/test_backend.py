@@ -133,8 +133,9 @@ def test_cancel_stops_the_job_on_the_server(idle_reference, tmp_path):
 
     with pytest.raises(Cancelled) as caught:
         run(backend, shot(), "slow_draft", tmp_path, cancel=cancel, on_progress=cancel_at_step_3)
-    assert "stopped" in caught.value.message
     job_id = re.search(r"Wan2GP job ([0-9a-f]{32})", caught.value.message).group(1)
+    if caught.value.settle is not None:  # it may already have stopped when the cancel was answered
+        caught.value.settle(threading.Event())
     snapshot = Wan2GPClient(idle_reference.mcp_url).get_job(job_id)
     assert snapshot.done and snapshot.cancel_requested
     assert snapshot.result["errors"][-1]["stage"] == "cancelled" and snapshot.result["generated_files"] == []

@@ -241,7 +241,7 @@ def test_tool_error_texts_map_to_typed_errors(tool, text, error, match):
 @pytest.mark.parametrize(
     ("result", "error", "match"),
     [
-        (FAILED_JOB, MissingResource, "could not get the model files"),
+        (FAILED_JOB, MissingResource, "cannot download model weights"),
         (CANCELLED_JOB, Cancelled, "cancelled on Wan2GP"),
         ({**FAILED_JOB, "errors": [{"message": WANGP_OOM, "stage": "generation"}]}, OutOfMemory, "unsufficient VRAM"),
         ({**FAILED_JOB, "errors": [{"message": "bad resolution", "stage": "validation"}]}, InvalidRequest,

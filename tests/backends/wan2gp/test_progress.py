@@ -32,10 +32,11 @@ def test_events_repeated_across_polls_apply_once_and_noise_is_ignored():
                    JobEvent("completed", 1.7, {"success": False})])  # fmt: skip
     messages = [r.message for r in reports]
     assert messages == ["started on Wan2GP", "Loading model Wan2.2 ...", "Denoising (step 1/10)",
-                        "Denoising (step 2/10)", "finished on Wan2GP"]  # fmt: skip
+                        "Denoising (step 2/10)", "Wan2GP reports the job did not succeed"]  # fmt: skip
     fractions = [r.fraction for r in reports]
-    assert fractions == sorted(fractions) and fractions[-1] == RUN_END
-    assert tracker.errors == ["boom"]
+    assert fractions == sorted(fractions) and fractions[-1] < RUN_END  # a failed job is never "finished"
+    assert tracker.errors == ["boom"] and tracker.succeeded is False
+    assert tracker.stream[-1] == "INFO Processing request of type"  # kept for explaining a failure
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,12 @@ def test_events_repeated_across_polls_apply_once_and_noise_is_ignored():
     [
         ({"phase": "loading_model", "status": "Loading model", "progress": 0}, 0.05, "Loading model"),
         ({"phase": "inference", "current_step": 5, "total_steps": 10}, 0.54, "denoising (step 5/10)"),
-        ({"phase": "inference", "progress": 50}, 0.54, "denoising"),
+        # "inference" without steps is the server's name for what it does not recognise: not "denoising".
+        ({"phase": "inference", "progress": 50, "status": "Prompt 1/1 | Encoding Prompt"}, 0.5,
+         "Prompt 1/1 | Encoding Prompt"),
+        ({"phase": "inference", "progress": 15}, 0.185, None),
+        ({"phase": "inference_stage_2", "current_step": 5, "total_steps": 10}, 0.72,
+         "denoising, second pass (step 5/10)"),
         ({"phase": "decoding", "progress": 100}, 0.93, "decoding the video"),
         ({"progress": 50}, 0.5, None),  # unknown phase: the whole run
         ({"phase": "inference", "current_step": 12, "total_steps": 10, "status": "Denoising"}, 0.88,
@@ -74,3 +80,29 @@ def test_phase_progress(data, fraction, message):
 def test_http_statuses(status, body, error, match):
     found = http_error(status, body, "http://127.0.0.1:7866/mcp/", "ping")
     assert type(found) is error and match in found.message and found.hint
+
+
+def test_a_completed_success_is_finished_and_a_window_that_starts_late_is_a_gap():
+    reports = []
+    tracker = JobProgress(MonotonicReporter(reports.append))
+    assert not tracker.gap([step(1.0, 1)])  # nothing seen yet: nothing missed
+    tracker.apply([step(1.0, 1)])
+    assert not tracker.gap([step(1.0, 1), step(1.2, 2)])
+    assert tracker.gap([step(1.5, 4), step(1.6, 5)])  # steps 2 and 3 fell out of the window
+    tracker.apply([JobEvent("completed", 2.0, {"success": True})])
+    assert reports[-1].message == "finished on Wan2GP" and reports[-1].fraction == RUN_END
+
+
+RETRY_LINE = "      WARNING  Retrying in 2s [Retry 2/5].   _http.py:329"
+
+
+def test_hub_retries_in_the_console_are_said_and_other_console_lines_are_not():
+    reports = []
+    tracker = JobProgress(MonotonicReporter(reports.append))
+    tracker.apply([JobEvent("status", 1.0, "Loading model Wan2.1 Text2video 1.3B..."),
+                   JobEvent("stream", 1.1, {"stream": "stderr", "text": "  INFO  Processing request of type"}),
+                   JobEvent("stream", 1.2, {"stream": "stderr", "text": RETRY_LINE})])  # fmt: skip
+    assert [r.message for r in reports] == [
+        "Loading model Wan2.1 Text2video 1.3B...",
+        "Wan2GP cannot reach the Hugging Face hub for model weights (retry 2/5)",
+    ]
