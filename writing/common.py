@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from ..backends.base import BackendError
+from ..backends.base import BackendBusy, BackendError, OutOfMemory
 from ..backends.litellm.client import ChatAnswer
 
 
@@ -17,6 +18,29 @@ class WritingError(BackendError):
 
     failover = False
     kind = "writing"
+
+
+_GENERATION_WORDS = ("backend", "the shot", "generate again", "template")
+
+
+def writing_error(exc: BackendError, tool: str) -> BackendError:
+    """The proxy's error with a hint for a writing tool. Hints written for generation speak of other
+    backends taking the shot, which a writing tool never does: those are replaced; the message, and
+    hints that hold for writing too (start the proxy, shorten the text), are kept."""
+    if isinstance(exc, BackendBusy):
+        hint = f"Wait a moment and press {tool} again; nothing was changed."
+    elif isinstance(exc, OutOfMemory):
+        hint = f"The writing model's server is out of memory: choose a smaller writing model, or try {tool} later."
+    elif any(word in exc.hint.lower() for word in _GENERATION_WORDS):
+        hint = (
+            "Nothing was changed. Check the Writing model in Shotcaller's preferences (it must be a chat model"
+            f" the proxy serves), then press {tool} again; the proxy's log has the details."
+        )
+    else:
+        return exc
+    error = copy.copy(exc)  # same kind, same message, the proxy's key already scrubbed from it
+    error.hint = hint
+    return error
 
 
 class ChatClient(Protocol):

@@ -9,8 +9,9 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..backends.base import BackendError, Cancelled
 from ..shots import MediaKind
-from .common import ChatClient, WritingError, extract_json
+from .common import ChatClient, WritingError, extract_json, writing_error
 from .prompts import SCRIPT_RETRY, SCRIPT_SYSTEM
 
 MAX_NAME = 63  # Blender's name limit (bytes; ASCII assumed for the count)
@@ -134,9 +135,14 @@ def script_to_shots(
     ]
     problem = ""
     for attempt in (1, 2):
-        answer = client.chat_stream(
-            model, messages, on_delta=on_text, cancel=cancel, temperature=temperature, timeout=timeout
-        )
+        try:
+            answer = client.chat_stream(
+                model, messages, on_delta=on_text, cancel=cancel, temperature=temperature, timeout=timeout
+            )
+        except BackendError as exc:
+            if isinstance(exc, WritingError | Cancelled):
+                raise
+            raise writing_error(exc, "Script to Shots") from None
         try:
             drafts = parse_shot_list(answer.content, max_shots=max_shots)
         except ValueError as exc:

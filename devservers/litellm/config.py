@@ -51,6 +51,19 @@ ENHANCED_PROMPT = (
     "palette, photorealistic"
 )
 ENHANCED_PROMPT_ANSWER = f'Enhanced prompt:\n"{ENHANCED_PROMPT}"'
+# How real chat models answered Enhance Prompt through the real proxy: a preamble and a fenced block,
+# a courtesy and a colon, and a whole shot list where one prompt was asked for.
+CHATTY_PROMPT_ANSWERS = {
+    "prompt-writer-fenced": (
+        f"Here is the enhanced prompt:\n\n```\n{ENHANCED_PROMPT}\n```\n\nThis version adds lens and light."
+    ),
+    "prompt-writer-sure": f"Sure! Here's a rewritten version: {ENHANCED_PROMPT}",
+    "prompt-writer-shot-list": (
+        "1. Wide shot of the harbour at dawn, mist over the water\n"
+        "2. Medium shot of Mara walking along the pier\n"
+        "3. Close-up of her hands coiling a rope"
+    ),
+}
 
 MOCK_CHAT_MODELS: dict[str, dict[str, Any]] = {
     # From the recorded offline config (shared/protocols/litellm-offline-config.yaml).
@@ -70,6 +83,7 @@ MOCK_CHAT_MODELS: dict[str, dict[str, Any]] = {
     "shot-writer-invalid": {"model": "openai/gpt-4o-mini", "mock_response": INVALID_SHOT_LIST_ANSWER},
     "shot-writer-prose": {"model": "openai/gpt-4o-mini", "mock_response": NOT_JSON_ANSWER},
     "prompt-writer": {"model": "openai/gpt-4o-mini", "mock_response": ENHANCED_PROMPT_ANSWER},
+    **{name: {"model": "openai/gpt-4o-mini", "mock_response": text} for name, text in CHATTY_PROMPT_ANSWERS.items()},
 }
 
 # model_name -> (provider model, mode): forwarded to the reference endpoint.

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from devservers.litellm.config import ENHANCED_PROMPT, SHOT_LIST
-from shotcaller.backends.base import Cancelled
+from shotcaller.backends.base import BackendBusy, Cancelled
 from shotcaller.backends.litellm.client import ChatAnswer, LiteLLMClient
 from shotcaller.backends.litellm.errors import ContextWindowExceeded, UnknownModel
 from shotcaller.shots import MediaKind
@@ -71,6 +71,29 @@ def test_enhance_prompt_errors(client):
         enhance_prompt(client, "no-such-writer", "a fox", "Wan")
 
 
+@pytest.mark.parametrize("model", ["prompt-writer-fenced", "prompt-writer-sure"])
+def test_enhanced_prompt_is_the_prompt_alone_whatever_the_model_wraps_it_in(client, model):
+    assert enhance_prompt(client, model, "boats in a harbour at dawn", "Wan 2.2") == ENHANCED_PROMPT
+
+
+def test_an_answer_that_is_not_one_prompt_is_refused(client):
+    with pytest.raises(WritingError) as caught:
+        enhance_prompt(client, "prompt-writer-shot-list", "boats in a harbour at dawn", "Wan 2.2")
+    assert caught.value.message == (
+        "model 'prompt-writer-shot-list' did not answer with one prompt: it gave a list of 3 items"
+        " (a shot list or several options)"
+    )
+    assert "unchanged" in caught.value.hint and "Script to Shots" in caught.value.hint
+
+
+def test_writing_errors_from_the_proxy_carry_writing_hints(client):
+    with pytest.raises(BackendBusy) as caught:
+        enhance_prompt(client, "rate-limited", "a fox", "Wan")
+    assert "another backend" not in caught.value.hint
+    assert caught.value.hint == "Wait a moment and press Enhance Prompt again; nothing was changed."
+    assert str(caught.value).count(". ") >= 1  # message and hint read as sentences
+
+
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [
@@ -79,6 +102,11 @@ def test_enhance_prompt_errors(client):
         ("Enhanced prompt: A fox\nin snow.", "A fox in snow."),
         ("**Prompt:**\n\u201cA fox in snow.\u201d", "A fox in snow."),
         ("```\nA fox in snow.\n```", "A fox in snow."),
+        ("Sure!\nHere is the enhanced prompt:\n```text\nA fox in snow.\n```", "A fox in snow."),
+        ("Here's a rewritten version: **A fox in snow.**", "A fox in snow."),
+        ("Certainly! Here is your prompt: 'A fox in snow.'\nLet me know if you want changes.", "A fox in snow."),
+        ("The enhanced prompt: A fox, at dusk: in snow.", "A fox, at dusk: in snow."),
+        ("A fox in snow. Here is why: it is cold.", "A fox in snow. Here is why: it is cold."),
         ("  ", ""),
     ],
 )
@@ -210,6 +238,11 @@ def test_duplicate_names_are_numbered_and_long_names_cut():
     assert [d.name for d in drafts[:2]] == ["Pier", "pier 2"]
     assert len(drafts[2].name) == 63
     assert [d.frames for d in drafts] == [10, 10, 10]
+
+
+def test_several_blocks_are_not_one_prompt():
+    with pytest.raises(WritingError, match="it gave 2 blocks of text"):
+        enhance_prompt(Scripted("Option A:\n```\nA fox.\n```\nOption B:\n```\nA wolf.\n```"), "m", "a fox", "Wan")
 
 
 def test_enhance_empty_answer_is_an_error():
