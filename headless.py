@@ -169,7 +169,7 @@ def _pick_strips(scene: Any, names: list[str] | None) -> list[Any]:
     if names:
         wanted = set(names)
         return [s for s in strips if s.name in wanted]
-    return sorted((s for s in strips if s.shotcaller.prompt.strip()), key=lambda s: (s.frame_final_start, s.channel))
+    return sorted((s for s in strips if s.shotcaller.prompt.strip()), key=lambda s: (compat.left_handle(s), s.channel))
 
 
 def _run_until_done(session: Any, reports: dict[str, ShotReport], timeout: float) -> None:

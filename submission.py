@@ -76,7 +76,7 @@ def spec_from_strip(scene: Any, strip: Any, quality: str) -> ShotSpec:
         width=max(16, width - width % 2),
         height=max(16, height - height % 2),
         fps=render.fps / render.fps_base,
-        frame_count=strip.frame_final_duration,
+        frame_count=compat.duration(strip),
         backend_pin=shot.backend_pin.strip() or None,
         init_image=_init_image_path(strip),
     )

@@ -167,9 +167,9 @@ def _transcribe_done(
     cues = subtitle_cues(
         list(result),
         fps,
-        sound_start_frame=strip.frame_start,
-        clip_start=strip.frame_final_start,
-        clip_end=strip.frame_final_end,
+        sound_start_frame=compat.content_start(strip),
+        clip_start=compat.left_handle(strip),
+        clip_end=compat.right_handle(strip),
     )
     if not cues:
         writing.transcribe_state = "DONE"

@@ -1,8 +1,12 @@
-"""Every difference between Blender 4.2, 4.5 and 5.0 that Shotcaller touches, in one place.
+"""Every difference between Blender 4.2 LTS and 5.3 that Shotcaller touches, in one place.
 
 4.2 names strips `Sequence` and keeps them in `sequences`; 4.5 has both names;
 5.0 has only `Strip`/`strips`, renamed `frame_end` to `length` for effects, and
-gives the sequencer its own scene in the context.
+gives the sequencer its own scene in the context. 5.1 deprecates the strip timing properties
+(`frame_final_start`, `frame_final_end`, `frame_final_duration`, `frame_start`, `frame_duration`;
+removal announced for 6.0) for `left_handle`, `right_handle`, `duration`, `content_start` and
+`content_duration`: every strip timing read or write goes through the functions below, which use
+the new names wherever they exist.
 """
 
 from __future__ import annotations
@@ -18,6 +22,57 @@ HAS_AUDIO = bool(getattr(bpy.app.build_options, "audaspace", True))
 
 def strip_type() -> Any:
     return getattr(bpy.types, "Strip", None) or bpy.types.Sequence  # type: ignore[attr-defined]
+
+
+# Blender 5.1+: the strip timing properties under their new names.
+NEW_TIMING = "left_handle" in strip_type().bl_rna.properties
+
+
+def left_handle(strip: Any) -> int:
+    """The first frame the strip shows (frame_final_start before 5.1)."""
+    return int(strip.left_handle if NEW_TIMING else strip.frame_final_start)
+
+
+def right_handle(strip: Any) -> int:
+    """The first frame after the strip, end exclusive (frame_final_end before 5.1)."""
+    return int(strip.right_handle if NEW_TIMING else strip.frame_final_end)
+
+
+def duration(strip: Any) -> int:
+    """Frames from the left handle to the right handle (frame_final_duration before 5.1)."""
+    return int(strip.duration if NEW_TIMING else strip.frame_final_duration)
+
+
+def set_left_handle(strip: Any, frame: int) -> None:
+    if NEW_TIMING:
+        strip.left_handle = frame
+    else:
+        strip.frame_final_start = frame
+
+
+def set_right_handle(strip: Any, frame: int) -> None:
+    if NEW_TIMING:
+        strip.right_handle = frame
+    else:
+        strip.frame_final_end = frame
+
+
+def set_duration(strip: Any, frames: int) -> None:
+    """Move the right handle so that the strip shows `frames` frames."""
+    if NEW_TIMING:
+        strip.duration = frames
+    else:
+        strip.frame_final_duration = frames
+
+
+def content_start(strip: Any) -> float:
+    """Where the strip's source begins on the timeline, handles aside (frame_start before 5.1)."""
+    return float(strip.content_start if NEW_TIMING else strip.frame_start)
+
+
+def content_duration(strip: Any) -> int:
+    """The length of the strip's source in frames, handles aside (frame_duration before 5.1)."""
+    return int(strip.content_duration if NEW_TIMING else strip.frame_duration)
 
 
 def top_strips(container: Any) -> Any:

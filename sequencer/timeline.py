@@ -24,7 +24,7 @@ def first_free_channel(container: Any, frame_start: int, frame_end: int, lowest:
     busy = {
         strip.channel
         for strip in compat.top_strips(container)
-        if strip.frame_final_start < frame_end and strip.frame_final_end > frame_start
+        if compat.left_handle(strip) < frame_end and compat.right_handle(strip) > frame_start
     }
     return next((channel for channel in range(max(1, lowest), MAX_CHANNEL + 1) if channel not in busy), None)
 
@@ -34,7 +34,7 @@ strip_container = compat.strip_parent  # what holds a strip: its meta strip, or 
 
 def first_free_channel_above(sequence_editor: Any, strip: Any) -> int:
     container = strip_container(sequence_editor, strip)
-    channel = first_free_channel(container, strip.frame_final_start, strip.frame_final_end, strip.channel + 1)
+    channel = first_free_channel(container, compat.left_handle(strip), compat.right_handle(strip), strip.channel + 1)
     if channel is None:
         raise PlacementError(f"no free channel above '{strip.name}' (all {MAX_CHANNEL} are used)")
     return channel
@@ -45,8 +45,8 @@ def place_take(scene: Any, shot_strip: Any, filepath: str, media: MediaKind, nam
     if not os.path.isfile(filepath):
         raise PlacementError(f"the take's file is missing: {filepath}")
     sequence_editor = scene.sequence_editor
-    start = shot_strip.frame_final_start
-    duration = shot_strip.frame_final_duration
+    start = compat.left_handle(shot_strip)
+    duration = compat.duration(shot_strip)
     channel = first_free_channel_above(sequence_editor, shot_strip)
     strips = compat.container_of(sequence_editor, shot_strip)
     try:
@@ -63,6 +63,6 @@ def place_take(scene: Any, shot_strip: Any, filepath: str, media: MediaKind, nam
             take = strips.new_sound(name=name, filepath=filepath, channel=channel, frame_start=start)
     except RuntimeError as exc:
         raise PlacementError(f"Blender could not load {filepath}: {exc}") from exc
-    if take.frame_final_duration != duration and (media is MediaKind.IMAGE or take.frame_final_duration > duration):
-        take.frame_final_duration = duration
+    if compat.duration(take) != duration and (media is MediaKind.IMAGE or compat.duration(take) > duration):
+        compat.set_duration(take, duration)
     return take

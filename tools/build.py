@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Build the Shotcaller extension zip with Blender's own tooling (stdlib only).
 
-    python3 tools/build.py [--blender 4.2|4.5|5.0] [--output-dir dist] [--python BPY_PYTHON]
+    python3 tools/build.py [--blender SERIES] [--output-dir dist] [--python BPY_PYTHON]
+    python3 tools/build.py --blender-binary /path/to/blender     # your own Blender, no bpy venv
 
-1. Ensures the bundled wheels (tools/wheels.py) and that the manifest lists exactly them.
+1. Ensures the bundled wheels (tools/wheels.py) for every Python of tools/blenders.py, writes the
+   manifest's wheels list from them, and fails (naming wheel, Python and platform) when a binary
+   wheel does not cover them all: a check Blender's validator does not make.
 2. Validates the source folder with Blender's validator, tags included: the same code as
    `blender --command extension validate`, i.e. `bl_pkg.cli_extension([...])` run inside a bpy
-   venv's python (a subprocess, with HOME and Blender's user dirs in a temp dir).
+   venv's python (a subprocess, with HOME and Blender's user dirs in a temp dir), or that very
+   command of a real Blender with --blender-binary.
 3. Builds `<output-dir>/shotcaller-<version>.zip` with `bl_pkg.cli_extension(["build", ...])`.
 4. Validates the zip the same way and checks that no development-only path got into it.
 
@@ -33,6 +37,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 # import sorting depend on whether wheels were downloaded yet).
 venvs = importlib.import_module("venvs")
 wheels = importlib.import_module("wheels")
+blenders = importlib.import_module("blenders")
 
 # Top-level names that must never ship. Kept in step with [build] paths_exclude_pattern.
 DEV_ONLY_TOP = {
@@ -67,7 +72,8 @@ def log(msg: str) -> None:
     print(f"build: {msg}", file=sys.stderr, flush=True)
 
 
-def blender_cli(python: str, args: list[str], home: str) -> tuple[int, str]:
+def blender_cli(command: list[str], args: list[str], home: str) -> tuple[int, str]:
+    """Run Blender's extension CLI: `command` is [bpy_python, "-c", CLI] or [blender, "--command", "extension"]."""
     env = dict(os.environ)
     env.update(
         HOME=home,
@@ -75,7 +81,7 @@ def blender_cli(python: str, args: list[str], home: str) -> tuple[int, str]:
         BLENDER_USER_EXTENSIONS=os.path.join(home, "blender", "extensions"),
     )
     proc = subprocess.run(
-        [python, "-c", CLI, *args],
+        [*command, *args],
         cwd=str(ROOT),
         env=env,
         stdin=subprocess.DEVNULL,
@@ -107,11 +113,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
         "--blender",
-        default=os.environ.get("SHOTCALLER_BUILD_BLENDER", "4.2"),
-        choices=["4.2", "4.5", "5.0"],
-        help="which bpy venv runs Blender's CLI (default 4.2)",
+        default=os.environ.get("SHOTCALLER_BUILD_BLENDER", blenders.BLENDERS[0].series),
+        choices=[b.series for b in blenders.BLENDERS],
+        help=f"which bpy venv runs Blender's CLI (default {blenders.BLENDERS[0].series})",
     )
     ap.add_argument("--python", help="a python with bpy to run Blender's CLI (skips venv ensure)")
+    ap.add_argument(
+        "--blender-binary",
+        default=os.environ.get("SHOTCALLER_BLENDER_BINARY"),
+        help="a Blender executable (4.2+): validate and build with its own `--command extension`",
+    )
     ap.add_argument("--output-dir", default=str(ROOT / "dist"))
     ap.add_argument("--skip-wheels", action="store_true", help="do not download wheels (they must be present)")
     args = ap.parse_args(argv)
@@ -126,15 +137,24 @@ def main(argv: list[str] | None = None) -> int:
         log("wheels are not consistent with the manifest; aborting")
         return 1
 
-    # 2. the bpy python
-    if args.python:
-        bpy_python = args.python
-    else:
-        name = f"bpy-{args.blender}"
-        if not venvs.ensure([name], quiet=True):
-            log(f"could not prepare the {name} venv")
+    # 2. who runs Blender's extension CLI
+    if args.blender_binary:
+        binary = Path(args.blender_binary).expanduser()
+        if not (binary.is_file() and os.access(binary, os.X_OK)):
+            log(f"--blender-binary {binary}: not an executable file")
             return 1
-        bpy_python = str(venvs.venv_python(name))
+        command = [str(binary.resolve()), "--command", "extension"]
+        log(f"Blender's CLI: {binary} --command extension")
+    else:
+        if args.python:
+            bpy_python = args.python
+        else:
+            name = f"bpy-{args.blender}"
+            if not venvs.ensure([name], quiet=True):
+                log(f"could not prepare the {name} venv")
+                return 1
+            bpy_python = str(venvs.venv_python(name))
+        command = [bpy_python, "-c", CLI]
 
     with open(ROOT / "blender_manifest.toml", "rb") as fh:
         manifest = tomllib.load(fh)
@@ -144,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="shotcaller-build-") as home:
         # 3. validate the source folder (tags checked: bl_pkg passes Blender's tags.py)
-        rc, out = blender_cli(bpy_python, ["validate", str(ROOT)], home)
+        rc, out = blender_cli(command, ["validate", str(ROOT)], home)
         if rc != 0 or "Success" not in out:
             log(f"validate of the source folder FAILED (rc {rc}):\n{out}")
             return 1
@@ -153,14 +173,14 @@ def main(argv: list[str] | None = None) -> int:
         # 4. build
         if zip_path.exists():
             zip_path.unlink()
-        rc, out = blender_cli(bpy_python, ["build", "--source-dir", str(ROOT), "--output-dir", str(out_dir)], home)
+        rc, out = blender_cli(command, ["build", "--source-dir", str(ROOT), "--output-dir", str(out_dir)], home)
         if rc != 0 or not zip_path.exists():
             log(f"build FAILED (rc {rc}):\n{out}")
             return 1
         log(f"build: {out.splitlines()[-1] if out else 'ok'}")
 
         # 5. validate the zip
-        rc, out = blender_cli(bpy_python, ["validate", str(zip_path)], home)
+        rc, out = blender_cli(command, ["validate", str(zip_path)], home)
         if rc != 0 or "Success" not in out:
             log(f"validate of the zip FAILED (rc {rc}):\n{out}")
             return 1

@@ -6,9 +6,11 @@
 #   mypy          mypy -p shotcaller through a symlink (tools/lint.sh) (dev venv, fake-bpy-module stubs)
 #   core          pytest tests --ignore=tests/blender                 (dev venv; "no tests" is a failure)
 #   build         tools/build.py: wheels, Blender's validator (tags checked), zip in dist/, zip validated
-#   blender-4.2   pytest tests/blender inside bpy 4.2.23  } each in its own process, against the zip
-#   blender-4.5   pytest tests/blender inside bpy 4.5.15  } from the build stage (SHOTCALLER_ZIP), with
-#   blender-5.0   pytest tests/blender inside bpy 5.0.1   } SHOTCALLER_DEV_PYTHON = the dev venv python
+#   blender-4.2   pytest tests/blender inside bpy 4.2.23 (Python 3.11) } one stage per Blender of
+#   blender-4.5   ... 4.5.15 (3.11)    blender-5.0  ... 5.0.1 (3.11)  } tools/blenders.py, each in its own
+#   blender-5.1   ... 5.1.2  (3.13)    blender-5.2  ... 5.2.3 (3.13)  } process, against the zip from the
+#   blender-5.3   ... 5.3.0  (3.13)                                   } build stage (SHOTCALLER_ZIP), with
+#                 SHOTCALLER_DEV_PYTHON = the dev venv python; DeprecationWarnings from the extension fail
 # The venvs are ensured first (tools/venvs.py ensure all; a no-op when the requirements are unchanged).
 #
 # Every stage runs even if an earlier one failed (the Blender stages need the build). The exit
@@ -28,14 +30,15 @@ cd "$ROOT"
 LOGS="$ROOT/build/test-logs"
 mkdir -p "$LOGS"
 
-ALL_STAGES=(ruff mypy core build blender-4.2 blender-4.5 blender-5.0)
+BASE_PYTHON="${SHOTCALLER_PYTHON:-python3}"
+read -r -a BLENDER_SERIES <<<"$("$BASE_PYTHON" tools/blenders.py series)"
+ALL_STAGES=(ruff mypy core build "${BLENDER_SERIES[@]/#/blender-}")
 if [[ $# -gt 0 ]]; then STAGES=("$@"); else STAGES=("${ALL_STAGES[@]}"); fi
 for s in "${STAGES[@]}"; do
     [[ " ${ALL_STAGES[*]} " == *" $s "* ]] || { echo "tools/test.sh: unknown stage '$s' (${ALL_STAGES[*]})" >&2; exit 2; }
 done
 want() { [[ " ${STAGES[*]} " == *" $1 "* ]]; }
 
-BASE_PYTHON="${SHOTCALLER_PYTHON:-python3}"
 STAGE_TIMEOUT="${SHOTCALLER_STAGE_TIMEOUT:-1200}"
 
 declare -A STATUS NOTE SECS
@@ -81,7 +84,7 @@ if ! "$BASE_PYTHON" tools/venvs.py ensure all; then
     echo "total: 0 passed, 1 failed, 0 skipped"
     exit 1
 fi
-record venvs PASS $((SECONDS - t0)) "$("$BASE_PYTHON" tools/venvs.py list | awk '{print $1"="$2}' | xargs)"
+record venvs PASS $((SECONDS - t0)) "$("$BASE_PYTHON" tools/venvs.py list | awk '{print $1"="$3}' | xargs)"
 DEV="$("$BASE_PYTHON" tools/venvs.py python dev)"
 export SHOTCALLER_DEV_PYTHON="$DEV"
 
@@ -120,7 +123,7 @@ fi
 # ------------------------------------------------------------------------------------ build
 ZIP=""
 need_build=0
-for v in 4.2 4.5 5.0; do want "blender-$v" && need_build=1; done
+for v in "${BLENDER_SERIES[@]}"; do want "blender-$v" && need_build=1; done
 if want build || [[ $need_build == 1 ]]; then
     banner "build: tools/build.py"
     t0=$SECONDS
@@ -139,7 +142,7 @@ if want build || [[ $need_build == 1 ]]; then
 fi
 
 # ------------------------------------------------------------------------------------ blender
-for v in 4.2 4.5 5.0; do
+for v in "${BLENDER_SERIES[@]}"; do
     stage="blender-$v"
     want "$stage" || continue
     banner "$stage: pytest tests/blender inside bpy $v"

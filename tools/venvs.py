@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
 """Create and update Shotcaller's development virtual environments (stdlib only).
 
-    python3 tools/venvs.py ensure [dev|bpy-4.2|bpy-4.5|bpy-5.0|all ...]
+    python3 tools/venvs.py ensure [dev|litellm|bpy-4.2|...|bpy-5.3|bpy|all ...]
     python3 tools/venvs.py python NAME          # print the venv's python path
-    python3 tools/venvs.py list                 # name, state, path
+    python3 tools/venvs.py list                 # name, Python, state, path
 
-Venvs live under ${SHOTCALLER_VENVS:-$HOME/.cache/shotcaller/venvs}/<name>. Each one is built from
-tools/requirements-<name>.txt (plus the files it includes with `-r`). The sha256 of those files
-(and of the interpreter version) is stored in the venv as `.shotcaller-requirements`; `ensure`
-runs pip only when it changed, so a second `ensure all` takes well under a second.
+Venvs live under ${SHOTCALLER_VENVS:-$HOME/.cache/shotcaller/venvs}/<name>. `dev` and `litellm` are
+built from tools/requirements-<name>.txt; each `bpy-<series>` venv (one per Blender in
+tools/blenders.py) from `bpy==<its release>` plus tools/requirements-bpy-tests-py<its Python>.txt.
+The sha256 of those requirements (and of the interpreter version) is stored in the venv as
+`.shotcaller-requirements`; `ensure` runs pip only when it changed, so a second `ensure all` takes
+well under a second.
 
-The venvs need CPython 3.11 (the bpy wheels require ==3.11.*). The interpreter is, in order:
-$SHOTCALLER_PYTHON, this interpreter if it is 3.11, or `python3.11` on PATH.
+Each venv needs the CPython of its Blender: 3.11 for dev, litellm and Blender 4.2 to 5.0, 3.13 for
+Blender 5.1 to 5.3. The interpreter for Python X.Y is, in order: $SHOTCALLER_PYTHON_X_Y (for 3.11
+also $SHOTCALLER_PYTHON), this interpreter if it is X.Y, `pythonX.Y` on PATH, then pyenv's
+$PYENV_ROOT/versions/X.Y*/bin/pythonX.Y (a pyenv shim on PATH fails when X.Y is not one of pyenv's
+selected versions).
 
 Several venvs are installed in parallel (the bpy wheels are ~350 MB downloads each); pip's
 output goes to <venvs>/<name>.log and its tail is printed on failure.
@@ -28,25 +33,34 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
 
-# name -> requirements file (relative to tools/)
-VENVS: dict[str, str] = {
-    "dev": "requirements-dev.txt",
-    "bpy-4.2": "requirements-bpy-4.2.txt",
-    "bpy-4.5": "requirements-bpy-4.5.txt",
-    "bpy-5.0": "requirements-bpy-5.0.txt",
-    "litellm": "requirements-litellm.txt",
+sys.path.insert(0, str(TOOLS))
+from blenders import BLENDERS  # noqa: E402  (a sibling script, not a package)
+
+DEV_PYTHON = "3.11"
+
+
+@dataclass(frozen=True)
+class VenvSpec:
+    python: str  # "3.11"
+    requirements: str  # a file under tools/
+    extra: tuple[str, ...] = ()  # requirement lines before it (the bpy pin)
+
+
+VENVS: dict[str, VenvSpec] = {
+    "dev": VenvSpec(DEV_PYTHON, "requirements-dev.txt"),
+    "litellm": VenvSpec(DEV_PYTHON, "requirements-litellm.txt"),
+    **{b.venv: VenvSpec(b.python, f"requirements-bpy-tests-py{b.python}.txt", (f"bpy=={b.bpy}",)) for b in BLENDERS},
 }
-BPY_VENVS = ("bpy-4.2", "bpy-4.5", "bpy-5.0")
+BPY_VENVS = tuple(b.venv for b in BLENDERS)
 STAMP = ".shotcaller-requirements"
-PYTHON_VERSION = (3, 11)
-PY_TAG = "{}.{}".format(*PYTHON_VERSION)
 # Bump to force every venv to be re-synced after a change of this script's install logic.
-SCHEME = "1"
+SCHEME = "2"
 
 
 def venvs_root() -> Path:
@@ -80,9 +94,11 @@ def _requirement_files(path: Path, seen: list[Path] | None = None) -> list[Path]
 
 
 def requirements_hash(name: str) -> str:
+    spec = VENVS[name]
     h = hashlib.sha256()
-    h.update(f"scheme={SCHEME}\npython={PYTHON_VERSION}\n".encode())
-    for f in _requirement_files(TOOLS / VENVS[name]):
+    h.update(f"scheme={SCHEME}\npython={spec.python}\n".encode())
+    h.update("".join(line + "\n" for line in spec.extra).encode())
+    for f in _requirement_files(TOOLS / spec.requirements):
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
 
@@ -98,31 +114,48 @@ def venv_state(name: str) -> str:
     return "ok"
 
 
-def find_base_python() -> str:
-    candidates = []
-    if os.environ.get("SHOTCALLER_PYTHON"):
-        candidates.append(os.environ["SHOTCALLER_PYTHON"])
-    if sys.version_info[:2] == PYTHON_VERSION:
+def _version_of(exe: str) -> str | None:
+    try:
+        return subprocess.run(
+            [exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=True,
+            stdin=subprocess.DEVNULL,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _pyenv_pythons(version: str) -> list[str]:
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    found = sorted((root / "versions").glob(f"{version}*/bin/python{version}"), reverse=True)
+    return [str(p) for p in found]
+
+
+def find_base_python(version: str = DEV_PYTHON) -> str:
+    """A CPython `version` ("3.13") to create venvs with; exits naming what was tried."""
+    env_names = [f"SHOTCALLER_PYTHON_{version.replace('.', '_')}"]
+    if version == DEV_PYTHON:
+        env_names.append("SHOTCALLER_PYTHON")
+    tried: list[str] = []
+    candidates: list[str] = [os.environ[n] for n in env_names if os.environ.get(n)]
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
         candidates.append(sys.executable)
-    for exe in ("python3.11", "python3"):
-        found = shutil.which(exe)
-        if found:
-            candidates.append(found)
-    for exe in candidates:
-        try:
-            out = subprocess.run(
-                [exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            continue
-        if out == PY_TAG:
+    for exe in (f"python{version}", "python3"):
+        if shutil.which(exe):
+            candidates.append(shutil.which(exe) or exe)
+    candidates += _pyenv_pythons(version)
+    for exe in dict.fromkeys(candidates):
+        got = _version_of(exe)
+        if got == version:
             return exe
+        tried.append(f"{exe} ({'Python ' + got if got else 'does not run'})")
     sys.exit(
-        f"venvs.py: no CPython {PY_TAG} found (tried $SHOTCALLER_PYTHON, {sys.executable}, python3.11, "
-        "python3). Install python3.11 or set SHOTCALLER_PYTHON."
+        f"venvs.py: no CPython {version} found. Tried: ${' and $'.join(env_names)} (unset or not {version}), "
+        f"{', '.join(tried) or 'nothing else on PATH or under pyenv'}. Install Python {version} "
+        f"(pyenv install {version}, or your distribution's python{version} with its venv module) "
+        f"or point ${env_names[0]} at one."
     )
 
 
@@ -177,7 +210,7 @@ def _start_sync(name: str, base_python: str, force: bool) -> tuple[subprocess.Po
     log = open(venvs_root() / f"{name}.log", "w")  # noqa: SIM115 (closed by the caller)
     log.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} ensure {name} (state {state})\n")
     py = venv_python(name)
-    if state == "missing" or not _python_ok(py):
+    if state == "missing" or not _python_ok(py, VENVS[name].python):
         try:
             _create(name, base_python, log)
         except BaseException:
@@ -193,8 +226,9 @@ def _start_sync(name: str, base_python: str, force: bool) -> tuple[subprocess.Po
         "--disable-pip-version-check",
         "--progress-bar",
         "off",
+        *VENVS[name].extra,
         "-r",
-        str(TOOLS / VENVS[name]),
+        str(TOOLS / VENVS[name].requirements),
     ]
     log.write(f"\n$ {' '.join(cmd)}\n")
     log.flush()
@@ -202,7 +236,7 @@ def _start_sync(name: str, base_python: str, force: bool) -> tuple[subprocess.Po
     return proc, log, state
 
 
-def _python_ok(py: Path) -> bool:
+def _python_ok(py: Path, version: str) -> bool:
     try:
         out = subprocess.run(
             [str(py), "-c", "import sys, pip; print('%d.%d' % sys.version_info[:2])"],
@@ -212,7 +246,7 @@ def _python_ok(py: Path) -> bool:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return False
-    return out == PY_TAG
+    return out == version
 
 
 def _tail(path: Path, n: int = 40) -> str:
@@ -232,7 +266,7 @@ def ensure(names: list[str], force: bool = False, quiet: bool = False) -> bool:
             print(f"venvs: {n}: up to date ({venv_dir(n)})", file=sys.stderr)
     if not todo:
         return True
-    base = find_base_python()
+    bases = {VENVS[n].python: find_base_python(VENVS[n].python) for n in todo}
     ok = True
     with _all_locked(todo):
         # Another process may have finished the job while we waited for the lock.
@@ -240,9 +274,11 @@ def ensure(names: list[str], force: bool = False, quiet: bool = False) -> bool:
         started: list[tuple[str, subprocess.Popen | None, object, str, float]] = []
         for n in todo:
             t0 = time.monotonic()
-            print(f"venvs: {n}: installing from tools/{VENVS[n]} (log {root / (n + '.log')})", file=sys.stderr)
+            spec = VENVS[n]
+            what = " + ".join([*spec.extra, f"tools/{spec.requirements}"])
+            print(f"venvs: {n}: installing {what} on Python {spec.python} (log {root / (n + '.log')})", file=sys.stderr)
             try:
-                proc, log, state = _start_sync(n, base, force)
+                proc, log, state = _start_sync(n, bases[spec.python], force)
             except RuntimeError as exc:
                 print(f"venvs: {n}: FAILED: {exc}\n{_tail(root / (n + '.log'))}", file=sys.stderr)
                 ok = False
@@ -309,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "list":
         for n in VENVS:
-            print(f"{n:8} {venv_state(n):8} {venv_dir(n)}")
+            print(f"{n:8} {VENVS[n].python:5} {venv_state(n):8} {venv_dir(n)}")
         return 0
     return 2
 

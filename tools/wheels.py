@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """Download the runtime wheels bundled in the extension and keep the manifest in step (stdlib only).
 
-    python3 tools/wheels.py [ensure]          # download if needed, then check the manifest
-    python3 tools/wheels.py ensure --sync-manifest   # ... and rewrite the manifest's wheels list
+    python3 tools/wheels.py [ensure]          # download if needed, write the manifest's wheels list, check
     python3 tools/wheels.py check             # no download: wheels/ vs tools/requirements-runtime.txt vs manifest
     python3 tools/wheels.py list              # print the wheel list as it belongs in the manifest
 
-The pins are tools/requirements-runtime.txt. For each platform in blender_manifest.toml the wheels are
-fetched with `pip download --only-binary=:all: --no-deps --platform ... --python-version 3.11
---implementation cp --abi cp311`; pure-Python wheels come out identical for every platform and are
-kept once. wheels/ is git-ignored; `.stamp` in it records which pins and platforms it holds, so a
+The pins are tools/requirements-runtime.txt. For each Python that a supported Blender runs
+(tools/blenders.py: 3.11 and 3.13) and each platform in blender_manifest.toml the wheels are fetched
+with `pip download --only-binary=:all: --no-deps --platform ... --python-version X.Y
+--implementation cp --abi cpXY`; pure-Python wheels come out identical for every one and are kept
+once. wheels/ is git-ignored; `.stamp` in it records which pins, Pythons and platforms it holds, so a
 second `ensure` does not touch the network.
+
+Blender works out which Pythons an extension supports from the file names of its bundled wheels and
+refuses to install it on any other ("This Python version (3.13) isn't compatible with (3.11)"), while
+its validator accepts such a zip without a word. So `check` (run by every build) fails, naming the
+wheel, Python and platform, when a binary wheel does not cover every (Python, platform) pair.
 
 Any python with pip works (pip download does not depend on the running interpreter's version);
 pass --pip-python to use another interpreter's pip.
@@ -28,6 +33,9 @@ import sys
 import tempfile
 import tomllib
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import blenders
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "blender_manifest.toml"
@@ -80,7 +88,7 @@ def manifest_platforms(manifest: dict) -> list[str]:
 
 
 def stamp_text(pins: list[str], platforms: list[str]) -> str:
-    h = hashlib.sha256("\n".join([*pins, "--", *platforms]).encode()).hexdigest()
+    h = hashlib.sha256("\n".join([*pins, "--", *platforms, "--", *blenders.pythons()]).encode()).hexdigest()
     return f"{h}\n"
 
 
@@ -111,50 +119,55 @@ def download(pins: list[str], platforms: list[str], pip_python: str) -> list[str
     """Download into a temp dir, then replace wheels/ contents. Returns the wheel names."""
     with tempfile.TemporaryDirectory(prefix="shotcaller-wheels-") as tmp:
         names: set[str] = set()
-        for platform in platforms:
-            dest = Path(tmp) / platform
-            cmd = [
-                pip_python,
-                "-m",
-                "pip",
-                "download",
-                "--no-input",
-                "--disable-pip-version-check",
-                "--progress-bar",
-                "off",
-                "--quiet",
-                "--only-binary=:all:",
-                "--no-deps",
-                "--python-version",
-                "3.11",
-                "--implementation",
-                "cp",
-                "--abi",
-                "cp311",
-                "--abi",
-                "abi3",
-                "--abi",
-                "none",
-                "--dest",
-                str(dest),
-            ]
-            for tag in PLATFORM_TAGS[platform]:
-                cmd += ["--platform", tag]
-            cmd += pins
-            log(f"downloading for {platform} ({', '.join(PLATFORM_TAGS[platform])})")
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-            if proc.returncode != 0:
-                sys.stderr.write(proc.stdout + proc.stderr)
-                sys.exit(f"wheels.py: pip download failed for {platform} (rc {proc.returncode})")
-            got = sorted(p.name for p in dest.glob("*.whl"))
-            if len(got) != len(pins):
-                sys.exit(f"wheels.py: expected {len(pins)} wheels for {platform}, got {got}")
-            for name in got:
-                target = Path(tmp) / "all" / name
-                target.parent.mkdir(exist_ok=True)
-                if not target.exists():
-                    shutil.copy2(dest / name, target)
-                names.add(name)
+        for python in blenders.pythons():
+            abi = "cp" + python.replace(".", "")
+            for platform in platforms:
+                dest = Path(tmp) / python / platform
+                cmd = [
+                    pip_python,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-input",
+                    "--disable-pip-version-check",
+                    "--progress-bar",
+                    "off",
+                    "--quiet",
+                    "--only-binary=:all:",
+                    "--no-deps",
+                    "--python-version",
+                    python,
+                    "--implementation",
+                    "cp",
+                    "--abi",
+                    abi,
+                    "--abi",
+                    "abi3",
+                    "--abi",
+                    "none",
+                    "--dest",
+                    str(dest),
+                ]
+                for tag in PLATFORM_TAGS[platform]:
+                    cmd += ["--platform", tag]
+                cmd += pins
+                log(f"downloading for Python {python} on {platform} ({', '.join(PLATFORM_TAGS[platform])})")
+                proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+                if proc.returncode != 0:
+                    sys.stderr.write(proc.stdout + proc.stderr)
+                    sys.exit(
+                        f"wheels.py: pip download failed for Python {python} on {platform} (rc {proc.returncode}): "
+                        "a pin in tools/requirements-runtime.txt has no wheel for it"
+                    )
+                got = sorted(p.name for p in dest.glob("*.whl"))
+                if len(got) != len(pins):
+                    sys.exit(f"wheels.py: expected {len(pins)} wheels for Python {python} on {platform}, got {got}")
+                for name in got:
+                    target = Path(tmp) / "all" / name
+                    target.parent.mkdir(exist_ok=True)
+                    if not target.exists():
+                        shutil.copy2(dest / name, target)
+                    names.add(name)
         WHEELS.mkdir(exist_ok=True)
         for old in WHEELS.glob("*.whl"):
             if old.name not in names:
@@ -167,6 +180,59 @@ def download(pins: list[str], platforms: list[str], pip_python: str) -> list[str
     result = sorted(names)
     STAMP.write_text(stamp_text(pins, platforms) + "".join(n + "\n" for n in result))
     return result
+
+
+# Blender platform -> does a wheel platform tag (one of a compressed set) load there?
+def _platform_matches(blender_platform: str, tag: str) -> bool:
+    os_name, _, arch = blender_platform.partition("-")
+    if os_name == "linux":
+        machine = {"x64": "x86_64", "arm64": "aarch64"}[arch]
+        return (tag.startswith("manylinux") or tag.startswith("linux")) and tag.endswith("_" + machine)
+    if os_name == "windows":
+        return tag == {"x64": "win_amd64", "arm64": "win_arm64"}[arch]
+    if os_name == "macos":
+        machine = {"x64": "x86_64", "arm64": "arm64"}[arch]
+        return tag.startswith("macosx_") and (tag.endswith("_" + machine) or tag.endswith("_universal2"))
+    return False
+
+
+def _python_matches(python: str, py_tags: list[str], abi_tags: list[str]) -> bool:
+    """Does a wheel with these python and ABI tags load on CPython `python` ("3.13")?"""
+    want = int(python.replace(".", "")[1:])  # 3.13 -> 13
+    for tag in py_tags:
+        if tag == f"cp3{want}" or tag in ("py3", "py2.py3"):
+            return True
+        if tag.startswith("cp3") and "abi3" in abi_tags and int(tag[3:]) <= want:
+            return True
+    return False
+
+
+def coverage_problems(names: list[str], pythons: list[str], platforms: list[str]) -> list[str]:
+    """For every distribution with a binary wheel: each (Python, platform) pair it does not cover.
+
+    Blender's validator does not check this; Blender's installer refuses the extension on a Python
+    that no bundled wheel names, and an extension lacking a platform's wheel fails there at import."""
+    by_dist: dict[str, list[tuple[list[str], list[str], list[str]]]] = {}
+    for name in names:
+        parts = name[: -len(".whl")].split("-")
+        py_tags, abi_tags, plat_tags = (t.split(".") for t in parts[-3:])
+        by_dist.setdefault(f"{parts[0]}-{parts[1]}", []).append((py_tags, abi_tags, plat_tags))
+    problems = []
+    for dist, wheels_of in sorted(by_dist.items()):
+        if all(plats == ["any"] for _, _, plats in wheels_of):
+            continue
+        for python in pythons:
+            for platform in platforms:
+                if not any(
+                    _python_matches(python, py, abi)
+                    and (plats == ["any"] or any(_platform_matches(platform, t) for t in plats))
+                    for py, abi, plats in wheels_of
+                ):
+                    problems.append(
+                        f"{dist} has no binary wheel for Python {python} on {platform}: "
+                        f"Blender refuses to install the extension there (run `python3 tools/wheels.py ensure`)"
+                    )
+    return problems
 
 
 def manifest_entries(names: list[str]) -> list[str]:
@@ -202,6 +268,7 @@ def check(names: list[str]) -> list[str]:
         problems.append(f"in wheels/ but not in the manifest: {e}")
     for e in sorted(set(listed) - set(expected)):
         problems.append(f"in the manifest but not in wheels/: {e}")
+    problems += coverage_problems(names, blenders.pythons(), manifest_platforms(manifest))
     pins = read_pins()
     for pin in pins:
         dist, version = pin.split("==")
@@ -237,7 +304,7 @@ def default_pip_python() -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("cmd", nargs="?", default="ensure", choices=["ensure", "check", "list"])
-    ap.add_argument("--sync-manifest", action="store_true", help="rewrite the manifest's wheels list")
+    ap.add_argument("--sync-manifest", action="store_true", help="rewrite the manifest wheels list (ensure does)")
     ap.add_argument("--force", action="store_true", help="download even if wheels/ looks current")
     ap.add_argument("--pip-python", default=os.environ.get("SHOTCALLER_PIP_PYTHON"), help="python whose pip to use")
     args = ap.parse_args(argv)
@@ -264,13 +331,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f'  "{e}",')
         return 0
 
-    if args.sync_manifest:
+    if args.cmd == "ensure" or args.sync_manifest:
         sync_manifest(names)
     problems = check(names)
     if problems:
         for p in problems:
             log(f"MISMATCH: {p}")
-        log("fix: python3 tools/wheels.py ensure --sync-manifest")
+        log("fix: python3 tools/wheels.py ensure")
         return 1
     log(f"manifest wheels list matches wheels/ ({len(names)} files)")
     return 0

@@ -65,7 +65,10 @@ class ProxyStartError(RuntimeError):
 def _venvs_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("shotcaller_tools_venvs", REPO_ROOT / "tools" / "venvs.py")
     assert spec is not None and spec.loader is not None
+    if spec.name in sys.modules:
+        return sys.modules[spec.name]
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there while the class is made
     spec.loader.exec_module(module)
     return module
 

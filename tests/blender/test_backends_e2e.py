@@ -102,7 +102,8 @@ def test_wan2gp_takes_from_the_sidebar(addon, sequencer_scene, blender, wan2gp):
     take = shot.takes[0]
     assert take.backend == "wan2gp 'wan2gp'" and take.template == "wan2gp_draft_5b"
     movie = placed_strip(addon, sequencer_scene, shot)
-    assert movie.type == "MOVIE" and (movie.frame_final_start, movie.frame_final_duration) == (1, 24)
+    compat = addon.sequencer.compat
+    assert movie.type == "MOVIE" and (compat.left_handle(movie), compat.duration(movie)) == (1, 24)
     with av.open(take.filepath) as container:
         assert sum(1 for _ in container.decode(video=0)) >= 24
 
@@ -138,7 +139,7 @@ def test_litellm_cloud_image_and_video_takes(addon, sequencer_scene, blender, li
     video = generate(blender, addon, video_strip, "final")
     assert video.status == "DONE", video.message
     movie = placed_strip(addon, sequencer_scene, video)
-    assert movie.type == "MOVIE" and movie.frame_final_duration == 24  # trimmed to the shot
+    assert movie.type == "MOVIE" and compat.duration(movie) == 24  # trimmed to the shot
     assert MASTER_KEY not in json.dumps([dict(t.items()) for t in video.takes], default=str)
 
 

@@ -6,6 +6,8 @@ Runs inside real Blender (bpy venv); see conftest.py in this folder.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import importlib.util
 import os
 import re
 import shutil
@@ -169,7 +171,9 @@ def test_addon_enabled_after_install(shotcaller_addon: str, blender_dirs: dict[s
 def test_bundled_wheels_import_inside_blender(shotcaller_addon: str, blender_dirs: dict[str, Path]) -> None:
     pins = runtime_pins()
     local = (blender_dirs["extensions"] / ".local").resolve()
-    # The bpy venvs deliberately do not have these: they must come from the extracted wheels.
+    site = local / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    extracted = sorted(p.name for p in local.rglob("python*"))
+    assert site.is_dir(), f"Blender extracted no wheels for this Python: {extracted}"
     for mod_name, dist in [
         ("pydantic", "pydantic"),
         ("pydantic_core", "pydantic-core"),
@@ -178,12 +182,23 @@ def test_bundled_wheels_import_inside_blender(shotcaller_addon: str, blender_dir
         ("typing_inspection", "typing-inspection"),
         ("typing_extensions", "typing-extensions"),
     ]:
-        mod = importlib.import_module(mod_name)
-        path = Path(mod.__file__).resolve()
-        assert path.is_relative_to(local), f"{mod_name} imported from {path}, not from the bundled wheel"
-        site = next(p for p in path.parents if p.name == "site-packages")
         dist_info = site / f"{dist.replace('-', '_')}-{pins[dist]}.dist-info"
         assert dist_info.is_dir(), f"{dist_info} not found: {sorted(x.name for x in site.iterdir())}"
+        mod = importlib.import_module(mod_name)
+        path = Path(mod.__file__).resolve()
+        if path.is_relative_to(local):
+            continue
+        # bpy 5.1+ brings cattrs and with it typing_extensions into the venv, ahead of the extension's
+        # folder on sys.path (a real Blender bundles its own too). Then prove that the bundled copy is
+        # complete and loads on its own, under another name so that it cannot reuse the imported one.
+        outside = importlib.metadata.distribution(dist)
+        assert not Path(str(outside.locate_file(""))).resolve().is_relative_to(local)
+        assert mod_name == "typing_extensions", f"{mod_name} imported from {path}, not from the bundled wheel"
+        bundled = importlib.util.spec_from_file_location(f"_bundled_{mod_name}", site / f"{mod_name}.py")
+        assert bundled is not None and bundled.loader is not None, f"no {mod_name} in {site}"
+        copy = importlib.util.module_from_spec(bundled)
+        bundled.loader.exec_module(copy)
+        assert hasattr(copy, "TypedDict") and hasattr(copy, "override")
 
     import pydantic
     import pydantic_core

@@ -29,7 +29,7 @@ def run_shot(bpy, scene, addon, media, quality="draft", init_image="", length=24
     shot = strip.shotcaller
     assert shot.status == "DONE", shot.message
     placed = compat.all_strips(scene.sequence_editor)[shot.takes[0].strip_name]
-    assert (placed.frame_final_start, placed.frame_final_duration, placed.channel) == (start, length, 2)
+    assert (compat.left_handle(placed), compat.duration(placed), placed.channel) == (start, length, 2)
     return shot, placed
 
 

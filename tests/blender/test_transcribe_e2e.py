@@ -106,18 +106,18 @@ def expected_cues(frame_start, clip_start=None, clip_end=None):
 
 def text_strips(tools, scene):
     found = [s for s in tools.compat.all_strips(scene.sequence_editor) if s.type == "TEXT"]
-    return sorted(found, key=lambda s: s.frame_final_start)
+    return sorted(found, key=lambda s: tools.compat.left_handle(s))
 
 
-def assert_cues(strips, cues, channel):
+def assert_cues(tools, strips, cues, channel):
     assert [s.text for s in strips] == [text for _, _, text in cues]
     for strip, (first, last, _) in zip(strips, cues, strict=True):
         assert strip.channel == channel
         # The reference endpoint times speech in 20 ms windows: within one frame of the tone bursts.
-        assert abs(strip.frame_final_start - first) <= 1, (strip.text, strip.frame_final_start, first)
-        assert abs(strip.frame_final_end - last) <= 1, (strip.text, strip.frame_final_end, last)
+        assert abs(tools.compat.left_handle(strip) - first) <= 1, (strip.text, tools.compat.left_handle(strip), first)
+        assert abs(tools.compat.right_handle(strip) - last) <= 1, (strip.text, tools.compat.right_handle(strip), last)
     for earlier, later in itertools.pairwise(strips):
-        assert earlier.frame_final_end <= later.frame_final_start  # never overlapping on one channel
+        assert tools.compat.right_handle(earlier) <= tools.compat.left_handle(later)  # never overlapping on one channel
 
 
 def test_transcribe_needs_a_sound_strip(tools, sequencer_scene, blender):
@@ -140,7 +140,7 @@ def test_subtitles_are_timed_to_the_speech(tools, prefs, proxy, dialogue, sequen
     assert state.transcribe_state == "DONE", state.transcribe_message
     assert state.transcribe_message == "3 subtitles on channel 3"
     strips = text_strips(tools, scene)
-    assert_cues(strips, expected_cues(sound.frame_start), channel=3)
+    assert_cues(tools, strips, expected_cues(tools.compat.content_start(sound)), channel=3)
     first = strips[0]
     assert first.font_size == round(1080 * tools.transcribe.SUBTITLE_HEIGHT)
     assert tuple(first.location) == pytest.approx((0.5, tools.transcribe.SUBTITLE_Y))
@@ -159,14 +159,14 @@ def test_packed_and_trimmed_sound_with_a_busy_channel_above(
     sound = add_sound(scene, str(copy), channel=1, frame_start=1)
     sound.sound.pack()
     copy.unlink()
-    sound.frame_final_start = 20  # cuts into the first line (frames 13 to 37)
-    sound.frame_final_end = 100  # drops the last line (frames 97 to 111 are cut to 97 to 100)
+    tools.compat.set_left_handle(sound, 20)  # cuts into the first line (frames 13 to 37)
+    tools.compat.set_right_handle(sound, 100)  # drops the last line (frames 97 to 111 are cut to 97 to 100)
     tools.compat.new_color_strip(scene.sequence_editor, "Shot", 2, 50, 10)  # channel 2 is taken there
     assert bpy.ops.sequencer.shotcaller_transcribe() == {"FINISHED"}
     drive(tools)
     state = scene.shotcaller_writing
     assert state.transcribe_state == "DONE", state.transcribe_message
-    assert_cues(text_strips(tools, scene), expected_cues(1, clip_start=20, clip_end=100), channel=3)
+    assert_cues(tools, text_strips(tools, scene), expected_cues(1, clip_start=20, clip_end=100), channel=3)
 
 
 def test_no_litellm_server_configured(tools, prefs, audio, dialogue, sequencer_scene, blender):

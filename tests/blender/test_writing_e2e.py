@@ -165,7 +165,7 @@ def test_script_from_a_text_datablock_becomes_shots(tools, prefs, proxy, sequenc
         strip = strips[shot["name"]]
         length = round(shot["seconds"] * 24)
         assert strip.type == "COLOR" and strip.channel == 2
-        assert (strip.frame_final_start, strip.frame_final_duration) == (frame, length)
+        assert (tools.compat.left_handle(strip), tools.compat.duration(strip)) == (frame, length)
         assert strip.shotcaller.prompt == shot["prompt"]
         assert strip.shotcaller.negative_prompt == shot.get("negative_prompt", "")
         assert strip.shotcaller.media == shot["media"]
@@ -191,7 +191,7 @@ def test_pasted_script_with_channel_start_and_ntsc_rate(tools, prefs, proxy, seq
     for shot in SHOT_LIST["shots"]:
         strip = strips[shot["name"]]
         length = round(shot["seconds"] * 30000 / 1001)
-        assert (strip.channel, strip.frame_final_start, strip.frame_final_duration) == (5, frame, length)
+        assert (strip.channel, tools.compat.left_handle(strip), tools.compat.duration(strip)) == (5, frame, length)
         frame += length
     assert scene.frame_end >= frame - 1  # the scene's range grew to show them
 
