@@ -89,7 +89,8 @@ class SHOTCALLER_PG_instance(bpy.types.PropertyGroup):
     models: StringProperty(
         name="Media models",
         description="LiteLLM image and video models, comma-separated as name=media/quality "
-        "(e.g. gpt-image-1=image/final, sora-2=video/final)",
+        "(e.g. gpt-image-1=image/final, sora-2=video/final); a name with * allows every model the proxy "
+        "lists under it (sora-*=video/final)",
     )
 
 

@@ -75,7 +75,28 @@ def discover_generic(backend: Any) -> Discovery:
     )
 
 
-DISCOVERERS: dict[str, Discoverer] = {"comfyui": discover_comfyui}
+def discover_wan2gp(backend: Any) -> Discovery:
+    """The handshake, then the model list: models the server has downloaded become offers, built-in
+    tiers it does not know are missing. No memory figure: the MCP server reports none (NVML or the
+    configured figure answer instead)."""
+    backend.probe()
+    found = backend.discover()
+    return Discovery(missing=dict(found.missing))
+
+
+def discover_litellm(backend: Any) -> Discovery:
+    """The proxy's model list: models the user's patterns allow become offers; models named in the
+    settings that the proxy does not list for this key are missing."""
+    backend.client.liveliness()
+    found = backend.discover()
+    return Discovery(missing=dict(found.missing))
+
+
+DISCOVERERS: dict[str, Discoverer] = {
+    "comfyui": discover_comfyui,
+    "wan2gp": discover_wan2gp,
+    "litellm": discover_litellm,
+}
 
 _nvml: Any = None
 _nvml_checked = False
@@ -136,6 +157,7 @@ def probe_instance(
     try:
         registry.refresh_offers(iid)  # a template folder may have changed
         found = discover(entry, clock)
+        registry.refresh_offers(iid)  # and the server may have told of new models
     except BackendError as exc:
         previous = registry.discovery(iid)
         found = Discovery(

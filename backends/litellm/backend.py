@@ -2,8 +2,9 @@
 
 An image shot is one `POST /v1/images/generations`; a video shot is `POST /v1/videos`, polled
 with `GET /v1/videos/{id}` (its `progress` becomes the shot's progress), then
-`GET /v1/videos/{id}/content` streamed to disk. Which models the proxy offers for which media is
-instance configuration (`CloudModel`), not discovered: the proxy cannot say what a model makes.
+`GET /v1/videos/{id}/content` streamed to disk. Which models it may use for which media is instance
+configuration (`CloudModel`): exact names, and patterns that allow any model group the proxy lists
+under a matching name (discovery.py), so a model added to the proxy needs no new settings.
 
 The models are cloud models unless configured `local=True` (a model served on this machine behind
 the proxy). Cloud offers exist only when the instance is built with `allow_cloud=True`, which the
@@ -42,6 +43,7 @@ from ..base import (
 )
 from ..files import sanitize_filename, unique_path
 from .client import DEFAULT_URL, GeneratedImage, LiteLLMClient, ModelEntry, Secret, VideoJob
+from .discovery import ListedModels, is_pattern, match_listed
 from .errors import ContentRefused
 
 log = logging.getLogger(__name__)
@@ -161,7 +163,12 @@ class LiteLLMBackend(Backend):
         super().__init__(instance_id, max_concurrent=max_concurrent)
         self.base_url = base_url.rstrip("/")
         self.client = LiteLLMClient(self.base_url, api_key, timeout=timeout)
-        self.models = {m.name: m for m in cloud_models(models)}
+        configured = cloud_models(models)
+        self.models = {m.name: m for m in configured if not is_pattern(m.name)}
+        # "gpt-image-*=image/final": any model group the proxy lists under that name (discovery.py)
+        self.patterns = {m.name: m for m in configured if is_pattern(m.name)}
+        self._listed: dict[str, CloudModel] = {}
+        self._listed_lock = threading.Lock()
         self.allow_cloud = allow_cloud
         self.poll_interval = poll_interval
         self.video_timeout = video_timeout
@@ -172,15 +179,37 @@ class LiteLLMBackend(Backend):
     # --- what this instance offers ---------------------------------------------------------
 
     def offers(self) -> list[Offer]:
+        with self._listed_lock:
+            models = [*self.models.values(), *self._listed.values()]
         return [
             Offer(name=m.name, media=m.media, quality=m.quality, label=m.display_label, model=m.name)
-            for m in self.models.values()
+            for m in models
             if m.local or self.allow_cloud
         ]
 
     def is_local_offer(self, offer: Offer) -> bool:
-        model = self.models.get(offer.name)
+        model = self._model(offer.name)
         return bool(model and model.local)
+
+    def discover(self) -> ListedModels:
+        """Read the proxy's model list (network): the models the patterns allow become offers."""
+        found = match_listed(
+            self.client.models(),
+            {m.name: m.media for m in self.models.values()},
+            {m.name: m.media for m in self.patterns.values()},
+            self.base_url,
+        )
+        listed = {
+            name: self.patterns[pattern].model_copy(update={"name": name, "label": ""})
+            for name, pattern in found.matched.items()
+        }
+        with self._listed_lock:
+            self._listed = listed
+        return found
+
+    def _model(self, name: str) -> CloudModel | None:
+        with self._listed_lock:
+            return self.models.get(name) or self._listed.get(name)
 
     def probe(self) -> LiteLLMProbe:
         """Is the proxy up, and does it list every configured model for this key?"""
@@ -192,7 +221,7 @@ class LiteLLMBackend(Backend):
     # --- one job ---------------------------------------------------------------------------
 
     def run(self, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event) -> GenerationResult:
-        model = self.models.get(request.offer.name)
+        model = self._model(request.offer.name)
         if model is None:
             raise InvalidRequest(
                 f"{self.display_name} has no model '{request.offer.name}'",

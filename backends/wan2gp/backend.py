@@ -35,16 +35,17 @@ from ..base import (
 )
 from ..files import sanitize_filename, unique_path
 from .client import DEFAULT_URL, JobSnapshot, Wan2GPClient
+from .discovery import ServerModels, discover_models
 from .errors import IS_IT_WAN2GP, job_error
 from .progress import RUN_END, SUBMITTED, JobProgress, MonotonicReporter
 from .settings import (
-    MODELS,
     ModelLimits,
     Wan2GPPreset,
     build_settings,
     choose_presets,
     max_shot_frames,
     resolve_presets,
+    wan_model,
 )
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ class Wan2GPBackend(Backend):
         self.event_limit = event_limit
         self._model_lock = threading.Lock()
         self._model_cache: dict[str, tuple[float, _ModelInfo]] = {}
+        self._server_presets: dict[str, Wan2GPPreset] = {}  # offers from the server's own model list
 
     @property
     def base_url(self) -> str:
@@ -112,7 +114,21 @@ class Wan2GPBackend(Backend):
     # --- what this instance offers ---------------------------------------------------------
 
     def offers(self) -> list[Offer]:
-        return [_offer(preset) for preset in self.presets.values()]
+        with self._model_lock:
+            found = list(self._server_presets.values())
+        return [_offer(preset) for preset in [*self.presets.values(), *found]]
+
+    def discover(self) -> ServerModels:
+        """Ask the server which video models it has (network): its downloaded models beyond the built-in
+        tiers become offers (see discovery.py), and built-in tiers it cannot make are returned as missing."""
+        found = discover_models(self.client, self.presets.values())
+        with self._model_lock:
+            self._server_presets = {p.name: p for p in found.presets if p.name not in self.presets}
+        return found
+
+    def _preset(self, name: str) -> Wan2GPPreset | None:
+        with self._model_lock:
+            return self.presets.get(name) or self._server_presets.get(name)
 
     def probe(self) -> Wan2GPProbe:
         """Handshake and tool list (network): for "test connection" and health checks."""
@@ -146,7 +162,7 @@ class Wan2GPBackend(Backend):
     # --- one job ---------------------------------------------------------------------------
 
     def run(self, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event) -> GenerationResult:
-        preset = self.presets.get(request.offer.name)
+        preset = self._preset(request.offer.name)
         if preset is None:
             raise InvalidRequest(
                 f"{self.display_name} has no preset '{request.offer.name}'",
@@ -261,7 +277,9 @@ class Wan2GPBackend(Backend):
         """The offers whose models this server has not downloaded: a server that cannot download cannot
         make them either. Every offer when the server does not say."""
         names = []
-        for preset in self.presets.values():
+        with self._model_lock:
+            presets = [*self.presets.values(), *self._server_presets.values()]
+        for preset in presets:
             try:
                 available = all(
                     self.client.get_model_availability(m.model_type).get("available") is True for m in preset.models
@@ -280,7 +298,7 @@ class Wan2GPBackend(Backend):
         metadata = self.client.get_model_schema(model_type)
         if metadata is None:
             raise MissingResource(
-                f"Wan2GP at {self.client.origin} does not have the model {model_type} ({MODELS[model_type].name})",
+                f"Wan2GP at {self.client.origin} does not have the model {model_type} ({wan_model(model_type).name})",
                 hint="Update Wan2GP to a version with this model, or use another backend.",
             )
         main_output = metadata.get("main_output")
@@ -289,7 +307,7 @@ class Wan2GPBackend(Backend):
                 f"Wan2GP at {self.client.origin} says {model_type} does not make videos", hint=IS_IT_WAN2GP
             )
         defaults = self.client.get_default_settings(model_type)
-        info = _ModelInfo(ModelLimits.from_schema(MODELS[model_type], metadata), defaults)
+        info = _ModelInfo(ModelLimits.from_schema(wan_model(model_type), metadata), defaults)
         with self._model_lock:
             self._model_cache[model_type] = (time.monotonic(), info)
         return info
@@ -354,8 +372,8 @@ class Wan2GPBackend(Backend):
 
 
 def _offer(preset: Wan2GPPreset) -> Offer:
-    text_model = MODELS[preset.text_model]
-    image_model = MODELS[preset.image_model] if preset.image_model else None
+    text_model = wan_model(preset.text_model)
+    image_model = wan_model(preset.image_model) if preset.image_model else None
     model = text_model.name if image_model in (None, text_model) else f"{text_model.name} / {image_model.name}"
     base = max(m.vram_base_gb for m in preset.models)
     return Offer(

@@ -18,6 +18,7 @@ Pure data and arithmetic (no network, no bpy), so every rule here is a table tes
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -91,6 +92,26 @@ MODELS: Mapping[str, WanModel] = MappingProxyType(
 )  # fmt: skip
 
 
+_LEARNED: dict[str, WanModel] = {}  # models a server described (discovery.py): model facts, the same on any server
+_LEARNED_LOCK = threading.Lock()
+
+
+def wan_model(model_type: str) -> WanModel:
+    """The facts of a model_type: the built-in table, else what a server said about it. KeyError if neither."""
+    model = MODELS.get(model_type)
+    if model is not None:
+        return model
+    with _LEARNED_LOCK:
+        return _LEARNED[model_type]
+
+
+def learn_model(model: WanModel) -> None:
+    """Remember a model a server described, so presets and settings can use it like a built-in one."""
+    if model.model_type not in MODELS:
+        with _LEARNED_LOCK:
+            _LEARNED[model.model_type] = model
+
+
 @dataclass(frozen=True)
 class Wan2GPPreset:
     """One offer of a Wan2GP server: a quality tier with the model for text shots and for image shots."""
@@ -100,19 +121,19 @@ class Wan2GPPreset:
     quality: Quality
     text_model: str  # model_type for shots without an init image
     image_model: str | None  # model_type for shots with one (None: the init image is ignored)
-    steps: int
+    steps: int  # 0: the model's own default on the server
     min_vram_gb: float = 0.0  # the tier is offered only on GPUs with at least this much memory
     media: MediaKind = MediaKind.VIDEO
     extra_settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def model_for(self, spec: ShotSpec) -> WanModel:
         model_type = self.image_model if spec.init_image and self.image_model else self.text_model
-        return MODELS[model_type]
+        return wan_model(model_type)
 
     @property
     def models(self) -> tuple[WanModel, ...]:
         types = [self.text_model] + ([self.image_model] if self.image_model not in (None, self.text_model) else [])
-        return tuple(MODELS[t] for t in types if t is not None)
+        return tuple(wan_model(t) for t in types if t is not None)
 
 
 PRESETS: Mapping[str, Wan2GPPreset] = MappingProxyType(
@@ -240,8 +261,10 @@ def build_settings(
     Keys not given here come from the model's own defaults on the server (guidance, solver, shift).
     `image_start` is a gallery id from an upload; it is used only if the model takes a start image.
     """
-    model = MODELS.get(limits.model_type)
-    max_pixels = model.max_pixels if model else PIXELS_720P
+    try:
+        max_pixels = wan_model(limits.model_type).max_pixels
+    except KeyError:
+        max_pixels = PIXELS_720P
     width, height = snap_resolution(spec.width, spec.height, max_pixels)
     frames, capped = model_frame_count(spec, limits)
     seed = wan_seed(spec.seed)
@@ -251,10 +274,11 @@ def build_settings(
         "image_mode": 0,
         "resolution": f"{width}x{height}",
         "video_length": frames,
-        "num_inference_steps": preset.steps,
         "seed": seed,
         "repeat_generation": 1,
     }
+    if preset.steps > 0:
+        source["num_inference_steps"] = preset.steps
     if spec.negative_prompt.strip():
         source["negative_prompt"] = spec.negative_prompt.strip()
     if image_start and limits.takes_start_image:
@@ -274,7 +298,7 @@ def build_settings(
         "frame_count": frames,
         "fps": limits.fps,
         "duration_seconds": round(frames / limits.fps, 3),
-        "steps": preset.steps,
+        "steps": preset.steps or "model default",
     }
     if capped:
         applied["frames_capped_from"] = snap_frame_count(

@@ -38,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_EVENT_LIMIT,
         help="events per job snapshot when a call gives no event_limit",
     )
+    parser.add_argument(
+        "--available-model",
+        action="append",
+        default=[],
+        metavar="MODEL_TYPE",
+        help="a model whose weights the server says it has (availability 'available'); repeatable",
+    )
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
     return parser  # fmt: skip
 
@@ -48,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         lambda: ReferenceWan2GP(
             host=args.host, port=args.port, output_dir=args.output_dir, step_seconds=args.step_seconds,
             fail_next=args.fail_next, event_limit=args.job_event_limit, allow_remote=args.allow_remote,
+            available_models=args.available_model,
         ),
         ready="Wan2GP reference MCP server listening on {url}",
         describe=lambda server: f"output directory: {server.output_dir}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,16 @@ def load_surface() -> dict[str, Any]:
     return json.loads(SURFACE_FILE.read_text(encoding="utf-8"))
 
 
+AVAILABLE = {"status": "available", "status_code": 2, "indicator": "blue_square", "available": True}
+
+
 class Catalogue:
-    def __init__(self, path: Path = CATALOGUE_FILE) -> None:
+    """`available`: model types whose weights the server pretends to have downloaded (default none,
+    as on the capture machine); their availability says so, the others' says "missing"."""
+
+    def __init__(self, path: Path = CATALOGUE_FILE, available: Iterable[str] = ()) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
+        self.available = set(available)
         self.entries: dict[str, dict[str, Any]] = {e["record"]["model_type"]: e for e in data["models"]}
         self.model_defs: dict[str, dict[str, Any]] = data.get("model_defs", {})
 
@@ -51,7 +59,7 @@ class Catalogue:
 
     def availability(self, model_type: str) -> dict[str, Any]:
         self._require(model_type)
-        return {"model_type": model_type, **MISSING}
+        return {"model_type": model_type, **(AVAILABLE if model_type in self.available else MISSING)}
 
     def schema_extra(self, model_type: str) -> dict[str, Any]:
         entry = self.entries[model_type]

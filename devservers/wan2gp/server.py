@@ -53,11 +53,16 @@ class ReferenceWan2GP(BackgroundServer):
         fail_next: Iterable[str] | str | None = None,
         event_limit: int = DEFAULT_EVENT_LIMIT,
         allow_remote: bool = False,
+        available_models: Iterable[str] = (),
     ) -> None:
         super().__init__(host, port, allow_remote=allow_remote)
         self.output_dir = os.path.abspath(output_dir or tempfile.mkdtemp(prefix="wan2gp-reference-"))
         os.makedirs(self.output_dir, exist_ok=True)
-        self.catalogue = Catalogue()
+        available = list(available_models)
+        self.catalogue = Catalogue(available=available)
+        unknown = sorted(set(available) - set(self.catalogue.entries))
+        if unknown:
+            raise ValueError(f"unknown model_type {unknown[0]!r} for --available-model")
         self.gallery = Gallery()
         self.jobs = Jobs(self.catalogue, self.gallery, self.output_dir, step_seconds)
         self.tools = Tools(self.catalogue, self.gallery, self.jobs, event_limit=event_limit)
