@@ -218,5 +218,5 @@ def job_error(
             f"{where} failed ({stage}): {snippet(messages[0], 300)}", hint="See the Wan2GP console for the full error."
         )
     return ProtocolError(
-        f"{where} reports job {job_id} as failed without saying why", hint="See the Wan2GP console for the full error."
+        f"{where} reports the job as failed without saying why", hint="See the Wan2GP console for the full error."
     )

@@ -75,3 +75,39 @@ def test_broken_user_template_is_named_and_bundled_ones_still_work(
     assert any("broken.binding.json" in problem for problem in problems), problems
     assert strip.shotcaller.status == "DONE", strip.shotcaller.message
     assert "broken.binding.json" in capsys.readouterr().out  # the operator's warning report
+
+
+def test_a_cancel_shows_at_once_and_the_next_generate_waits_for_the_server_then_lands(
+    addon, sequencer_scene, blender, dev_python, tmp_path
+):
+    """Real ComfyUI finishes the node it is in after an interrupt: the shot says cancelled at once, and
+    generating it again waits for the server instead of queueing behind the cancelled prompt."""
+    import json
+    import urllib.request
+
+    pump = importlib.import_module(f"{addon.__name__}.pump")
+    lag = ("--step-seconds", "0.2", "--interrupt-lag-seconds", "3")
+    with reference_server_process(dev_python, "comfyui", *lag) as server:
+        blender.context.preferences.addons[addon.__name__].preferences.comfyui_url = server.url
+
+        def running() -> list:
+            with urllib.request.urlopen(server.url + "/queue", timeout=10) as answer:
+                return json.loads(answer.read())["queue_running"]
+
+        strip = shot(addon, sequencer_scene)
+        assert blender.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
+        deadline = time.monotonic() + 60
+        while strip.shotcaller.status != "RUNNING" or "step" not in strip.shotcaller.message:
+            pump.tick()
+            assert time.monotonic() < deadline, strip.shotcaller.message
+            time.sleep(0.02)
+        assert blender.ops.sequencer.shotcaller_cancel() == {"FINISHED"}
+        while strip.shotcaller.status != "CANCELLED":
+            pump.tick()
+            assert time.monotonic() < deadline, strip.shotcaller.message
+            time.sleep(0.02)
+        assert running(), "the cancel was shown only once the server had stopped"
+        assert blender.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
+        run_pump_until_idle(pump, describe=lambda: strip.shotcaller.message)
+    assert strip.shotcaller.status == "DONE", strip.shotcaller.message
+    assert len(strip.shotcaller.takes) == 1
