@@ -310,7 +310,7 @@ class ComfyUIBackend(PreflightChecks, Backend):
                 return entry
             if time.monotonic() >= deadline:
                 raise ProtocolError(
-                    f"ComfyUI at {self.base_url} reported prompt {prompt_id} done but has no history for it",
+                    f"ComfyUI at {self.base_url} reported a prompt done but has no history for it",
                     hint="See the ComfyUI console; generate again.",
                 )
             time.sleep(delay)
@@ -343,12 +343,13 @@ class ComfyUIBackend(PreflightChecks, Backend):
                 log.info("%s: stopped waiting for %s to stop: %s", self.display_name, prompt_id, exc)
                 return
             stop.wait(min(self.poll_interval, 1.0))
-        log.warning(
-            "%s: prompt %s still running %.0f s after it was interrupted",
-            self.display_name,
-            prompt_id,
-            self.settle_timeout,
-        )
+        if not stop.is_set():  # Shotcaller closing is no reason to warn
+            log.warning(
+                "%s: prompt %s still running %.0f s after it was interrupted",
+                self.display_name,
+                prompt_id,
+                self.settle_timeout,
+            )
 
 
 def _queued_ids(queue: dict[str, Any], *keys: str) -> set[str]:

@@ -269,9 +269,10 @@ class Wan2GPBackend(Backend):
                 log.info("%s: stopped waiting for job %s to end: %s", self.display_name, job_id, exc)
                 return
             stop.wait(self.poll_interval)
-        log.warning(
-            "%s: job %s still running %.0f s after it was cancelled", self.display_name, job_id, self.settle_timeout
-        )
+        if not stop.is_set():  # Shotcaller closing is no reason to warn
+            log.warning(
+                "%s: job %s still running %.0f s after it was cancelled", self.display_name, job_id, self.settle_timeout
+            )
 
     def _offers_needing_downloads(self) -> tuple[str, ...]:
         """The offers whose models this server has not downloaded: a server that cannot download cannot

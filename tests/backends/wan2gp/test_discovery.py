@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from devservers.wan2gp.launch import start_server
-from shotcaller.backends.base import GenerationRequest
 from shotcaller.backends.wan2gp import Wan2GPBackend
 from shotcaller.backends.wan2gp.discovery import model_from_schema, preset_for
 from shotcaller.jobs.events import TERMINAL_EVENTS, JobRouted, JobSucceeded
