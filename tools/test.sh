@@ -21,6 +21,7 @@
 # Environment:
 #   SHOTCALLER_VENVS            where the venvs live (default ~/.cache/shotcaller/venvs)
 #   SHOTCALLER_STAGE_TIMEOUT    seconds per Blender stage before it is killed (default 1200)
+#   SHOTCALLER_BLENDER_JOBS     how many Blender stages run at once (default 2)
 #   PYTEST_ADDOPTS              extra pytest options for every pytest stage (pytest reads it itself)
 # Logs of each stage: build/test-logs/<stage>.log
 set -uo pipefail
@@ -40,6 +41,7 @@ done
 want() { [[ " ${STAGES[*]} " == *" $1 "* ]]; }
 
 STAGE_TIMEOUT="${SHOTCALLER_STAGE_TIMEOUT:-1200}"
+BLENDER_JOBS="${SHOTCALLER_BLENDER_JOBS:-2}"
 
 declare -A STATUS NOTE SECS
 ORDER=()
@@ -142,25 +144,48 @@ if want build || [[ $need_build == 1 ]]; then
 fi
 
 # ------------------------------------------------------------------------------------ blender
+# The Blender stages run $BLENDER_JOBS at a time (each in its own process, own temp user folders, own
+# servers on free ports); much of their time is spent waiting on servers and subprocesses. Each one's
+# log is printed whole when it ends, in the order of tools/blenders.py.
+run_blender_stage() { # series
+    local stage="blender-$1" t0=$SECONDS py
+    py="$("$BASE_PYTHON" tools/venvs.py python "bpy-$1")"
+    SHOTCALLER_ZIP="$ZIP" timeout -k 30 "$STAGE_TIMEOUT" "$py" -m pytest tests/blender -q -rfEs \
+        >"$LOGS/$stage.log" 2>&1 </dev/null
+    echo "$?" >"$LOGS/$stage.rc"
+    echo "$((SECONDS - t0))" >"$LOGS/$stage.secs"
+}
+BLENDER_RUN=()
 for v in "${BLENDER_SERIES[@]}"; do
-    stage="blender-$v"
-    want "$stage" || continue
-    banner "$stage: pytest tests/blender inside bpy $v"
+    want "blender-$v" || continue
     if [[ -z "$ZIP" ]]; then
-        record "$stage" FAIL 0 "not run: no zip (build failed)"
+        record "blender-$v" FAIL 0 "not run: no zip (build failed)"
         T_FAIL=$((T_FAIL + 1))
         continue
     fi
-    t0=$SECONDS
-    PY="$("$BASE_PYTHON" tools/venvs.py python "bpy-$v")"
-    SHOTCALLER_ZIP="$ZIP" timeout -k 30 "$STAGE_TIMEOUT" "$PY" -m pytest tests/blender -q -rfEs 2>&1 \
-        | tee "$LOGS/$stage.log"
-    rc=${PIPESTATUS[0]}
+    BLENDER_RUN+=("$v")
+done
+if ((${#BLENDER_RUN[@]})); then
+    banner "blender stages: ${BLENDER_RUN[*]/#/blender-} ($BLENDER_JOBS at a time)"
+    for v in "${BLENDER_RUN[@]}"; do
+        rm -f "$LOGS/blender-$v.rc"
+        while (($(jobs -rp | wc -l) >= BLENDER_JOBS)); do wait -n || true; done
+        echo "started blender-$v"
+        run_blender_stage "$v" &
+    done
+    wait
+fi
+for v in "${BLENDER_RUN[@]}"; do
+    stage="blender-$v"
+    banner "$stage: pytest tests/blender inside bpy $v"
+    cat "$LOGS/$stage.log"
+    rc="$(cat "$LOGS/$stage.rc" 2>/dev/null || echo 3)"
+    secs="$(cat "$LOGS/$stage.secs" 2>/dev/null || echo 0)"
     pytest_counts "$LOGS/$stage.log"
     if [[ $rc == 0 || $rc == 5 ]]; then
-        record "$stage" PASS $((SECONDS - t0)) "$PYTEST_NOTE$([[ $rc == 5 ]] && echo ' (no tests collected)')"
+        record "$stage" PASS "$secs" "$PYTEST_NOTE$([[ $rc == 5 ]] && echo ' (no tests collected)')"
     else
-        record "$stage" FAIL $((SECONDS - t0)) "$(describe_rc "$rc"); $PYTEST_NOTE"
+        record "$stage" FAIL "$secs" "$(describe_rc "$rc"); $PYTEST_NOTE"
         # A crash or hang after all tests passed is still a failure: count it.
         [[ $rc == 1 ]] || T_FAIL=$((T_FAIL + 1))
     fi
