@@ -118,6 +118,12 @@ class Offer:
     Plain data for the router. `vram_gb` is the base need (the model loaded, smallest job);
     `estimate_vram_gb` adds what grows with the job's pixels. `needs_init_image` offers can
     only make shots that have an init image. `max_frames` 0 means no limit.
+
+    Long shots (routing/segments.py): frame counts lie on `frames_minimum + k * frames_step`;
+    `continue_with` names the offer of the same instance and model family that continues a take
+    from its last frame (image to video), so a shot longer than `max_frames` is made in segments;
+    `sliding_window` offers make any length in one job (the server overlaps its own windows).
+    `max_seconds` is the longest sound a sound offer makes (0: no limit).
     """
 
     name: str
@@ -130,6 +136,12 @@ class Offer:
     vram_per_megapixel_frame_gb: float = 0.0
     needs_init_image: bool = False
     max_frames: int = 0
+    frames_minimum: int = 1
+    frames_step: int = 1
+    family: str = ""
+    continue_with: str = ""
+    sliding_window: bool = False
+    max_seconds: float = 0.0
 
     def estimate_vram_gb(self, width: int, height: int, frames: int) -> float:
         """GB of VRAM for a job of width x height pixels and `frames` frames (1 for a still or a sound)."""
@@ -144,6 +156,7 @@ class GenerationRequest:
     offer: Offer
     output_dir: str
     file_stem: str  # outputs are named <file_stem><suffix>.<ext> inside output_dir
+    last_frame: bool = False  # also return the take's last frame as an image (a segment to continue from)
 
 
 @dataclass(frozen=True)
@@ -152,6 +165,7 @@ class GenerationResult:
     model: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
     server_job_id: str = ""
+    last_frame: str = ""  # the last frame as an image file, when the request asked for it
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from .events import CandidateNote, JobCancelled, JobEvent, JobFailed, JobProgres
 from .limits import RateLimiter
 from .progress import ProgressThrottle
 from .records import log_record, make_take, write_take_record
+from .segmented import run_planned
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +383,8 @@ class Scheduler:
         request = GenerationRequest(job.spec, candidate.offer, job.output_dir, job.file_stem)
         started_wall, started = time.time(), self._clock()
         try:
-            result = backend.run(request, ProgressThrottle(self._emit, job.job_id, job.spec.shot_id), job.cancel)
+            progress = ProgressThrottle(self._emit, job.job_id, job.spec.shot_id)
+            result = run_planned(backend, request, candidate.instance.offers, progress, job.cancel)
         except Cancelled as exc:
             if job.cancel.is_set() or self._closed:
                 self._cancelled(running, exc)

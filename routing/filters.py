@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..shots import MediaKind
 from .candidates import Candidate, RouteContext, ShotNeeds
 from .scorers import estimate_cost
+from .segments import can_make_long_shots, segment_frames, too_long_reason, too_long_sound_reason
 
 Filter = Callable[[ShotNeeds, Candidate, RouteContext], str | None]
 
@@ -40,9 +42,20 @@ def init_image_filter(shot: ShotNeeds, candidate: Candidate, ctx: RouteContext) 
 
 
 def frames_filter(shot: ShotNeeds, candidate: Candidate, ctx: RouteContext) -> str | None:
-    limit = candidate.offer.max_frames
+    """Too long for one run: fine if the offer continues itself (segments, windows), else the limit in seconds."""
+    offer = candidate.offer
+    limit = offer.max_frames
     if limit and shot.frames > limit:
-        return f"its {candidate.offer_label} makes at most {limit} frames and the shot has {shot.frames}"
+        if not can_make_long_shots(offer):
+            return too_long_reason(candidate.offer_label, limit, shot.frames, shot.spec.fps)
+        if offer.continue_with and offer.continue_with != offer.name:
+            missing = candidate.instance.missing.get(offer.continue_with)
+            if missing or not any(o.name == offer.continue_with for o in candidate.instance.offers):
+                reason = too_long_reason(candidate.offer_label, limit, shot.frames, shot.spec.fps)
+                return f"{reason}, and the image to video template that would continue it is not there"
+    sound = shot.spec.media in (MediaKind.AUDIO, MediaKind.MUSIC)
+    if sound and offer.max_seconds and shot.spec.duration_seconds > offer.max_seconds + 1e-6:
+        return too_long_sound_reason(candidate.offer_label, offer.max_seconds, shot.spec.duration_seconds)
     return None
 
 
@@ -67,7 +80,7 @@ def vram_filter(shot: ShotNeeds, candidate: Candidate, ctx: RouteContext) -> str
     ceiling = instance.oom_ceilings.get(offer.name)
     if ceiling is not None and shot.units >= ceiling:
         return f"ran out of memory with its {candidate.offer_label} at this size or smaller recently"
-    need = offer.estimate_vram_gb(shot.spec.width, shot.spec.height, shot.frames)
+    need = offer.estimate_vram_gb(shot.spec.width, shot.spec.height, segment_frames(offer, shot.frames))
     if instance.oom_gb is not None and need >= instance.oom_gb:
         return (
             f"its {candidate.offer_label} needs ~{need:.1f} GB at {shot.size} and a job needing"

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backends.base import Backend
-from ..shots import Quality, ShotSpec
+from ..shots import MediaKind, Quality, ShotSpec
 from .candidates import Candidate, Exclusion, RouteContext, ShotNeeds
 from .filters import FILTERS, MEMORY_FILTERS, Filter, health_filter
 from .health import CircuitBreakers
 from .policy import RoutingPolicy, ScoreWeights
-from .registry import InstanceView, view_of
+from .registry import InstanceView, kind_name, view_of
 from .scorers import Score, describe, score
+from .segments import plan_for, seconds_text
 from .stats import SpeedStats
 
 
@@ -218,17 +219,25 @@ def explain(decision: Decision, views: Sequence[InstanceView], ctx: RouteContext
         if not decision.verdicts:
             return f"No backend offers any template for {media}."
         relevant = [v for v in rejected if v.filter != "media"] or rejected
+        # An image-to-video offer for a shot without an image says nothing about what to change
+        # when another reason stands: it stays in the candidate details, out of the headline.
+        relevant = [v for v in relevant if v.filter not in _DETAIL_ONLY] or relevant
         reasons = "; ".join(_dedupe(f"{v.candidate.instance.name}: {v.reason}" for v in relevant)[:4])
         sentence = f"No backend can make this {media} shot ({reasons})"
         if decision.retry_in is not None:
             sentence += f"; trying again in {decision.retry_in:.0f} s"
-        return sentence + "."
+        return sentence + "." + way_forward(decision.shot, relevant)
     chosen, scored = decision.ranked[0], decision.scores[0]
     verdict = next(v for v in decision.verdicts if v.candidate is chosen)
     why = verdict.reason
     if used_resting:
         why = f"{describe(decision.shot, chosen, ctx, scored)}; it {verdict.reason}, tried anyway as nothing else fits"
     sentence = f"{chosen.instance.name}: {why}"
+    plan = plan_for(chosen.offer, decision.shot.frames, decision.shot.spec.fps)
+    if plan is not None and plan.count > 1:
+        how = plan.describe() + (" in one job" if plan.mode == "windows" else "")
+        where = f"{kind_name(chosen.instance.kind)} {chosen.instance_id}"
+        sentence = f"{how} with {chosen.offer.model or chosen.offer_label} on {where}: {why}"
     # Worth a clause: why the other instances lost (memory, health, money, locality), not that an
     # image template cannot make video or an image-to-video one needs an init image the shot lacks.
     worth_saying = [v for v in rejected if v.filter in _SKIP_REASONS_SHOWN and not (used_resting and v.resting)]
@@ -239,6 +248,31 @@ def explain(decision: Decision, views: Sequence[InstanceView], ctx: RouteContext
     if len(decision.ranked) > 1:
         sentence += f"; {len(decision.ranked) - 1} fallback(s)"
     return sentence + "."
+
+
+_DETAIL_ONLY = frozenset({"init_image"})
+
+
+def way_forward(shot: ShotNeeds, relevant: Sequence[Verdict]) -> str:
+    """What would make a refused shot possible, said once after the reasons ('' when nothing general helps)."""
+    filters = {v.filter for v in relevant}
+    spec = shot.spec
+    if "frames" in filters:
+        if spec.media in (MediaKind.AUDIO, MediaKind.MUSIC):
+            longest = max((v.candidate.offer.max_seconds for v in relevant if v.filter == "frames"), default=0.0)
+            return (
+                f" Make the strip at most {longest:.1f} s long, or split it into several sound strips,"
+                " or add a server with a model that makes longer sounds."
+            )
+        longest = max((v.candidate.offer.max_frames for v in relevant if v.filter == "frames"), default=0)
+        return (
+            f" Make the strip at most {seconds_text(longest, spec.fps)} long, or add a server with the"
+            " model's image to video template (long shots are made in segments that continue each other),"
+            " or add a template of your own that makes longer takes."
+        )
+    if "init_image" in filters:
+        return " Set an init image on the shot, or add a server with a text to video template."
+    return ""
 
 
 _SKIP_REASONS_SHOWN = {

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from ..shots import Quality
 from .candidates import Candidate, RouteContext, ShotNeeds
 from .registry import Locality
+from .segments import segment_frames
 from .stats import SpeedEstimate
 
 
@@ -124,7 +125,8 @@ def describe(shot: ShotNeeds, candidate: Candidate, ctx: RouteContext, scored: S
 
 def fit_note(shot: ShotNeeds, candidate: Candidate) -> str:
     free = candidate.instance.vram_free_gb
-    need = candidate.offer.estimate_vram_gb(shot.spec.width, shot.spec.height, shot.frames)
+    frames = segment_frames(candidate.offer, shot.frames)
+    need = candidate.offer.estimate_vram_gb(shot.spec.width, shot.spec.height, frames)
     if free is None or not need:
         return ""
     return f"{free:.1f} GB free fits {candidate.offer_label} at {shot.size} (needs ~{need:.1f} GB)"

@@ -96,8 +96,15 @@ class ScriptedBackend(Backend):
             os.makedirs(request.output_dir, exist_ok=True)
             with open(path, "wb") as handle:
                 handle.write(b"not really a movie")
+            last_frame = ""
+            if request.last_frame:
+                last_frame = os.path.join(request.output_dir, f"{request.file_stem}_last.png")
+                with open(last_frame, "wb") as handle:
+                    handle.write(b"not really a frame")
             report(Progress(1.0, "done"))
-            return GenerationResult(files=(path,), model="test-model", parameters={"steps": 1}, server_job_id="p1")
+            return GenerationResult(
+                files=(path,), model="test-model", parameters={"steps": 1}, server_job_id="p1", last_frame=last_frame
+            )
         finally:
             with self._lock:
                 self.running -= 1

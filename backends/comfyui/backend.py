@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ...shots import MediaKind
 from ..base import (
     Backend,
     BackendError,
@@ -37,7 +38,7 @@ from ..files import sanitize_filename
 from .client import ComfyEventStream, ComfyUIClient, EventStreamClosed
 from .errors import error_from_history
 from .events import apply_event
-from .outputs import download_outputs, output_texts
+from .outputs import download_outputs, media_for_file, output_texts
 from .preflight import PreflightChecks, combo_options
 from .progress import RUN_START, MonotonicReporter, NodeProgress, expected_weights
 from .templates import BUNDLED_TEMPLATE_DIR, ParameterOutOfRange, TemplateError, load_templates
@@ -113,6 +114,10 @@ class ComfyUIBackend(PreflightChecks, Backend):
     # --- what this instance offers ---------------------------------------------------------
 
     def offers(self) -> list[Offer]:
+        continuations: dict[str, str] = {}  # family -> its image to video template: what continues a long shot
+        for t in self.templates.values():
+            if t.family and t.needs_init_image and t.media is MediaKind.VIDEO:
+                continuations.setdefault(t.family, t.name)
         return [
             Offer(
                 name=t.name,
@@ -125,6 +130,11 @@ class ComfyUIBackend(PreflightChecks, Backend):
                 vram_per_megapixel_frame_gb=t.vram.per_megapixel_frame_gb,
                 needs_init_image=t.needs_init_image,
                 max_frames=t.max_frames,
+                frames_minimum=t.frame_lattice[0],
+                frames_step=t.frame_lattice[1],
+                family=t.family,
+                continue_with=continuations.get(t.family, "") if t.family and t.max_frames else "",
+                max_seconds=t.max_seconds,
             )
             for t in self.templates.values()
         ]
@@ -188,7 +198,12 @@ class ComfyUIBackend(PreflightChecks, Backend):
             init_image = self.client.upload_image(spec.init_image, UPLOAD_SUBFOLDER)
             _raise_if_cancelled(cancel, "before it was sent to ComfyUI")
         file_prefix = f"shotcaller/{sanitize_filename(request.file_stem, fallback='shot')}"
-        prompt, applied = template.build_prompt(spec, file_prefix, init_image=init_image)
+        try:
+            prompt, applied = template.build_prompt(
+                spec, file_prefix, init_image=init_image, last_frame=request.last_frame
+            )
+        except ValueError as exc:
+            raise InvalidRequest(f"template '{template.label}': {exc}") from None
 
         client_id = uuid.uuid4().hex
         stream = self._open_stream(client_id)  # before submitting, so no early event is missed
@@ -204,12 +219,21 @@ class ComfyUIBackend(PreflightChecks, Backend):
             entry = self._finished_history(prompt_id, template)
         files = download_outputs(self.client, self.base_url, entry, request, template, progress, cancel)
         progress.update(1.0, "downloaded")
+        last_frame = ""
+        if request.last_frame:  # the PNG of the added save node: not part of the take
+            stills = [f for f in files if media_for_file(f) is MediaKind.IMAGE]
+            files = [f for f in files if f not in stills]
+            last_frame = stills[-1] if stills else ""
         parameters = {**applied, "server_url": self.base_url, "backend_instance": self.instance_id}
         texts = output_texts(entry)
         if texts:
             parameters["text_outputs"] = texts
         return GenerationResult(
-            files=tuple(files), model=template.model, parameters=parameters, server_job_id=prompt_id
+            files=tuple(files),
+            model=template.model,
+            parameters=parameters,
+            server_job_id=prompt_id,
+            last_frame=last_frame,
         )
 
     def _open_stream(self, client_id: str, connect_timeout: float = 10.0) -> ComfyEventStream | None:

@@ -14,6 +14,9 @@ The binding file describes the API-format workflow beside it to Shotcaller:
   Width, height and fps outside the range are clamped (the take still covers the shot, scaled);
   a frame count or duration above its maximum is refused (the take would be shorter than the shot)
   and below its minimum raised to it. Types are fixed per parameter (``PARAMETER_TYPES``);
+* ``family`` (optional): templates of one family make the same look, so a shot longer than the
+  family's text to video template makes is made in segments, each continued from the last frame of
+  the one before by the family's image to video template (the bundled Wan 2.2 ones are families);
 * ``inputs``: which node inputs receive which shot parameter, and how each value is snapped to what
   the model accepts (``multiple_of`` + ``min``, ``snap: "4n+1"`` for video lengths, ``ceil_to`` to round
   a duration up so a sound is never shorter than its shot).
@@ -148,6 +151,7 @@ class BindingFile(BaseModel):
     media: MediaKind
     quality: Quality
     model: str = ""
+    family: str = ""
     vram: VramEstimate | None = None
     vram_gb: float | None = Field(default=None, ge=0)  # older bindings: the base only
     required_models: list[ModelRequirement] = Field(default_factory=list)

@@ -124,6 +124,22 @@ class ComfyTemplate:
         return int(spec.max) if spec is not None and spec.max is not None else 0
 
     @property
+    def frame_lattice(self) -> tuple[int, int]:
+        """(minimum, step) of the frame counts the template makes: (1, 4) for 4n+1, else (1, 1)."""
+        bindings = self.binding.inputs.get("frame_count") or []
+        return (1, 4) if any(b.snap == "4n+1" for b in bindings) else (1, 1)
+
+    @property
+    def max_seconds(self) -> float:
+        """The longest sound one take can have (0: no limit, or not a duration-based template)."""
+        spec = self.parameters.get("duration")
+        return float(spec.max) if spec is not None and spec.max is not None else 0.0
+
+    @property
+    def family(self) -> str:
+        return self.binding.family
+
+    @property
     def node_classes(self) -> dict[str, str]:
         """node id -> class_type, for checking a server has every node type."""
         return {node_id: str(node["class_type"]) for node_id, node in self._workflow.items()}
@@ -177,12 +193,13 @@ class ComfyTemplate:
         return f"{who} makes at most {maximum:g} seconds and {spec.describe()} lasts {spec.duration_seconds:.1f} s"
 
     def build_prompt(
-        self, spec: ShotSpec, file_prefix: str, *, init_image: str | None = None
+        self, spec: ShotSpec, file_prefix: str, *, init_image: str | None = None, last_frame: bool = False
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The API prompt for one shot, and the parameter values actually applied (after snapping).
 
         `init_image` is the server-side name of an uploaded image (from `upload_image`);
-        the spec's local path means nothing to the server.
+        the spec's local path means nothing to the server. `last_frame` also saves the video's
+        last frame as a PNG (core nodes ImageFromBatch and SaveImage), for the next segment to start from.
         """
         values: dict[str, Any] = {
             "prompt": spec.prompt,
@@ -204,7 +221,36 @@ class ComfyTemplate:
                 prompt[binding.node]["inputs"][binding.input] = snapped
                 if index == 0:
                     applied[parameter] = snapped
+        if last_frame:
+            add_last_frame_output(prompt, int(applied.get("frame_count") or spec.frame_count), file_prefix)
         return prompt, applied
+
+
+# The frames of a video workflow are the IMAGE input of its video node.
+_VIDEO_IMAGE_INPUTS = {"CreateVideo": "images", "SaveWEBM": "images", "SaveAnimatedWEBP": "images"}
+LAST_FRAME_NODE = "shotcaller_last_frame"
+
+
+def add_last_frame_output(prompt: dict[str, Any], frames: int, file_prefix: str) -> None:
+    """Add ImageFromBatch(last frame) -> SaveImage to a video prompt. ImageFromBatch clamps the
+    index to the batch, so a model that decodes a frame less still gives its own last frame."""
+    for node in prompt.values():
+        input_name = _VIDEO_IMAGE_INPUTS.get(str(node.get("class_type")))
+        link = node["inputs"].get(input_name) if input_name else None
+        if isinstance(link, list) and len(link) == 2:
+            break
+    else:
+        raise ValueError("the workflow has no video node (CreateVideo, SaveWEBM) to take the last frame from")
+    prompt[LAST_FRAME_NODE] = {
+        "class_type": "ImageFromBatch",
+        "inputs": {"image": list(link), "batch_index": max(0, min(4095, frames - 1)), "length": 1},
+        "_meta": {"title": "Shotcaller: last frame"},
+    }
+    prompt[LAST_FRAME_NODE + "_save"] = {
+        "class_type": "SaveImage",
+        "inputs": {"images": [LAST_FRAME_NODE, 0], "filename_prefix": f"{file_prefix}_last"},
+        "_meta": {"title": "Shotcaller: save last frame"},
+    }
 
 
 def _required_models(binding: BindingFile, workflow: Mapping[str, Any]) -> tuple[RequiredModel, ...]:

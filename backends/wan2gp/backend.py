@@ -388,6 +388,8 @@ def _offer(preset: Wan2GPPreset) -> Offer:
         vram_per_megapixel_frame_gb=max(m.vram_per_megapixel_frame_gb for m in preset.models),
         needs_init_image=False,  # every tier also makes videos from text alone
         max_frames=max_shot_frames(preset),
+        family=preset.name,
+        sliding_window=all(m.sliding_window for m in preset.models),
     )
 
 

@@ -66,6 +66,7 @@ class WanModel:
     frames_maximum: int = 97
     max_pixels: int = PIXELS_720P
     takes_start_image: bool = False
+    sliding_window: bool = False  # makes videos longer than frames_maximum in overlapping windows, in one job
     # Rough peak VRAM under Wan2GP's default memory profile (weights offloaded): a fixed part plus a
     # part growing with the latent size (width x height x frames, in megapixel-frames).
     vram_base_gb: float = 8.0
@@ -82,11 +83,11 @@ MODELS: Mapping[str, WanModel] = MappingProxyType(
             WanModel("t2v_1.3B", "Wan2.1 Text2video 1.3B", fps=16, frames_maximum=97, max_pixels=PIXELS_480P,
                      vram_base_gb=3.0, vram_per_megapixel_frame_gb=0.06),
             WanModel("ti2v_2_2", "Wan2.2 TextImage2video 5B", fps=24, frames_maximum=121, takes_start_image=True,
-                     vram_base_gb=5.0, vram_per_megapixel_frame_gb=0.035),
-            WanModel("t2v_2_2", "Wan2.2 Text2video 14B", fps=16, frames_maximum=97,
+                     sliding_window=True, vram_base_gb=5.0, vram_per_megapixel_frame_gb=0.035),
+            WanModel("t2v_2_2", "Wan2.2 Text2video 14B", fps=16, frames_maximum=97, sliding_window=True,
                      vram_base_gb=8.0, vram_per_megapixel_frame_gb=0.12),
             WanModel("i2v_2_2", "Wan2.2 Image2video 14B", fps=16, frames_maximum=97, takes_start_image=True,
-                     vram_base_gb=8.5, vram_per_megapixel_frame_gb=0.12),
+                     sliding_window=True, vram_base_gb=8.5, vram_per_megapixel_frame_gb=0.12),
         )
     }
 )  # fmt: skip
@@ -183,6 +184,7 @@ class ModelLimits:
     frames_steps: int
     frames_maximum: int | None
     takes_start_image: bool
+    sliding_window: bool = False
 
     @classmethod
     def from_schema(cls, model: WanModel, metadata: Mapping[str, Any] | None) -> ModelLimits:
@@ -192,6 +194,7 @@ class ModelLimits:
         image_inputs = media_inputs.get("image") if isinstance(media_inputs, Mapping) else None
         takes_image = bool(image_inputs.get("start")) if isinstance(image_inputs, Mapping) else model.takes_start_image
         maximum = _positive_int(meta.get("frames_maximum"), model.frames_maximum)
+        window = meta.get("sliding_window")
         return cls(
             model_type=model.model_type,
             name=str(meta.get("name") or model.name),
@@ -200,6 +203,7 @@ class ModelLimits:
             frames_steps=_positive_int(meta.get("frames_steps"), model.frames_steps),
             frames_maximum=maximum,
             takes_start_image=takes_image,
+            sliding_window=window if isinstance(window, bool) else model.sliding_window,
         )
 
 
@@ -237,9 +241,12 @@ def frames_for_duration(seconds: float, fps: float) -> int:
 
 
 def model_frame_count(spec: ShotSpec, limits: ModelLimits) -> tuple[int, bool]:
-    """(frames to ask for, whether the model's maximum cut the shot short)."""
+    """(frames to ask for, whether the model's maximum cut the shot short). A model with sliding
+    windows is never cut short: Wan2GP makes the longer video in overlapping windows."""
     wanted = frames_for_duration(spec.duration_seconds, limits.fps)
     uncapped = snap_frame_count(wanted, limits.frames_minimum, limits.frames_steps)
+    if limits.sliding_window:
+        return uncapped, False
     frames = snap_frame_count(wanted, limits.frames_minimum, limits.frames_steps, limits.frames_maximum)
     return frames, frames < uncapped
 
@@ -284,6 +291,11 @@ def build_settings(
     if image_start and limits.takes_start_image:
         source["image_prompt_type"] = "S"
         source["image_start"] = image_start
+    windows = 1
+    if limits.sliding_window and limits.frames_maximum and frames > limits.frames_maximum:
+        # One window per model run; the model's own default overlap joins them without a jump.
+        source["sliding_window_size"] = limits.frames_maximum
+        windows = math.ceil((frames - 1) / max(1, limits.frames_maximum - 1))
     source.update(preset.extra_settings)
     applied: dict[str, Any] = {
         "preset": preset.name,
@@ -300,6 +312,9 @@ def build_settings(
         "duration_seconds": round(frames / limits.fps, 3),
         "steps": preset.steps or "model default",
     }
+    if windows > 1:
+        applied["sliding_window_size"] = limits.frames_maximum
+        applied["windows"] = windows
     if capped:
         applied["frames_capped_from"] = snap_frame_count(
             frames_for_duration(spec.duration_seconds, limits.fps), limits.frames_minimum, limits.frames_steps

@@ -206,6 +206,31 @@ class RenderedFrames(Frames):
         return out
 
 
+class FromStartImage(Frames):
+    """An image-to-video result: frame 0 is the start image (scaled to the frame), and each next
+    frame moves a little further towards the rendered frames (`target`), reaching them at the
+    last frame. So a segment continued from another's last frame begins exactly where it ended,
+    and consecutive frames change by small, even steps: continuity can be checked by comparing
+    frames, as with a real model."""
+
+    def __init__(self, target: Frames, start_image: np.ndarray):
+        self.target = target
+        self.width, self.height, self.count = target.width, target.height, target.count
+        picture = Image.fromarray(np.ascontiguousarray(start_image)).convert("RGB")
+        if picture.size != (self.width, self.height):
+            picture = picture.resize((self.width, self.height), Image.Resampling.BILINEAR)
+        self.start = np.asarray(picture, np.float32)
+
+    def frame(self, index: int) -> np.ndarray:
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        if index == 0:
+            return self.start.astype(np.uint8)
+        weight = index / max(1, self.count - 1)
+        mixed = self.start * (1.0 - weight) + self.target.frame(index).astype(np.float32) * weight
+        return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
+
 def preview_image(width: int, height: int, seed: int, text: str, step: int, steps: int, fmt: str = "png") -> bytes:
     """A small PNG (or JPEG, as real ComfyUI sends) of the sampler state: noisy until the last step."""
     scale = min(1.0, 256 / max(width, height))

@@ -383,18 +383,12 @@ def vae_decode(ctx, samples, vae):
     if not isinstance(samples, Latent):
         raise RuntimeError(f"VAEDecode cannot decode {samples}: use VAEDecodeAudio for sound latents")
     seed = samples.seed if samples.seed is not None else 0
-    background = None
-    if samples.start_image is not None and samples.start_image.count:
-        background = samples.start_image.frame(0)
-    frames = media.RenderedFrames(
-        samples.width,
-        samples.height,
-        samples.frames * samples.batch,
-        seed,
-        samples.text,
-        samples.caption,
-        background=background,
+    frames: media.Frames = media.RenderedFrames(
+        samples.width, samples.height, samples.frames * samples.batch, seed, samples.text, samples.caption
     )
+    if samples.start_image is not None and samples.start_image.count:
+        # Image to video: the first frame is the start image, the others move away from it.
+        frames = media.FromStartImage(frames, samples.start_image.frame(0))
     return (frames,), None
 
 
@@ -419,6 +413,14 @@ def empty_image(ctx, width, height, batch_size=1, color=0):
 def load_image(ctx, image):
     frames, mask = media.load_image_file(_resolve_input_file(ctx, image))
     return (frames, mask), None
+
+
+@node("ImageFromBatch")
+def image_from_batch(ctx, image, batch_index, length):
+    # As ComfyUI's: an index past the batch gives its last frame, a length past it what is left.
+    start = min(image.count - 1, int(batch_index))
+    count = min(image.count - start, int(length))
+    return (media.SliceFrames(image, list(range(start, start + count))),), None
 
 
 @node("ImageInvert")

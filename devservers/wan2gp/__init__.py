@@ -6,7 +6,7 @@ streamable-http`) as captured in protocols/wan2gp-captures/: streamable HTTP at 
 envelopes, 202 for notifications, no session id), the 22 tools with their captured schemas and
 envelopes (isError texts included), jobs one at a time with WanGP-like events and cooperative
 cancel, and the gallery's one-time upload/download URLs. Jobs produce real H.264 MP4 files whose
-frames show the prompt, the seed and the frame number (the init image as a thumbnail).
+frames show the prompt, the seed and the frame number (a start image is the video's first frame).
 
 * In a subprocess (what test suites should use)::
 

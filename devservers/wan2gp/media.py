@@ -1,5 +1,5 @@
 """Video files for the reference server: the prompt and frame number drawn on every frame (the
-ComfyUI reference server's renderer), with the init image as a thumbnail in the top-right corner."""
+ComfyUI reference server's renderer); with a start image, the video begins on that image."""
 
 from __future__ import annotations
 
@@ -10,29 +10,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from devservers.comfyui.media import Frames, RenderedFrames, encode_video
-
-
-class WithThumbnail(Frames):
-    """Frames of `source` with `image` pasted at the top right, a quarter of the frame wide."""
-
-    def __init__(self, source: Frames, image_path: str) -> None:
-        self.source = source
-        self.width, self.height, self.count = source.width, source.height, source.count
-        with Image.open(image_path) as image:
-            rgb = image.convert("RGB")
-            width = max(2, source.width // 4)
-            height = max(2, round(width * rgb.height / max(1, rgb.width)))
-            height = min(height, max(2, source.height // 2))
-            self.thumbnail = np.asarray(rgb.resize((width, height)))
-        self.margin = max(2, source.width // 40)
-
-    def frame(self, index: int) -> np.ndarray:
-        out = self.source.frame(index).copy()
-        h, w = self.thumbnail.shape[:2]
-        x0 = self.width - self.margin - w
-        out[self.margin : self.margin + h, x0 : x0 + w] = self.thumbnail
-        return out
+from devservers.comfyui.media import Frames, FromStartImage, RenderedFrames, encode_video
 
 
 def output_name(prompt: str, seed: int, output_dir: str) -> str:
@@ -51,6 +29,7 @@ def render_video(
     init_image: str | None = None,
 ) -> None:  # fmt: skip
     source: Frames = RenderedFrames(width, height, frames, seed, prompt, caption)
-    if init_image:
-        source = WithThumbnail(source, init_image)
+    if init_image:  # a start image: the video begins on it, as Wan2GP's image to video does
+        with Image.open(init_image) as image:
+            source = FromStartImage(source, np.asarray(image.convert("RGB")))
     encode_video(path, source, fps, options={"preset": "ultrafast", "crf": "28"})

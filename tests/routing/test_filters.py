@@ -49,7 +49,7 @@ def test_frames_filter_uses_max_frames():
     short = replace(DRAFT, max_frames=81)
     assert frames_filter(needs(frame_count=81), candidate(short), context()) is None
     assert frames_filter(needs(frame_count=121), candidate(short), context()) == (
-        "its TI2V 5B makes at most 81 frames and the shot has 121"
+        "its TI2V 5B makes at most 3.4 s (81 frames at 24 fps) and the shot lasts 5.0 s (121 frames)"
     )
     assert frames_filter(needs(frame_count=500), candidate(DRAFT), context()) is None  # 0: no limit
 

@@ -86,7 +86,19 @@ def test_frames_follow_the_shot_duration_at_the_model_fps():
     limits_24 = ModelLimits.from_schema(MODELS["ti2v_2_2"], TI2V_SCHEMA)
     assert model_frame_count(spec(fps=24, frame_count=49), limits_16) == (33, False)
     assert model_frame_count(spec(fps=24, frame_count=48), limits_24) == (49, False)  # rounded up, never shorter
-    assert model_frame_count(spec(fps=24, frame_count=240), limits_16) == (97, True)  # 10 s: capped at 97
+    # 10 s: in sliding windows with the 14B (uncapped), capped at 97 with the 1.3B (no windows)
+    assert model_frame_count(spec(fps=24, frame_count=240), limits_16) == (161, False)
+    limits_13 = ModelLimits.from_schema(MODELS["t2v_1.3B"], None)
+    assert model_frame_count(spec(fps=24, frame_count=240), limits_13) == (97, True)
+
+
+def test_a_long_shot_runs_in_sliding_windows_in_one_job():
+    limits = ModelLimits.from_schema(MODELS["ti2v_2_2"], TI2V_SCHEMA)
+    source, applied = build_settings(spec(fps=24, frame_count=720), PRESETS["wan2gp_draft_5b"], limits)
+    assert source["video_length"] == 721 and source["sliding_window_size"] == 121
+    assert applied["windows"] == 6 and "frames_capped_from" not in applied
+    short, _ = build_settings(spec(fps=24, frame_count=120), PRESETS["wan2gp_draft_5b"], limits)
+    assert "sliding_window_size" not in short
 
 
 @pytest.mark.parametrize(
@@ -150,12 +162,13 @@ def test_build_settings_with_an_init_image_and_a_long_shot():
     limits = ModelLimits.from_schema(MODELS["i2v_2_2"], None)
     source, applied = build_settings(shot, PRESETS["wan2gp_final_14b"], limits, image_start="visual:47df8b53120a")
     assert source["image_prompt_type"] == "S" and source["image_start"] == "visual:47df8b53120a"
-    assert source["video_length"] == 97 and applied["frames_capped_from"] == 161
+    assert source["video_length"] == 161 and source["sliding_window_size"] == 97 and applied["windows"] == 2
     assert source["seed"] == wan_seed(2**40 + 5) == 5
     t2v = ModelLimits.from_schema(MODELS["t2v_1.3B"], None)
     source, applied = build_settings(shot, PRESETS["wan2gp_draft_1_3b"], t2v, image_start="visual:47df8b53120a")
     assert "image_start" not in source and applied["init_image_ignored"] is True
     assert source["resolution"] == "832x480"  # the 1.3B is a 480p model
+    assert source["video_length"] == 97 and applied["frames_capped_from"] == 161  # no sliding windows
 
 
 def test_offers_carry_vram_and_length_for_the_router():
