@@ -122,7 +122,8 @@ def _land_take(scene: Any, strip: Any, event: JobSucceeded) -> str:
     shot.active_take = len(shot.takes) - 1
     shot.job_id, shot.progress = "", 1.0
     try:
-        placed = place_take(scene, strip, take.primary_file, take.media, f"{strip.name} take {number}")
+        segments = take.parameters.get("segments")
+        placed = place_take(scene, strip, take.primary_file, take.media, f"{strip.name} take {number}", segments)
     except PlacementError as exc:
         shot.status, shot.message = "FAILED", f"take {number} saved but not placed: {exc}"
         return shot.message

@@ -208,7 +208,10 @@ def run_segments(
         start_image = request.spec.init_image if index == 0 else (previous.last_frame if previous else None)
         if index > 0 and not start_image:
             raise InvalidRequest(f"segment {index} left no last frame to continue from")
-        spec = request.spec.model_copy(update={"frame_count": length, "init_image": start_image})
+        # Each segment its own noise (seed + index): with the same noise a model tends to repeat the
+        # first segment's motion in every later one. Deterministic, so a redo makes the same take.
+        seed = (request.spec.seed + index) % (2**53)
+        spec = request.spec.model_copy(update={"frame_count": length, "init_image": start_image, "seed": seed})
         segment_request = GenerationRequest(
             spec, offer, store.folder, f"segment_{index + 1:02d}", last_frame=index < plan.count - 1
         )

@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..shots import MediaKind
 from . import compat
+from .joined import JoinError, place_segments
 
 MAX_CHANNEL = 128
 
@@ -40,8 +42,19 @@ def first_free_channel_above(sequence_editor: Any, strip: Any) -> int:
     return channel
 
 
-def place_take(scene: Any, shot_strip: Any, filepath: str, media: MediaKind, name: str) -> Any:
-    """A new strip showing the take, trimmed to the shot's frame range. Returns it."""
+def place_take(
+    scene: Any,
+    shot_strip: Any,
+    filepath: str,
+    media: MediaKind,
+    name: str,
+    segments: Sequence[Mapping[str, Any]] | None = None,
+) -> Any:
+    """A new strip showing the take, trimmed to the shot's frame range. Returns it.
+
+    A take made in `segments` (jobs/segmented.py) becomes one meta strip holding them (joined.py)."""
+    if segments and len(segments) > 1:
+        return _place_joined(scene, shot_strip, segments, name)
     if not os.path.isfile(filepath):
         raise PlacementError(f"the take's file is missing: {filepath}")
     sequence_editor = scene.sequence_editor
@@ -65,4 +78,17 @@ def place_take(scene: Any, shot_strip: Any, filepath: str, media: MediaKind, nam
         raise PlacementError(f"Blender could not load {filepath}: {exc}") from exc
     if compat.duration(take) != duration and (media is MediaKind.IMAGE or compat.duration(take) > duration):
         compat.set_duration(take, duration)
+    return take
+
+
+def _place_joined(scene: Any, shot_strip: Any, segments: Sequence[Mapping[str, Any]], name: str) -> Any:
+    sequence_editor = scene.sequence_editor
+    channel = first_free_channel_above(sequence_editor, shot_strip)
+    container = strip_container(sequence_editor, shot_strip)
+    try:
+        take = place_segments(container, segments, name, channel, shot_strip.frame_final_start)
+    except JoinError as exc:
+        raise PlacementError(str(exc)) from exc
+    if take.frame_final_duration > shot_strip.frame_final_duration:
+        take.frame_final_duration = shot_strip.frame_final_duration
     return take

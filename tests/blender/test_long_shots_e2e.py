@@ -1,0 +1,132 @@
+"""Shots longer than one model run, end to end in real Blender against the reference ComfyUI server.
+
+A 10 s and a 30 s shot (240 and 720 frames at 24 fps; the bundled Wan 2.2 TI2V 5B makes at most
+121 frames a run) are made in segments through the sidebar's operator and through the headless
+batch, and land as ONE take each: a meta strip over exactly the shot's frames. At every joint the
+frames Blender renders are compared with the decoded segment frames: each continuing segment's
+first frame (its start image, a repeat of the frame before) is not shown, and the step across the
+joint is no bigger than the steps beside it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+from pump_driver import run_pump_until_idle
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SIZE, FPS = 64, 24
+SHOTS = (("Ten", 1, 240, 2), ("Thirty", 301, 720, 6))  # name, first frame, frames, segments
+
+
+def make_shots(scene, addon_module):
+    compat = importlib.import_module(f"{addon_module.__name__}.sequencer.compat")
+    scene.render.resolution_x = scene.render.resolution_y = SIZE
+    scene.render.resolution_percentage = 100
+    scene.render.fps, scene.render.fps_base = FPS, 1.0
+    scene.frame_start, scene.frame_end = 1, 1100
+    scene.view_settings.view_transform = "Standard"  # rendered pixels comparable with decoded ones
+    for name, start, length, _ in SHOTS:
+        strip = compat.new_color_strip(scene.sequence_editor, name, 2, start, length)
+        strip.shotcaller.prompt = f"{name.lower()} seconds of a harbour at dawn"
+        strip.shotcaller.seed = 7
+        strip.select = True
+
+
+def decode(path):
+    with av.open(path) as container:
+        return [f.to_ndarray(format="rgb24").astype(np.float32) for f in container.decode(video=0)]
+
+
+def render(bpy, scene, frame, folder):
+    scene.frame_set(frame)
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.filepath = str(folder / f"frame_{frame:05d}.png")
+    bpy.ops.render.render(write_still=True, scene=scene.name)
+    image = bpy.data.images.load(scene.render.filepath)
+    try:
+        pixels = np.array(image.pixels[:], np.float32).reshape(SIZE, SIZE, 4)[::-1, :, :3] * 255.0
+    finally:
+        bpy.data.images.remove(image)
+    return pixels
+
+
+def difference(a, b):
+    return float(np.abs(a - b).mean())
+
+
+def assert_one_take_per_shot(bpy, scene, addon_module, folder, check_frames=True):
+    compat = importlib.import_module(f"{addon_module.__name__}.sequencer.compat")
+    strips = {s.name: s for s in compat.all_strips(scene.sequence_editor)}
+    for name, start, length, count in SHOTS:
+        shot = strips[name].shotcaller
+        assert shot.status == "DONE", (name, shot.message)
+        assert len(shot.takes) == 1
+        take = shot.takes[0]
+        assert take.reason.startswith(f"{count} segments of 121 frames with Wan 2.2 TI2V 5B on ComfyUI ")
+        meta = strips[take.strip_name]
+        assert meta.type == "META" and meta.shotcaller.take_of == shot.shot_id
+        assert (meta.frame_final_start, meta.frame_final_duration) == (start, length)  # exactly the shot
+        parts = sorted(compat.top_strips(meta), key=lambda s: s.frame_final_start)
+        assert len(parts) == count and all(p.type == "MOVIE" for p in parts)
+        assert parts[0].frame_final_start == start and parts[-1].frame_final_end == start + length
+        for before, after in itertools.pairwise(parts):
+            assert after.frame_final_start == before.frame_final_end  # no gap, no overlap
+            assert after.frame_offset_start == 1  # its first frame repeats the one before: not shown
+        segments = json.loads(take.parameters)["segments"]
+        assert [s["file"] for s in segments] == [p.filepath for p in parts]
+        if not check_frames:
+            continue
+        for before, after, segment in zip(parts, parts[1:], segments[1:], strict=False):
+            previous = decode(before.filepath)
+            following = decode(segment["file"])
+            # It starts on the last frame before (only two encodings apart): the closest of all.
+            closest = min(range(len(previous)), key=lambda i: difference(following[0], previous[i]))
+            assert closest >= len(previous) - 2
+            joint = after.frame_final_start
+            shown = [render(bpy, scene, f, folder) for f in (joint - 2, joint - 1, joint, joint + 1)]
+            expected = [previous[-2], previous[-1], following[1], following[2]]
+            for rendered, decoded in zip(shown, expected, strict=True):
+                assert difference(rendered, decoded) < 6.0  # what Blender shows is the planned frame
+            # No jump: across the joint the picture changes by codec noise, far less than a segment changes.
+            assert difference(shown[1], shown[2]) < 0.5 * difference(previous[0], previous[-1])
+
+
+def test_sidebar_makes_long_shots_as_one_take_each(addon, sequencer_scene, blender, tmp_path):
+    bpy = blender
+    make_shots(sequencer_scene, addon)
+    assert bpy.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
+    run_pump_until_idle(importlib.import_module(f"{addon.__name__}.pump"), timeout=300)
+    assert_one_take_per_shot(bpy, sequencer_scene, addon, tmp_path)
+    # Muting the take mutes every segment with it: it is one strip on the timeline.
+    compat = importlib.import_module(f"{addon.__name__}.sequencer.compat")
+    take = next(s for s in compat.top_strips(sequencer_scene.sequence_editor) if s.type == "META")
+    shown = render(bpy, sequencer_scene, take.frame_final_start + 5, tmp_path)
+    take.mute = True
+    assert difference(render(bpy, sequencer_scene, take.frame_final_start + 5, tmp_path), shown) > 5.0
+
+
+def test_headless_batch_makes_long_shots_as_one_take_each(addon, sequencer_scene, blender, tmp_path, comfyui_url):
+    bpy = blender
+    make_shots(sequencer_scene, addon)
+    film = tmp_path / "film.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(film))
+    report = tmp_path / "report.json"
+    batch = Path(addon.__file__).parent / "batch.py"
+    command = [sys.executable, str(REPO_ROOT / "tools" / "blender_run.py"), str(film), str(batch), "--"]
+    command += ["--quality", "draft", "--comfyui-url", comfyui_url, "--output-dir", str(tmp_path / "batch_takes")]
+    command += ["--report", str(report), "--save"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 of 2 shot(s) got a take" in result.stdout
+    shots = json.loads(report.read_text())["shots"]
+    assert [len(s["take_files"]) for s in shots] == [2, 6]
+    bpy.ops.wm.open_mainfile(filepath=str(film))
+    assert_one_take_per_shot(bpy, bpy.context.scene, addon, tmp_path, check_frames=False)
