@@ -38,7 +38,6 @@ from ..backends.base import (
 )
 from ..backends.files import sanitize_filename, write_atomically
 from ..routing.segments import SegmentPlan, plan_for, seconds_text
-from ..routing.stats import frames_of
 
 log = logging.getLogger(__name__)
 
@@ -159,10 +158,12 @@ def run_planned(
     report: ProgressCallback,
     cancel: threading.Event,
 ) -> GenerationResult:
-    """`backend.run`, or the segments of a shot longer than one run of the offer makes."""
-    plan = plan_for(request.offer, frames_of(request.spec), request.spec.fps)
+    """`backend.run`, or the segments (sound: parts) of a shot longer than one run of the offer makes."""
+    plan = plan_for(request.offer, request.spec.frame_count, request.spec.fps)
     if plan is None or not plan.segmented:
         return backend.run(request, report, cancel)
+    if plan.mode == "parts":  # sound parts are independent runs of the same offer
+        return run_segments(backend, request, plan, request.offer, report, cancel)
     name = request.offer.continue_with
     continue_offer = next((o for o in instance_offers if o.name == name), None)
     if continue_offer is None:
@@ -205,15 +206,18 @@ def run_segments(
         if cancel.is_set():
             raise Cancelled(f"the shot was cancelled before segment {index + 1} of {plan.count}")
         offer = request.offer if index == 0 else continue_offer
-        start_image = request.spec.init_image if index == 0 else (previous.last_frame if previous else None)
-        if index > 0 and not start_image:
-            raise InvalidRequest(f"segment {index} left no last frame to continue from")
+        chained = plan.mode == "segments"  # video: each segment starts from the last frame before
+        start_image = request.spec.init_image
+        if index > 0 and chained:
+            start_image = previous.last_frame if previous else None
+            if not start_image:
+                raise InvalidRequest(f"segment {index} left no last frame to continue from")
         # Each segment its own noise (seed + index): with the same noise a model tends to repeat the
         # first segment's motion in every later one. Deterministic, so a redo makes the same take.
         seed = (request.spec.seed + index) % (2**53)
         spec = request.spec.model_copy(update={"frame_count": length, "init_image": start_image, "seed": seed})
         segment_request = GenerationRequest(
-            spec, offer, store.folder, f"segment_{index + 1:02d}", last_frame=index < plan.count - 1
+            spec, offer, store.folder, f"segment_{index + 1:02d}", last_frame=chained and index < plan.count - 1
         )
         os.makedirs(store.folder, exist_ok=True)
         try:
@@ -223,8 +227,8 @@ def run_segments(
             exc.message = f"segment {index + 1} of {plan.count}: {exc.message}{kept}"
             raise
         if not result.files:
-            raise InvalidRequest(f"segment {index + 1} of {plan.count} came back without a video")
-        if index < plan.count - 1 and not result.last_frame:
+            raise InvalidRequest(f"segment {index + 1} of {plan.count} came back without a file")
+        if segment_request.last_frame and not result.last_frame:
             raise InvalidRequest(
                 f"{backend.display_name} did not return the last frame of segment {index + 1}",
                 hint="The next segment starts from it; update the server or its template.",
@@ -238,7 +242,9 @@ def run_segments(
         {
             "file": segment.file,
             "frames": segment.frames,
-            "skip_first": 0 if number == 0 else plan.overlap,
+            # video: the repeated first frame is not shown; sound: the parts overlap and crossfade
+            "skip_first": plan.overlap if number and plan.mode == "segments" else 0,
+            "crossfade": plan.overlap if number and plan.mode == "parts" else 0,
             "keep": keep,
             "server_job_id": segment.server_job_id,
             "instance": segment.instance,
@@ -252,7 +258,7 @@ def run_segments(
         "segment_plan": plan.to_record(),
         "segments": joined,
         "segments_folder": store.folder,
-        "continued_with": continue_offer.name,
+        "continued_with": continue_offer.name if plan.mode == "segments" else "",
         "summary": summary,
     }
     return GenerationResult(
@@ -266,6 +272,6 @@ def run_segments(
 def _summary(plan: SegmentPlan, request: GenerationRequest) -> str:
     return (
         f"{plan.describe()} ({seconds_text(plan.lengths[0], plan.fps)} each), joined at"
-        f" {plan.count - 1} frame(s) into {seconds_text(plan.shot_frames, plan.fps)}"
+        f" {plan.count - 1} joint(s) into {seconds_text(plan.shot_frames, plan.fps)}"
         f" with {request.offer.model or request.offer.label}"
     )

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..shots import MediaKind
 from .candidates import Candidate, RouteContext, ShotNeeds
 from .scorers import estimate_cost
-from .segments import can_make_long_shots, segment_frames, too_long_reason, too_long_sound_reason
+from .segments import can_make_long_shots, segment_frames, too_long_reason
 
 Filter = Callable[[ShotNeeds, Candidate, RouteContext], str | None]
 
@@ -53,10 +52,7 @@ def frames_filter(shot: ShotNeeds, candidate: Candidate, ctx: RouteContext) -> s
             if missing or not any(o.name == offer.continue_with for o in candidate.instance.offers):
                 reason = too_long_reason(candidate.offer_label, limit, shot.frames, shot.spec.fps)
                 return f"{reason}, and the image to video template that would continue it is not there"
-    sound = shot.spec.media in (MediaKind.AUDIO, MediaKind.MUSIC)
-    if sound and offer.max_seconds and shot.spec.duration_seconds > offer.max_seconds + 1e-6:
-        return too_long_sound_reason(candidate.offer_label, offer.max_seconds, shot.spec.duration_seconds)
-    return None
+    return None  # a sound longer than the model makes is made in parts (segments.py)
 
 
 def locality_filter(shot: ShotNeeds, candidate: Candidate, ctx: RouteContext) -> str | None:

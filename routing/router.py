@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backends.base import Backend
-from ..shots import MediaKind, Quality, ShotSpec
+from ..shots import Quality, ShotSpec
 from .candidates import Candidate, Exclusion, RouteContext, ShotNeeds
 from .filters import FILTERS, MEMORY_FILTERS, Filter, health_filter
 from .health import CircuitBreakers
@@ -233,7 +233,7 @@ def explain(decision: Decision, views: Sequence[InstanceView], ctx: RouteContext
     if used_resting:
         why = f"{describe(decision.shot, chosen, ctx, scored)}; it {verdict.reason}, tried anyway as nothing else fits"
     sentence = f"{chosen.instance.name}: {why}"
-    plan = plan_for(chosen.offer, decision.shot.frames, decision.shot.spec.fps)
+    plan = plan_for(chosen.offer, decision.shot.spec.frame_count, decision.shot.spec.fps)
     if plan is not None and plan.count > 1:
         how = plan.describe() + (" in one job" if plan.mode == "windows" else "")
         where = f"{kind_name(chosen.instance.kind)} {chosen.instance_id}"
@@ -258,12 +258,6 @@ def way_forward(shot: ShotNeeds, relevant: Sequence[Verdict]) -> str:
     filters = {v.filter for v in relevant}
     spec = shot.spec
     if "frames" in filters:
-        if spec.media in (MediaKind.AUDIO, MediaKind.MUSIC):
-            longest = max((v.candidate.offer.max_seconds for v in relevant if v.filter == "frames"), default=0.0)
-            return (
-                f" Make the strip at most {longest:.1f} s long, or split it into several sound strips,"
-                " or add a server with a model that makes longer sounds."
-            )
         longest = max((v.candidate.offer.max_frames for v in relevant if v.filter == "frames"), default=0)
         return (
             f" Make the strip at most {seconds_text(longest, spec.fps)} long, or add a server with the"

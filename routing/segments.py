@@ -10,7 +10,10 @@ Pure arithmetic (no network, no bpy). A video offer makes frame counts on a latt
   segments get the same length (the smallest lattice length that covers the shot with the fewest
   segments), so the look holds; the last one is cut to end exactly on the shot's last frame;
 * **windows**, when the offer has `sliding_window` (Wan2GP): the server makes any length in one job,
-  overlapping its own windows; Shotcaller only says how many windows that is.
+  overlapping its own windows; Shotcaller only says how many windows that is;
+* **parts**, for a sound longer than its model makes (`max_seconds`): independent runs of equal
+  length, one after the other; music parts overlap by a crossfade (`CROSSFADE_SECONDS`), sound
+  effects and ambience are butted together.
 
 Every length a person reads is said in seconds, with frames in brackets (`seconds_text`).
 """
@@ -21,8 +24,11 @@ import math
 from dataclasses import dataclass
 
 from ..backends.base import Offer
+from ..shots import MediaKind
 
 OVERLAP = 1  # frames a continuing segment repeats of the one before: the start image it was made from
+CROSSFADE_SECONDS = {MediaKind.MUSIC: 2.0}  # music parts fade into each other; other sound is butted
+SOUND = (MediaKind.AUDIO, MediaKind.MUSIC)
 
 
 def seconds_text(frames: int, fps: float, *, what: str = "") -> str:
@@ -52,7 +58,9 @@ class SegmentPlan:
 
     shot_frames: int
     lengths: tuple[int, ...]
-    mode: str = "single"  # "single", "segments" (one run each, consecutive) or "windows" (one run, the server's)
+    # "single"; "segments" (one run each, each continuing the one before); "windows" (one run, the
+    # server's own windows); "parts" (sound: independent runs, music crossfaded over `overlap` frames)
+    mode: str = "single"
     overlap: int = OVERLAP
     fps: float = 24.0
 
@@ -62,13 +70,15 @@ class SegmentPlan:
 
     @property
     def segmented(self) -> bool:
-        return self.mode == "segments" and self.count > 1
+        """Made as several runs by Shotcaller (segments or sound parts), joined into one take."""
+        return self.mode in ("segments", "parts") and self.count > 1
 
     @property
     def keep(self) -> tuple[int, ...]:
-        """Frames of each segment that end up in the take: later ones lose their first `overlap`
-        frames, the last one is cut so the take ends on the shot's last frame."""
-        if self.mode != "segments":
+        """New frames each run adds to the take: later ones share their first `overlap` frames with
+        the run before (trimmed for video, crossfaded for sound), the last one is cut so the take
+        ends on the shot's last frame."""
+        if self.mode not in ("segments", "parts"):
             return (self.shot_frames,)
         kept: list[int] = []
         left = self.shot_frames
@@ -91,6 +101,9 @@ class SegmentPlan:
         """'3 segments of 81 frames' (or windows); '' for a single run."""
         if self.count <= 1:
             return ""
+        if self.mode == "parts":
+            fade = f", crossfaded over {self.overlap / self.fps:.1f} s" if self.overlap else ""
+            return f"{self.count} parts of {self.lengths[0] / self.fps:.1f} s{fade}"
         noun = "segments" if self.mode == "segments" else "windows"
         sizes = sorted(set(self.lengths))
         if len(sizes) == 1:
@@ -145,6 +158,8 @@ def plan_frames(
 
 def plan_for(offer: Offer, shot_frames: int, fps: float) -> SegmentPlan | None:
     """The plan for a shot of `shot_frames` (at `fps`) with this offer; None when it cannot make it."""
+    if offer.media in SOUND:
+        return _sound_plan(offer, shot_frames, fps)
     longest = longest_run(offer)
     if not longest or shot_frames <= longest:
         return SegmentPlan(shot_frames, (shot_frames,), "single", OVERLAP, fps)
@@ -162,6 +177,14 @@ def plan_for(offer: Offer, shot_frames: int, fps: float) -> SegmentPlan | None:
     return None
 
 
+def _sound_plan(offer: Offer, shot_frames: int, fps: float) -> SegmentPlan:
+    longest = math.floor(offer.max_seconds * fps + 1e-6) if offer.max_seconds else 0
+    if not longest or shot_frames <= longest:
+        return SegmentPlan(shot_frames, (shot_frames,), "single", 0, fps)
+    crossfade = min(round(CROSSFADE_SECONDS.get(offer.media, 0.0) * fps), longest // 4)
+    return plan_frames(shot_frames, longest, mode="parts", overlap=crossfade, fps=fps)
+
+
 def segment_frames(offer: Offer, shot_frames: int) -> int:
     """The frames one run makes for this shot: what memory is estimated for (a segment, a window)."""
     longest = longest_run(offer)
@@ -176,7 +199,3 @@ def too_long_reason(offer_label: str, limit_frames: int, shot_frames: int, fps: 
         f"its {offer_label} makes at most {seconds_text(limit_frames, fps)}"
         f" and the shot lasts {shot_frames / fps:.1f} s ({shot_frames} frames)"
     )
-
-
-def too_long_sound_reason(offer_label: str, max_seconds: float, shot_seconds: float) -> str:
-    return f"its {offer_label} makes at most {max_seconds:.1f} s of sound and the shot lasts {shot_seconds:.1f} s"

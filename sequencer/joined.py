@@ -1,4 +1,4 @@
-"""A take made of segments (jobs/segmented.py) placed as ONE strip: a meta strip holding the segments.
+"""A take made of segments or sound parts (jobs/segmented.py) placed as ONE strip: a meta strip holding them.
 
 Why a meta strip and not one joined file: joining movie files needs a decoder and an encoder
 (PyAV and its FFmpeg libraries), which Blender's Python does not have and which would have to be
@@ -8,7 +8,8 @@ take is switched, muted, moved, deleted and recorded as one, like a single-file 
 
 Each segment sits on its own inner channel (1, 2, 1, 2...), placed so that its kept frames follow
 the ones before: a continuing segment's first frame (the start image it was made from, the same as
-the last frame before) is trimmed, and the last segment ends on the shot's last frame.
+the last frame before) is trimmed, and the last segment ends on the shot's last frame. Sound parts
+overlap by their crossfade (music), with volume keys fading one out as the next comes in.
 """
 
 from __future__ import annotations
@@ -24,8 +25,16 @@ class JoinError(RuntimeError):
     """A segment's file is missing or unreadable: the message names it."""
 
 
-def place_segments(container: Any, segments: Sequence[Mapping[str, Any]], name: str, channel: int, start: int) -> Any:
-    """A meta strip at `start` on `channel` of `container` (the shot's editor or meta) showing the segments."""
+def place_segments(
+    container: Any,
+    segments: Sequence[Mapping[str, Any]],
+    name: str,
+    channel: int,
+    start: int,
+    sound: bool = False,
+) -> Any:
+    """A meta strip at `start` on `channel` of `container` (the shot's editor or meta) showing the segments
+    (`sound`: playing the sound parts, each crossfading into the next over its `crossfade` frames)."""
     for segment in segments:
         if not os.path.isfile(str(segment.get("file", ""))):
             raise JoinError(f"the take's segment file is missing: {segment.get('file')}")
@@ -33,17 +42,20 @@ def place_segments(container: Any, segments: Sequence[Mapping[str, Any]], name: 
     inner = compat.top_strips(meta)
     at = start
     try:
+        previous = None
         for number, segment in enumerate(segments):
             skip, keep = int(segment.get("skip_first", 0)), int(segment["keep"])
-            part = inner.new_movie(
-                name=f"{name} segment {number + 1}",
-                filepath=str(segment["file"]),
-                channel=1 + number % 2,
-                frame_start=at - skip,
-                fit_method="FIT",
-            )
-            part.frame_offset_start = skip
+            fade = int(segment.get("crossfade", 0))
+            label, path, lane = f"{name} segment {number + 1}", str(segment["file"]), 1 + number % 2
+            if sound:
+                part = inner.new_sound(name=label, filepath=path, channel=lane, frame_start=at - fade)
+            else:
+                part = inner.new_movie(name=label, filepath=path, channel=lane, frame_start=at - skip, fit_method="FIT")
+                part.frame_offset_start = skip
             part.frame_final_end = at + keep
+            if fade and previous is not None:
+                _crossfade(previous, part, at - fade, at)
+            previous = part
             at += keep
     except RuntimeError as exc:
         compat.top_strips(container).remove(meta)
@@ -51,3 +63,12 @@ def place_segments(container: Any, segments: Sequence[Mapping[str, Any]], name: 
     # Adding strips inside a meta grows its content but not its visible range: set it to the take.
     meta.frame_final_end = at
     return meta
+
+
+def _crossfade(out: Any, into: Any, begin: int, end: int) -> None:
+    """Volume keys: `out` from full to silent and `into` from silent to full between begin and end."""
+    for strip, first, last in ((out, 1.0, 0.0), (into, 0.0, 1.0)):
+        strip.volume = first
+        strip.keyframe_insert(data_path="volume", frame=begin)
+        strip.volume = last
+        strip.keyframe_insert(data_path="volume", frame=end)

@@ -54,7 +54,12 @@ def place_take(
 
     A take made in `segments` (jobs/segmented.py) becomes one meta strip holding them (joined.py)."""
     if segments and len(segments) > 1:
-        return _place_joined(scene, shot_strip, segments, name)
+        if media not in (MediaKind.VIDEO, MediaKind.IMAGE) and not compat.HAS_AUDIO:
+            raise PlacementError(
+                "this Blender build has no audio support, so the sound take cannot be placed; "
+                f"its parts are kept at {os.path.dirname(filepath)}"
+            )
+        return _place_joined(scene, shot_strip, segments, name, media not in (MediaKind.VIDEO, MediaKind.IMAGE))
     if not os.path.isfile(filepath):
         raise PlacementError(f"the take's file is missing: {filepath}")
     sequence_editor = scene.sequence_editor
@@ -81,12 +86,12 @@ def place_take(
     return take
 
 
-def _place_joined(scene: Any, shot_strip: Any, segments: Sequence[Mapping[str, Any]], name: str) -> Any:
+def _place_joined(scene: Any, shot_strip: Any, segments: Sequence[Mapping[str, Any]], name: str, sound: bool) -> Any:
     sequence_editor = scene.sequence_editor
     channel = first_free_channel_above(sequence_editor, shot_strip)
     container = strip_container(sequence_editor, shot_strip)
     try:
-        take = place_segments(container, segments, name, channel, shot_strip.frame_final_start)
+        take = place_segments(container, segments, name, channel, shot_strip.frame_final_start, sound)
     except JoinError as exc:
         raise PlacementError(str(exc)) from exc
     if take.frame_final_duration > shot_strip.frame_final_duration:

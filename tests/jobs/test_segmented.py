@@ -162,3 +162,21 @@ def test_reference_comfyui_continues_each_segment_from_the_last_frame(tmp_path):
 
 def _never():
     return threading.Event()
+
+
+def test_sound_parts_are_independent_runs_joined_by_a_crossfade(tmp_path):
+    music = Offer("ace", MediaKind.MUSIC, Quality.DRAFT, label="test music", model="Test Music", max_seconds=10.0)
+    backend = ScriptedBackend("gpu-1", [music])
+    scheduler = Scheduler([backend])
+    try:
+        shot = spec(media="music", frame_count=8 * 25)  # 25 s at 8 fps
+        events = run_to_end(scheduler, scheduler.submit(shot, str(tmp_path), "take"))
+    finally:
+        scheduler.shutdown()
+    done = events[-1]
+    assert isinstance(done, JobSucceeded), events
+    assert [c.spec.frame_count for c in backend.calls] == [78, 78, 78]  # 3 parts of 9.75 s, 2 s crossfades
+    assert [c.spec.init_image for c in backend.calls] == [None] * 3 and not any(c.last_frame for c in backend.calls)
+    segments = done.take.parameters["segments"]
+    assert [s["crossfade"] for s in segments] == [0, 16, 16] and [s["skip_first"] for s in segments] == [0, 0, 0]
+    assert sum(s["keep"] for s in segments) == 200

@@ -89,9 +89,16 @@ def test_continuation_missing_on_the_server_is_said():
     assert decision.chosen is None and "would continue it is not there" in decision.explanation
 
 
-def test_sound_longer_than_the_model_makes_is_routed_away_before_it_runs():
+def test_sound_longer_than_the_model_makes_is_planned_in_parts_before_it_runs():
     audio = Offer("stable_audio", MediaKind.AUDIO, Quality.DRAFT, label="Stable Audio Open", max_seconds=47.0)
+    music = Offer("ace_step", MediaKind.MUSIC, Quality.FINAL, label="ACE-Step", max_seconds=240.0)
+    sound = plan_for(audio, 60 * 24, 24.0)  # 60 s of sound: two butted parts of 30 s
+    assert sound is not None and sound.mode == "parts" and sound.lengths == (720, 720) and sound.overlap == 0
+    assert sound.keep == (720, 720) and sound.describe() == "2 parts of 30.0 s"
+    cue = plan_for(music, 5 * 60 * 24, 24.0)  # a 5-minute cue: two parts crossfaded over 2 s
+    assert cue is not None and cue.overlap == 48 and cue.lengths == (3624, 3624)
+    assert sum(cue.keep) == 7200 and cue.describe() == "2 parts of 151.0 s, crossfaded over 2.0 s"
+    assert plan_for(audio, 47 * 24, 24.0).count == 1  # fits: one run
     backend = ScriptedBackend("gpu-1", [audio])
     decision = Router().route(shot(media="audio", frame_count=60 * 24), [view_of(backend, kind="comfyui")])
-    assert decision.chosen is None
-    assert "makes at most 47.0 s of sound and the shot lasts 60.0 s" in decision.explanation
+    assert decision.explanation.startswith("2 parts of 30.0 s with Stable Audio Open on ComfyUI gpu-1: ")
