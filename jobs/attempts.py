@@ -30,6 +30,7 @@ from ..routing.registry import CapabilityRegistry
 from ..routing.router import Decision
 from ..routing.stats import frames_of, work_units
 from ..shots import ShotSpec
+from .segmented import family_of, kept_family
 from .stepdown import MAX_STEP_DOWNS, step_down
 
 
@@ -99,6 +100,13 @@ def remember_failure(
         job.excluded[(iid, offer)] = Exclusion(exc.message)
     else:  # a user error says nothing about the server's health
         health.release_probe(iid)
+    family = kept_family(exc)
+    if family and may_fail_over:  # finished segments look like this family: fail over within it only
+        reason = f"its segments so far were made with {family}, another model family would not match them"
+        for view in registry.views():
+            for other in view.offers:
+                if other.media is candidate.offer.media and family_of(other) != family:
+                    job.excluded.setdefault((view.instance_id, other.name), Exclusion(reason))
     job.attempts.append(f"{candidate.label} ({exc.message})")
     job.last_error = exc
 

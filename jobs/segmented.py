@@ -42,6 +42,7 @@ from ..routing.segments import SegmentPlan, plan_for, seconds_text
 log = logging.getLogger(__name__)
 
 MANIFEST = "segments.json"
+_KEPT_FAMILY = "shotcaller_kept_family"
 SEGMENTS_FOLDER = "segments"
 
 
@@ -60,6 +61,11 @@ class DoneSegment:
 
 def family_of(offer: Offer) -> str:
     return offer.family or offer.name
+
+
+def kept_family(exc: BaseException) -> str:
+    """The model family whose segments a failed segmented job keeps on disk ('' if none)."""
+    return str(getattr(exc, _KEPT_FAMILY, ""))
 
 
 def look_key(request: GenerationRequest, plan: SegmentPlan) -> str:
@@ -225,6 +231,8 @@ def run_segments(
         except BackendError as exc:
             kept = f"; segments 1 to {index} are kept and a retry starts at segment {index + 1}" if index else ""
             exc.message = f"segment {index + 1} of {plan.count}: {exc.message}{kept}"
+            if index:
+                setattr(exc, _KEPT_FAMILY, store.family)  # failover keeps to it (attempts.remember_failure)
             raise
         if not result.files:
             raise InvalidRequest(f"segment {index + 1} of {plan.count} came back without a file")

@@ -180,3 +180,19 @@ def test_sound_parts_are_independent_runs_joined_by_a_crossfade(tmp_path):
     segments = done.take.parameters["segments"]
     assert [s["crossfade"] for s in segments] == [0, 16, 16] and [s["skip_first"] for s in segments] == [0, 0, 0]
     assert sum(s["keep"] for s in segments) == 200
+
+
+def test_failover_of_a_segment_keeps_to_the_model_family(tmp_path):
+    other_t2v = replace(T2V, name="o_t2v", model="Other Wan", family="other", continue_with="o_i2v")
+    other_i2v = replace(other_t2v, name="o_i2v", needs_init_image=True)
+    failing = ScriptedBackend("gpu-1", [I2V, T2V], errors=[None, ProtocolError("the server fell over")])
+    other = ScriptedBackend("gpu-2", [other_i2v, other_t2v])  # first in line, but another family
+    same = ScriptedBackend("gpu-3", [I2V, T2V])
+    scheduler = Scheduler([failing, other, same])
+    try:
+        events = run_to_end(scheduler, scheduler.submit(spec(frame_count=80), str(tmp_path), "take"))
+    finally:
+        scheduler.shutdown()
+    assert isinstance(events[-1], JobSucceeded), events
+    assert other.calls == [] and [c.offer.name for c in same.calls] == ["i2v", "i2v"]  # resumed at segment 2
+    assert events[-1].take.parameters["segments"][0]["instance"] == "gpu-1"
