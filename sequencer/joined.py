@@ -49,10 +49,10 @@ def place_segments(
             label, path, lane = f"{name} segment {number + 1}", str(segment["file"]), 1 + number % 2
             if sound:
                 part = inner.new_sound(name=label, filepath=path, channel=lane, frame_start=at - fade)
-            else:
+            else:  # its source starts `skip` frames early and its left handle hides them
                 part = inner.new_movie(name=label, filepath=path, channel=lane, frame_start=at - skip, fit_method="FIT")
-                part.frame_offset_start = skip
-            part.frame_final_end = at + keep
+                compat.set_left_handle(part, at)
+            compat.set_right_handle(part, at + keep)
             if fade and previous is not None:
                 _crossfade(previous, part, at - fade, at)
             previous = part
@@ -61,7 +61,7 @@ def place_segments(
         compat.top_strips(container).remove(meta)
         raise JoinError(f"Blender could not load a segment of the take: {exc}") from exc
     # Adding strips inside a meta grows its content but not its visible range: set it to the take.
-    meta.frame_final_end = at
+    compat.set_right_handle(meta, at)
     return meta
 
 

@@ -91,9 +91,9 @@ def _place_joined(scene: Any, shot_strip: Any, segments: Sequence[Mapping[str, A
     channel = first_free_channel_above(sequence_editor, shot_strip)
     container = strip_container(sequence_editor, shot_strip)
     try:
-        take = place_segments(container, segments, name, channel, shot_strip.frame_final_start, sound)
+        take = place_segments(container, segments, name, channel, compat.left_handle(shot_strip), sound)
     except JoinError as exc:
         raise PlacementError(str(exc)) from exc
-    if take.frame_final_duration > shot_strip.frame_final_duration:
-        take.frame_final_duration = shot_strip.frame_final_duration
+    if compat.duration(take) > compat.duration(shot_strip):
+        compat.set_duration(take, compat.duration(shot_strip))
     return take

@@ -74,13 +74,14 @@ def assert_one_take_per_shot(bpy, scene, addon_module, folder, check_frames=True
         assert take.reason.startswith(f"{count} segments of 121 frames with Wan 2.2 TI2V 5B on ComfyUI ")
         meta = strips[take.strip_name]
         assert meta.type == "META" and meta.shotcaller.take_of == shot.shot_id
-        assert (meta.frame_final_start, meta.frame_final_duration) == (start, length)  # exactly the shot
-        parts = sorted(compat.top_strips(meta), key=lambda s: s.frame_final_start)
+        assert (compat.left_handle(meta), compat.duration(meta)) == (start, length)  # exactly the shot
+        parts = sorted(compat.top_strips(meta), key=compat.left_handle)
         assert len(parts) == count and all(p.type == "MOVIE" for p in parts)
-        assert parts[0].frame_final_start == start and parts[-1].frame_final_end == start + length
+        assert compat.left_handle(parts[0]) == start and compat.right_handle(parts[-1]) == start + length
         for before, after in itertools.pairwise(parts):
-            assert after.frame_final_start == before.frame_final_end  # no gap, no overlap
-            assert after.frame_offset_start == 1  # its first frame repeats the one before: not shown
+            assert compat.left_handle(after) == compat.right_handle(before)  # no gap, no overlap
+            # its first frame repeats the one before: it is not shown
+            assert compat.left_handle(after) - compat.content_start(after) == 1
         segments = json.loads(take.parameters)["segments"]
         assert [s["file"] for s in segments] == [p.filepath for p in parts]
         if not check_frames:
@@ -91,7 +92,7 @@ def assert_one_take_per_shot(bpy, scene, addon_module, folder, check_frames=True
             # It starts on the last frame before (only two encodings apart): the closest of all.
             closest = min(range(len(previous)), key=lambda i: difference(following[0], previous[i]))
             assert closest >= len(previous) - 2
-            joint = after.frame_final_start
+            joint = compat.left_handle(after)
             shown = [render(bpy, scene, f, folder) for f in (joint - 2, joint - 1, joint, joint + 1)]
             expected = [previous[-2], previous[-1], following[1], following[2]]
             for rendered, decoded in zip(shown, expected, strict=True):
@@ -109,9 +110,9 @@ def test_sidebar_makes_long_shots_as_one_take_each(addon, sequencer_scene, blend
     # Muting the take mutes every segment with it: it is one strip on the timeline.
     compat = importlib.import_module(f"{addon.__name__}.sequencer.compat")
     take = next(s for s in compat.top_strips(sequencer_scene.sequence_editor) if s.type == "META")
-    shown = render(bpy, sequencer_scene, take.frame_final_start + 5, tmp_path)
+    shown = render(bpy, sequencer_scene, compat.left_handle(take) + 5, tmp_path)
     take.mute = True
-    assert difference(render(bpy, sequencer_scene, take.frame_final_start + 5, tmp_path), shown) > 5.0
+    assert difference(render(bpy, sequencer_scene, compat.left_handle(take) + 5, tmp_path), shown) > 5.0
 
 
 def test_headless_batch_makes_long_shots_as_one_take_each(addon, sequencer_scene, blender, tmp_path, comfyui_url):
@@ -164,17 +165,17 @@ def assert_sound_takes(scene, addon_module):
         assert take.reason.startswith(f"{count} parts of ")
         meta = strips[take.strip_name]
         assert meta.type == "META"
-        assert (meta.frame_final_start, meta.frame_final_duration) == (shot_strip.frame_final_start, seconds * FPS)
-        parts = sorted(compat.top_strips(meta), key=lambda s: s.frame_final_start)
+        assert (compat.left_handle(meta), compat.duration(meta)) == (compat.left_handle(shot_strip), seconds * FPS)
+        parts = sorted(compat.top_strips(meta), key=compat.left_handle)
         assert len(parts) == count and all(p.type == "SOUND" for p in parts)
-        assert parts[-1].frame_final_end == meta.frame_final_end
+        assert compat.right_handle(parts[-1]) == compat.right_handle(meta)
         for before, after in itertools.pairwise(parts):
-            assert before.frame_final_end - after.frame_final_start == fade  # music crossfades, sound butts
+            assert compat.right_handle(before) - compat.left_handle(after) == fade  # music crossfades, sound butts
         for part in parts:
-            assert sound_seconds(part.sound.filepath) * FPS >= part.frame_final_duration - 1
+            assert sound_seconds(part.sound.filepath) * FPS >= compat.duration(part) - 1
         if fade:  # the crossfade's volume keys: the first part fades out as the second comes in
             first, second = parts
-            begin, end = second.frame_final_start, first.frame_final_end
+            begin, end = compat.left_handle(second), compat.right_handle(first)
             volumes = []
             for frame in (begin, (begin + end) // 2, end):
                 scene.frame_set(frame)
