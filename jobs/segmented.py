@@ -90,7 +90,8 @@ class SegmentStore:
     """The folder of one shot's segments and its manifest (JSON, rewritten atomically after each segment)."""
 
     def __init__(self, output_dir: str, request: GenerationRequest, plan: SegmentPlan) -> None:
-        name = sanitize_filename(request.spec.label or request.spec.shot_id[:8], fallback="shot")
+        # Named by the shot's id, not the strip's name: a renamed strip still finds its segments.
+        name = sanitize_filename(request.spec.shot_id[:16], fallback="shot")
         self.key = look_key(request, plan)
         self.folder = os.path.join(output_dir, SEGMENTS_FOLDER, f"{name}_{self.key}")
         self.family = family_of(request.offer)

@@ -92,6 +92,7 @@ def model_from_schema(model_type: str, metadata: Mapping[str, Any]) -> WanModel:
         frames_maximum=_whole(metadata.get("frames_maximum"), 97),
         max_pixels=PIXELS_720P,
         takes_start_image=bool(isinstance(image, Mapping) and image.get("start")),
+        sliding_window=metadata.get("sliding_window") is True,  # long shots in one job (segments.py)
         vram_base_gb=base,
         vram_per_megapixel_frame_gb=0.1,
     )
