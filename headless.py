@@ -20,6 +20,7 @@ from . import pump
 from .backends.files import write_atomically
 from .jobs.events import TERMINAL_EVENTS, JobEvent, JobFailed, JobRouted, JobStarted, JobSucceeded, describe
 from .preferences import DEFAULT_URLS, current_settings, parse_media_models
+from .recovery import recover_jobs
 from .routing.registry import InstanceConfig
 from .sequencer import compat
 from .submission import is_take_strip, submit_strips
@@ -119,7 +120,18 @@ def main(argv: list[str]) -> int:
             bpy.context.preferences.system.use_online_access = True
     settings = dataclasses.replace(settings, **overrides)
 
-    outcome = submit_strips(scene, strips, args.quality, settings) if strips else None
+    # Jobs a killed run left on a server are followed up first: their shots are not generated again.
+    recovery = recover_jobs(scene, settings, regenerate_if_lost=True) if strips else None
+    followed = dict(recovery.followed) if recovery is not None else {}
+    for name, why in recovery.abandoned if recovery is not None else []:
+        print(f"shotcaller: '{name}': the job a previous run left was not followed ({why}); generating it", flush=True)
+    for name, job_id in followed.items():
+        if name in reports:
+            reports[name].job_id, reports[name].status, reports[name].submitted_at = job_id, "recovering", time.time()
+            print(f"shotcaller: '{name}': following the job a previous run left on its server", flush=True)
+    to_submit = [strip for strip in strips if strip.name not in followed]
+
+    outcome = submit_strips(scene, to_submit, args.quality, settings) if to_submit else None
     if outcome is not None:
         for problem in outcome.problems + outcome.warnings:
             print(f"shotcaller: {problem}", flush=True)
@@ -134,8 +146,10 @@ def main(argv: list[str]) -> int:
     elif not strips:
         print("shotcaller: no shot with a prompt to generate", flush=True)
 
-    if outcome is not None and outcome.session is not None:
-        _run_until_done(outcome.session, reports, args.timeout)
+    session = outcome.session if outcome is not None and outcome.session is not None else None
+    session = session or (recovery.session if recovery is not None else None)
+    if session is not None:
+        _run_until_done(session, reports, args.timeout)
 
     if args.report:
         _write_report(args.report, scene, args.quality, reports)

@@ -64,6 +64,8 @@ class SHOTCALLER_PG_take(bpy.types.PropertyGroup):
     parameters: StringProperty(name="Parameters", description="The exact parameters sent, as JSON")
     record_path: StringProperty(name="Record", subtype="FILE_PATH")
     generation_seconds: FloatProperty(name="Generation time", unit="TIME_ABSOLUTE")
+    cost: FloatProperty(name="Cost", min=0.0, description="What the take cost, as its service reported it")
+    cost_source: StringProperty(name="Cost from", description="Where the cost comes from")
     created: StringProperty(name="Created")
 
 
@@ -106,6 +108,10 @@ class SHOTCALLER_PG_project(bpy.types.PropertyGroup):
         name="Force local", default=False, description="Never use the cloud for this project, whatever else is set"
     )
     budget: FloatProperty(name="Budget", default=0.0, min=0.0, description="Money this project may spend; 0: no limit")
+    spent: FloatProperty(
+        name="Spent", default=0.0, min=0.0, description="Money this project's takes cost, as the services reported it"
+    )
+    spent_by_backend: StringProperty(name="Spent per backend", description="JSON: backend kind -> money spent")
 
 
 class SHOTCALLER_PG_writing(bpy.types.PropertyGroup):

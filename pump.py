@@ -118,6 +118,9 @@ def _land_take(scene: Any, strip: Any, event: JobSucceeded) -> str:
     record.parameters = json.dumps(take.parameters, sort_keys=True, default=str)
     record.record_path = event.record_path
     record.generation_seconds = take.generation_seconds
+    record.cost, record.cost_source = take.cost, take.cost_source
+    if take.cost > 0:
+        add_spending(scene, take.backend_kind, take.cost)
     record.created = datetime.fromtimestamp(take.finished_at or time.time()).isoformat(timespec="seconds")
     shot.active_take = len(shot.takes) - 1
     shot.job_id, shot.progress = "", 1.0
@@ -131,7 +134,32 @@ def _land_take(scene: Any, strip: Any, event: JobSucceeded) -> str:
     record.strip_name = placed.name
     shot.status = "DONE"
     shot.message = f"take {number} on channel {placed.channel} ({take.generation_seconds:.1f} s)"
-    return f"placed '{placed.name}' on channel {placed.channel}"
+    if take.cost_source == "cache":
+        shot.message = (
+            f"take {number} on channel {placed.channel}: an identical request's take, reused (nothing generated)"
+        )
+    elif take.recovered:
+        shot.message = f"recovered from {recovered_from(take)}: take {number} on channel {placed.channel}"
+    return f"placed '{placed.name}' on channel {placed.channel}" + (" (recovered)" if take.recovered else "")
+
+
+def recovered_from(take: Any) -> str:
+    """'ComfyUI at http://127.0.0.1:8188': the server a recovered take was fetched from."""
+    url = str(take.parameters.get("server_url") or "")
+    name = {"comfyui": "ComfyUI", "wan2gp": "Wan2GP", "litellm": "LiteLLM"}.get(take.backend_kind, take.backend_kind)
+    return f"{name} at {url}" if url else f"{name} '{take.backend_instance}'"
+
+
+def add_spending(scene: Any, backend_kind: str, cost: float) -> None:
+    """The project's spending as the services reported it, kept in the .blend (the journal keeps it too)."""
+    project = scene.shotcaller_project
+    project.spent += cost
+    try:
+        per_backend = json.loads(project.spent_by_backend or "{}")
+    except ValueError:
+        per_backend = {}
+    per_backend[backend_kind] = round(float(per_backend.get(backend_kind, 0.0)) + cost, 6)
+    project.spent_by_backend = json.dumps(per_backend, sort_keys=True)
 
 
 def _orphaned(event: JobEvent, context: JobContext) -> str:

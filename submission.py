@@ -14,6 +14,7 @@ import bpy
 
 from .backends.files import slug
 from .backends.urls import UnsafeURL
+from .jobs.journal import Journal, JournalError, journal_at
 from .preferences import ADDON_PACKAGE, Settings, current_settings
 from .sequencer import compat
 from .session import BackendSettings, JobContext, RoutingPolicy, Session, get_session
@@ -121,7 +122,37 @@ def decision_log_path(takes: str) -> str:
     return os.path.join(takes, "shotcaller_decisions.jsonl")
 
 
-def submit_strips(scene: Any, strips: list[Any], quality: str, settings: Settings | None = None) -> SubmitOutcome:
+def project_journal(folder: str, outcome: SubmitOutcome | None = None) -> Journal | None:
+    """The project's job journal beside its takes; None (with a warning) when it cannot be opened."""
+    try:
+        return journal_at(folder)
+    except JournalError as exc:
+        if outcome is not None:
+            outcome.warnings.append(f"{exc}; jobs running when Blender closes cannot be recovered")
+        return None
+
+
+def job_context(scene: Any, strip: Any, quality: str) -> dict[str, Any]:
+    """What the journal keeps to find a job's strip again after a crash, and whose job it is."""
+    return {
+        "scene": scene.name,
+        "strip": strip.name,
+        "quality": quality,
+        "pid": os.getpid(),
+        "blend": bpy.data.filepath,
+    }
+
+
+def submit_strips(
+    scene: Any,
+    strips: list[Any],
+    quality: str,
+    settings: Settings | None = None,
+    *,
+    bypass_cache: bool = False,
+) -> SubmitOutcome:
+    """Submit the shots of `strips`. `bypass_cache` (Redo, Regenerate) generates even when an identical
+    request already made a take."""
     outcome = SubmitOutcome()
     settings = settings or current_settings()
     shots = [s for s in strips if not is_take_strip(s)]
@@ -156,10 +187,20 @@ def submit_strips(scene: Any, strips: list[Any], quality: str, settings: Setting
     folder = takes_folder(settings)
     policy = routing_policy(scene)
     decision_log = session.decision_log_at(decision_log_path(folder))
+    journal = project_journal(folder, outcome)
     for strip, spec in specs:
         shot_folder = os.path.join(folder, slug(strip.name))
         file_stem = f"{slug(strip.name)}_{quality}_{uuid.uuid4().hex[:8]}"
-        job_id = session.scheduler.submit(spec, shot_folder, file_stem, policy=policy, decision_log=decision_log)
+        job_id = session.scheduler.submit(
+            spec,
+            shot_folder,
+            file_stem,
+            policy=policy,
+            decision_log=decision_log,
+            journal=journal,
+            context=job_context(scene, strip, quality),
+            bypass_cache=bypass_cache,
+        )
         session.jobs[job_id] = JobContext(scene.name, spec.shot_id, strip.name, quality)
         shot = strip.shotcaller
         shot.job_id, shot.status, shot.progress = job_id, "QUEUED", 0.0

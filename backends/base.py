@@ -111,6 +111,12 @@ class ProtocolError(BackendError):
     kind = "protocol_error"
 
 
+class JobLost(ProtocolError):
+    """The server no longer knows a job it once accepted (restarted, queue or history cleared)."""
+
+    kind = "job_lost"
+
+
 @dataclass(frozen=True)
 class Offer:
     """One thing a backend instance can make: a template or model, for a media kind and tier.
@@ -166,6 +172,8 @@ class GenerationResult:
     parameters: dict[str, Any] = field(default_factory=dict)
     server_job_id: str = ""
     last_frame: str = ""  # the last frame as an image file, when the request asked for it
+    cost: float | None = None  # what the service itself said the job cost (LiteLLM); None: it did not say
+    run_seconds: float | None = None  # time the server spent running it (not queued), when it says
 
 
 @dataclass(frozen=True)
@@ -177,6 +185,16 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+def announce_server_job(report: ProgressCallback, server_job_id: str, *, finished: bool = False) -> None:
+    """Tell whoever runs the job the server's id for it, the moment it is known (or chosen: a ComfyUI
+    prompt id is ours before it is sent), and again with `finished` once the server has the result
+    ready to fetch. The journal records it so a job survives Blender dying; a plain progress function
+    without the `server_job` hook ignores it, so the contract stays one callable."""
+    hook = getattr(report, "server_job", None)
+    if callable(hook) and server_job_id:
+        hook(server_job_id, finished)
 
 
 class Backend(ABC):
@@ -199,6 +217,15 @@ class Backend(ABC):
     @abstractmethod
     def run(self, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event) -> GenerationResult:
         """Generate, block until done, write files under request.output_dir, return them."""
+
+    can_resume: ClassVar[bool] = False  # does `resume` follow a job the server already has?
+
+    def resume(
+        self, request: GenerationRequest, server_job_id: str, report: ProgressCallback, cancel: threading.Event
+    ) -> GenerationResult:
+        """Follow a job this server already accepted (after a crash, or a cut-off download) to its end and
+        fetch its files, generating nothing. Raises JobLost when the server no longer knows it."""
+        raise JobLost(f"{self.display_name} cannot follow a job it was given earlier", backend=self.display_name)
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing open
         """Release connections. Called once at shutdown."""

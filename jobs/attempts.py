@@ -30,6 +30,7 @@ from ..routing.registry import CapabilityRegistry
 from ..routing.router import Decision
 from ..routing.stats import frames_of, work_units
 from ..shots import ShotSpec
+from .journal import Journal
 from .segmented import family_of, kept_family
 from .stepdown import MAX_STEP_DOWNS, step_down
 
@@ -61,6 +62,13 @@ class JobState:
     last_oom: str = ""  # where it last ran out of memory, to say why settings stepped down
     last_error: BackendError | None = None
     decision_log: DecisionLog | None = None  # the project's log; None: the scheduler's own
+    journal: Journal | None = None  # the project's job journal; None: nothing survives a crash
+    request_hash: str = ""  # the content cache's key of the request as submitted
+    resume_server_job: str = ""  # set on a job re-attached from the journal: follow this, generate nothing
+    regenerate_if_lost: bool = False  # ...and if the server no longer has it, generate it again there
+    server_job_id: str = ""  # the current attempt's job on its server, once the backend announced it
+    server_finished: bool = False  # the server has the result ready: a failed fetch is retried there
+    run_seconds: float = 0.0  # the finished attempt's run time on the server (or measured, if it did not say)
 
 
 def remember_failure(

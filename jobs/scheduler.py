@@ -38,6 +38,7 @@ from ..routing.registry import CapabilityRegistry, InstanceStatus, InstanceView
 from ..routing.router import Decision, Router
 from ..routing.stats import work_units
 from ..shots import ShotSpec
+from . import cache
 from .attempts import (
     InterruptedOnServer,
     JobState,
@@ -46,10 +47,12 @@ from .attempts import (
     remember_failure,
     route_with_step_down,
 )
+from .costs import actual_cost
 from .dispatch import SlotBoard, plan_dispatch
 from .events import CandidateNote, JobCancelled, JobEvent, JobFailed, JobProgress, JobRouted, JobStarted, JobSucceeded
+from .journal import Journal, JournalEntry
 from .limits import RateLimiter
-from .progress import ProgressThrottle
+from .reattach import JournalReporter, note, pinned_decision, run_attempt
 from .records import log_record, make_take, write_take_record
 from .segmented import run_planned
 
@@ -136,11 +139,17 @@ class Scheduler:
         *,
         policy: RoutingPolicy | None = None,
         decision_log: DecisionLog | None = None,
+        journal: Journal | None = None,
+        context: Mapping[str, object] | None = None,
+        bypass_cache: bool = False,
     ) -> str:
         """Queue one shot. Returns the job id; the outcome arrives as events (a hopeless shot fails at once).
 
-        `policy` and `decision_log` belong to the shot's project, so they travel with the job: two
-        projects with jobs in flight never route or log under each other's settings.
+        `policy`, `decision_log` and `journal` belong to the shot's project, so they travel with the
+        job: two projects with jobs in flight never route, log or spend under each other's settings.
+        With a journal, a request identical to one already made is served from its take (no backend
+        call) unless `bypass_cache` (Redo, Regenerate); `context` is kept in the journal so a job
+        followed up after a crash finds its strip again.
         """
         if self._closed:
             raise RuntimeError("the scheduler has been shut down")
@@ -152,7 +161,22 @@ class Scheduler:
             policy or self.policy,
             busy_backoff=self.busy_backoff,
             decision_log=decision_log,
+            journal=journal,
         )
+        if journal is not None:
+            job.request_hash = cache.request_hash(spec)
+            journal.submitted(
+                job.job_id,
+                spec.shot_id,
+                request=spec.model_dump(mode="json"),
+                request_hash=job.request_hash,
+                output_dir=output_dir,
+                file_stem=file_stem,
+                context=context,
+                submitted_at=job.submitted_at,
+            )
+            if not bypass_cache and self._serve_from_cache(job):
+                return job.job_id
         with self._cond:
             decision = self._route_job(job, self._views(), {})
             if decision.chosen is None and decision.retry_in is None:
@@ -165,6 +189,68 @@ class Scheduler:
                 record = None
         if record is not None:
             self._append_log([record])
+        return job.job_id
+
+    def _serve_from_cache(self, job: JobState) -> bool:
+        assert job.journal is not None
+        offered = {(e.config.kind, o.name, o.model) for e in self.registry.instances for o in e.backend.offers()}
+        entry = cache.find(job.journal, job.request_hash, offered)
+        if entry is None:
+            return False
+        take = cache.cached_take(entry, job.spec)
+        job.journal.update(
+            job.job_id, instance_id=entry.instance_id, backend_kind=entry.backend_kind, offer=entry.offer,
+            model=entry.model, server_url=entry.server_url, cost_source="cache",
+        )  # fmt: skip
+        event = JobSucceeded(job.job_id, job.spec.shot_id, take, entry.record_path)
+        note(job, event)
+        self._emit(event)
+        return True
+
+    def reattach(self, entry: JournalEntry, journal: Journal, *, regenerate_if_lost: bool = False) -> str | None:
+        """Follow up a job the journal says was running when Blender died, on the instance it ran on.
+
+        Returns its job id (the journal's: the row goes on), or None when this session has no such
+        instance or the journal has no server job id to follow (the caller generates the shot anew).
+        """
+        if not entry.server_job_id:
+            return None
+        registered = self.registry.get(entry.instance_id)
+        if registered is None or registered.config.kind != entry.backend_kind:
+            registered = next(
+                (e for e in self.registry.instances if e.config.kind == entry.backend_kind and e.config.url and
+                 e.config.url.rstrip("/") == entry.server_url.rstrip("/")),
+                None,
+            )  # fmt: skip
+        if registered is None:
+            return None
+        try:
+            spec = ShotSpec.model_validate(entry.request)
+        except ValueError:
+            return None
+        job = JobState(
+            entry.job_id, spec, entry.output_dir, entry.file_stem, self.policy,
+            busy_backoff=self.busy_backoff, journal=journal, submitted_at=entry.submitted_at,
+        )  # fmt: skip
+        job.request_hash, job.resume_server_job, job.regenerate_if_lost = (
+            entry.request_hash,
+            entry.server_job_id,
+            regenerate_if_lost,
+        )
+        with self._cond:
+            view = next((v for v in self._views() if v.instance_id == registered.instance_id), None)
+            where = f"{registered.backend.display_name}"
+            decision = (
+                None
+                if view is None
+                else pinned_decision(
+                    spec, view, entry.offer, f"Recovered from {where}: it had the job when Blender closed."
+                )
+            )
+            if decision is None:
+                return None
+            self._jobs[job.job_id] = job
+            self._bind_locked(job, decision, self._clock(), probe=False, queued=False)
         return job.job_id
 
     def route_preview(self, spec: ShotSpec, policy: RoutingPolicy | None = None) -> Decision:
@@ -291,10 +377,11 @@ class Scheduler:
                 wake.append(board.rate_wait)
         return max(0.01, min(wake)), records
 
-    def _bind_locked(self, job: JobState, decision: Decision, now: float, probe: bool) -> dict:
+    def _bind_locked(self, job: JobState, decision: Decision, now: float, probe: bool, queued: bool = True) -> dict:
         candidate, scored = decision.ranked[0], decision.scores[0]
         iid = candidate.instance_id
-        self._pending.remove(job)
+        if queued:
+            self._pending.remove(job)
         job.dispatches += 1
         explanation = decision.explanation
         if job.attempts:
@@ -305,20 +392,27 @@ class Scheduler:
         running = _Running(job, candidate, decision, explanation, now, scored.run_seconds, probe)
         self._running[iid][job.job_id] = running
         self._limits[iid].record(now)
-        self._emit(
-            JobRouted(
-                job.job_id,
-                job.spec.shot_id,
-                candidate.backend.display_name,
-                candidate.offer.name,
-                explanation,
-                attempt=job.dispatches,
-                adjustments=adjustments,
-                instance_id=iid,
-                expected_seconds=scored.expected_seconds,
-                candidates=tuple(CandidateNote(v.candidate.label, v.accepted, v.reason) for v in decision.verdicts),
-            )
+        routed = JobRouted(
+            job.job_id,
+            job.spec.shot_id,
+            candidate.backend.display_name,
+            candidate.offer.name,
+            explanation,
+            attempt=job.dispatches,
+            adjustments=adjustments,
+            instance_id=iid,
+            expected_seconds=scored.expected_seconds,
+            candidates=tuple(CandidateNote(v.candidate.label, v.accepted, v.reason) for v in decision.verdicts),
         )
+        self._emit(routed)
+        if job.resume_server_job:  # the row keeps the server job it follows
+            note(job, routed, kind=candidate.instance.kind, model=candidate.offer.model)
+            if job.journal is not None:
+                job.journal.update(job.job_id, server_job_id=job.resume_server_job, state="accepted")
+        else:
+            entry = self.registry.get(iid)
+            server_url = entry.config.url if entry is not None else ""
+            note(job, routed, kind=candidate.instance.kind, model=candidate.offer.model, server_url=server_url)
         try:
             self._pools[iid].submit(self._run, running)
         except RuntimeError:  # pool shut down between planning and binding
@@ -344,9 +438,17 @@ class Scheduler:
     def _waits(self, now: float) -> dict[str, float]:
         return {view.instance_id: self._board(view, now).wait() for view in self._views()}
 
-    def _budget_left(self, policy: RoutingPolicy) -> float | None:
+    def _budget_left(self, policy: RoutingPolicy, journal: Journal | None = None) -> float | None:
         if policy.budget <= 0:
             return None
+        if journal is not None:  # the project's own spending, every session's, as the services reported it
+            committed = sum(
+                r.decision.scores[0].cost
+                for rs in self._running.values()
+                for r in rs.values()
+                if r.job.journal is journal
+            )
+            return policy.budget - journal.total_spent() - committed
         committed = sum(r.decision.scores[0].cost for running in self._running.values() for r in running.values())
         return policy.budget - policy.already_spent - self.spent - committed
 
@@ -357,6 +459,7 @@ class Scheduler:
         views: list[InstanceView],
         waits: Mapping[str, float],
         excluded: Mapping[tuple[str, str], Exclusion],
+        journal: Journal | None = None,
     ) -> Decision:
         return self.router.route(
             spec,
@@ -364,12 +467,14 @@ class Scheduler:
             policy=policy,
             waits=waits,
             excluded=excluded,
-            budget_left=self._budget_left(policy),
+            budget_left=self._budget_left(policy, journal),
             now=self._clock(),
         )
 
     def _route_job(self, job: JobState, views: list[InstanceView], waits: Mapping[str, float]) -> Decision:
-        return route_with_step_down(job, lambda spec: self._route(spec, job.policy, views, waits, job.excluded))
+        return route_with_step_down(
+            job, lambda spec: self._route(spec, job.policy, views, waits, job.excluded, job.journal)
+        )
 
     # -- workers -----------------------------------------------------------
 
@@ -379,12 +484,21 @@ class Scheduler:
         if job.cancel.is_set():
             self._done(running, JobCancelled(job.job_id, job.spec.shot_id, "cancelled before it started"))
             return
-        self._emit(JobStarted(job.job_id, job.spec.shot_id, backend.display_name))
+        started_event = JobStarted(job.job_id, job.spec.shot_id, backend.display_name)
+        self._emit(started_event)
+        note(job, started_event)
         request = GenerationRequest(job.spec, candidate.offer, job.output_dir, job.file_stem)
         started_wall, started = time.time(), self._clock()
+        recovered = bool(job.resume_server_job)
         try:
-            progress = ProgressThrottle(self._emit, job.job_id, job.spec.shot_id)
-            result = run_planned(backend, request, candidate.instance.offers, progress, job.cancel)
+            progress = JournalReporter(self._emit, job)
+            result = run_attempt(
+                backend,
+                request,
+                job,
+                progress,
+                lambda: run_planned(backend, request, candidate.instance.offers, progress, job.cancel),
+            )
         except Cancelled as exc:
             if job.cancel.is_set() or self._closed:
                 self._cancelled(running, exc)
@@ -398,16 +512,23 @@ class Scheduler:
                 running, BackendError(f"unexpected error: {exc!r}", backend=backend.display_name), failover=False
             )
         else:
-            self._succeeded(running, result, started_wall, self._clock() - started)
+            self._succeeded(running, result, started_wall, self._clock() - started, recovered)
 
-    def _succeeded(self, running: _Running, result: GenerationResult, started_wall: float, seconds: float) -> None:
+    def _succeeded(
+        self, running: _Running, result: GenerationResult, started_wall: float, seconds: float, recovered: bool
+    ) -> None:
         job, candidate = running.job, running.candidate
         iid = candidate.instance_id
-        self.router.speeds.record(iid, candidate.offer.name, seconds, work_units(job.spec))
+        if not recovered:  # a recovered job's time says nothing about the server's speed
+            self.router.speeds.record(iid, candidate.offer.name, seconds, work_units(job.spec))
         self.router.health.record_success(iid)
-        cost = candidate.instance.cost_per_shot + candidate.instance.cost_per_second * seconds
+        cost, cost_source, job.run_seconds = actual_cost(result, candidate.instance, seconds)
         reason = running.explanation
-        take = make_take(job.spec, candidate, result, reason, job.submitted_at, started_wall)
+        take = make_take(job.spec, candidate, result, reason, job.submitted_at, started_wall).model_copy(
+            update={"cost": cost, "cost_source": cost_source, "recovered": recovered}
+        )
+        if job.journal is not None:
+            job.journal.add_cost(job.job_id, cost, cost_source)
         routing = {
             **running.decision.to_record(),
             "adjustments": job.adjustments,
@@ -483,6 +604,7 @@ class Scheduler:
 
     def _finish_locked(self, job: JobState, event: JobEvent) -> None:
         self._jobs.pop(job.job_id, None)
+        note(job, event)  # before the event, so whoever sees it finds the journal already updated
         self._emit(event)
         self._wake()  # a slot freed
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import bpy
 
 from ..sequencer import compat
@@ -26,8 +28,23 @@ class SEQUENCER_PT_shotcaller_project(bpy.types.Panel):
         row.active = not project.force_local
         row.prop(project, "allow_cloud")
         column.prop(project, "budget")
+        spent_line(column, project)
         if project.allow_cloud and not project.force_local and not bpy.app.online_access:
             column.label(text="Cloud needs Blender's online access", icon="INFO")
+
+
+def spent_line(layout: bpy.types.UILayout, project: bpy.types.PropertyGroup) -> None:
+    """Spending per backend, as the services reported it (kept in the .blend and the project's journal)."""
+    try:
+        per_backend = json.loads(project.spent_by_backend or "{}")
+    except ValueError:
+        per_backend = {}
+    if not per_backend and not project.spent:
+        return
+    left = f", {max(0.0, project.budget - project.spent):.2f} left" if project.budget > 0 else ""
+    layout.label(text=f"Spent {project.spent:.2f}{left}", icon="FUND")
+    for kind, amount in sorted(per_backend.items()):
+        layout.label(text=f"  {kind}: {float(amount):.2f}")
 
 
 class SEQUENCER_PT_shotcaller_backends(bpy.types.Panel):

@@ -30,9 +30,11 @@ from ..base import (
     GenerationRequest,
     GenerationResult,
     InvalidRequest,
+    JobLost,
     Offer,
     ProgressCallback,
     ProtocolError,
+    announce_server_job,
 )
 from ..files import sanitize_filename
 from .client import ComfyEventStream, ComfyUIClient, EventStreamClosed
@@ -207,8 +209,14 @@ class ComfyUIBackend(PreflightChecks, Backend):
 
         client_id = uuid.uuid4().hex
         stream = self._open_stream(client_id)  # before submitting, so no early event is missed
+        # The prompt id is ours: announced before it is sent, so a crash between sending and the
+        # server's answer still leaves an id the journal can ask the server about.
+        wanted_id = str(uuid.uuid4())
+        announce_server_job(report, wanted_id)
         try:
-            prompt_id = self.client.submit(prompt, client_id, str(uuid.uuid4()))
+            prompt_id = self.client.submit(prompt, client_id, wanted_id)
+            if prompt_id != wanted_id:  # an old server chose its own
+                announce_server_job(report, prompt_id)
             progress.update(RUN_START / 2, "queued on ComfyUI")
             tracker = NodeProgress(template.node_classes, expected_weights(prompt))
             entry = self._wait_for_completion(prompt_id, client_id, stream, tracker, progress, cancel, template)
@@ -217,6 +225,51 @@ class ComfyUIBackend(PreflightChecks, Backend):
                 stream.close()
         if entry is None:
             entry = self._finished_history(prompt_id, template)
+        announce_server_job(report, prompt_id, finished=True)
+        return self._fetch(entry, prompt_id, request, template, progress, cancel, applied)
+
+    can_resume = True
+
+    def resume(
+        self, request: GenerationRequest, server_job_id: str, report: ProgressCallback, cancel: threading.Event
+    ) -> GenerationResult:
+        """Follow a prompt this server already has (queued, running or finished) by polling /history,
+        then download its outputs. A prompt it has never heard of, or forgot, is JobLost."""
+        template = self.templates.get(request.offer.name)
+        if template is None:
+            raise InvalidRequest(f"{self.display_name} has no template '{request.offer.name}' any more")
+        progress = MonotonicReporter(report)
+        progress.update(RUN_START / 2, f"following prompt {server_job_id[:8]} on ComfyUI at {self.base_url}")
+        while True:
+            if cancel.is_set():
+                self._cancel_on_server(server_job_id)
+                raise Cancelled(f"the job was cancelled (ComfyUI prompt {server_job_id})")
+            try:
+                entry = self._poll(server_job_id, template)
+            except Cancelled:
+                raise JobLost(
+                    f"ComfyUI at {self.base_url} no longer has the prompt {server_job_id}",
+                    hint="It was restarted or its queue and history were cleared; generate the shot again.",
+                ) from None
+            if entry is not None:
+                break
+            cancel.wait(self.poll_interval)
+        # The parameters it ran with, as the take records them (the init image's server name is not known now).
+        placeholder = "(uploaded before the restart)" if template.needs_init_image else None
+        _, applied = template.build_prompt(request.spec, "shotcaller/resumed", init_image=placeholder)
+        announce_server_job(report, server_job_id, finished=True)
+        return self._fetch(entry, server_job_id, request, template, progress, cancel, applied)
+
+    def _fetch(
+        self,
+        entry: dict[str, Any],
+        prompt_id: str,
+        request: GenerationRequest,
+        template: ComfyTemplate,
+        progress: MonotonicReporter,
+        cancel: threading.Event,
+        applied: dict[str, Any],
+    ) -> GenerationResult:
         files = download_outputs(self.client, self.base_url, entry, request, template, progress, cancel)
         progress.update(1.0, "downloaded")
         last_frame = ""
@@ -234,6 +287,7 @@ class ComfyUIBackend(PreflightChecks, Backend):
             parameters=parameters,
             server_job_id=prompt_id,
             last_frame=last_frame,
+            run_seconds=run_seconds_of(entry),
         )
 
     def _open_stream(self, client_id: str, connect_timeout: float = 10.0) -> ComfyEventStream | None:
@@ -374,6 +428,23 @@ class ComfyUIBackend(PreflightChecks, Backend):
                 prompt_id,
                 self.settle_timeout,
             )
+
+
+def run_seconds_of(entry: dict[str, Any]) -> float | None:
+    """Seconds the server spent executing the prompt (its history's execution_start to the last
+    message), so a configured rate is charged for running, not for waiting in the queue."""
+    status = entry.get("status") if isinstance(entry.get("status"), dict) else {}
+    stamps: dict[str, float] = {}
+    for message in (status or {}).get("messages") or []:
+        if isinstance(message, list | tuple) and len(message) == 2 and isinstance(message[1], dict):
+            stamp = message[1].get("timestamp")
+            if isinstance(stamp, int | float):
+                stamps.setdefault(str(message[0]), float(stamp))
+                stamps["last"] = float(stamp)
+    start = stamps.get("execution_start")
+    if start is None or "last" not in stamps:
+        return None
+    return max(0.0, (stamps["last"] - start) / 1000.0)  # ComfyUI stamps are milliseconds
 
 
 def _queued_ids(queue: dict[str, Any], *keys: str) -> set[str]:

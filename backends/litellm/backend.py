@@ -36,10 +36,13 @@ from ..base import (
     GenerationRequest,
     GenerationResult,
     InvalidRequest,
+    JobLost,
+    MissingResource,
     Offer,
     Progress,
     ProgressCallback,
     ProtocolError,
+    announce_server_job,
 )
 from ..files import sanitize_filename, unique_path
 from .client import DEFAULT_URL, GeneratedImage, LiteLLMClient, ModelEntry, Secret, VideoJob
@@ -257,7 +260,10 @@ class LiteLLMBackend(Backend):
         spec = request.spec
         size = choose_size(spec.width, spec.height, model.sizes)
         report(_progress(0.05, f"sent to LiteLLM model {model.name}"))
-        images = self.client.generate_images(model.name, spec.prompt, size=size, n=1, extra=model.extra)
+        headers: dict[str, str] = {}
+        images = self.client.generate_images(
+            model.name, spec.prompt, size=size, n=1, extra=model.extra, headers_out=headers
+        )
         _raise_if_cancelled(cancel, "while the image was generated")
         image = images[0]
         report(_progress(0.85, "saving the image"))
@@ -269,7 +275,9 @@ class LiteLLMBackend(Backend):
         parameters = self._parameters(model, spec, size=size, prompt=spec.prompt)
         if image.revised_prompt and image.revised_prompt != spec.prompt:
             parameters["revised_prompt"] = image.revised_prompt
-        return GenerationResult(files=(destination,), model=model.name, parameters=parameters)
+        return GenerationResult(
+            files=(destination,), model=model.name, parameters=parameters, cost=reported_cost(headers)
+        )
 
     def _run_video(
         self, model: CloudModel, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event
@@ -279,10 +287,12 @@ class LiteLLMBackend(Backend):
         seconds = choose_seconds(spec.duration_seconds, model.seconds)
         report(_progress(0.02, f"sending to LiteLLM model {model.name}"))
 
+        headers: dict[str, str] = {}
+
         def create(seconds: int) -> VideoJob:
             return self.client.create_video(
                 model.name, spec.prompt, seconds=seconds, size=size, input_reference=spec.init_image or None,
-                extra=model.extra,
+                extra=model.extra, headers_out=headers,
             )  # fmt: skip
 
         try:
@@ -297,7 +307,46 @@ class LiteLLMBackend(Backend):
             report(_progress(0.03, f"{model.name} makes {'/'.join(map(str, stated))} s videos: asking for {seconds} s"))
             job = create(seconds)
         video_id = job.id  # LiteLLM's encoded id: it routes later calls to the same deployment
+        announce_server_job(report, video_id)
+        return self._follow_video(model, request, video_id, job, report, cancel, reported_cost(headers), seconds)
+
+    can_resume = True
+
+    def resume(
+        self, request: GenerationRequest, server_job_id: str, report: ProgressCallback, cancel: threading.Event
+    ) -> GenerationResult:
+        """Follow a video the provider already has (GET /v1/videos/{id}) and download it: a finished
+        video is fetched again, never made again. Images are one call and cannot be followed."""
+        model = self.models.get(request.offer.name)
+        if model is None or model.media != MediaKind.VIDEO:
+            return super().resume(request, server_job_id, report, cancel)
+        report(_progress(0.05, f"following video {server_job_id[:24]}... on LiteLLM model {model.name}"))
+        try:
+            job = self.client.video_status(server_job_id, model=model.name)
+        except (InvalidRequest, MissingResource) as exc:  # 400/404: the provider does not know the id
+            raise JobLost(
+                f"LiteLLM at {self.base_url} no longer knows video {server_job_id[:24]}...: {exc.message}",
+                hint="The provider dropped or expired it; generate the shot again.",
+            ) from None
+        seconds = choose_seconds(request.spec.duration_seconds, model.seconds)
+        # Its cost was counted when it was made (the journal kept it): following it costs nothing.
+        return self._follow_video(model, request, server_job_id, job, report, cancel, 0.0, seconds)
+
+    def _follow_video(
+        self,
+        model: CloudModel,
+        request: GenerationRequest,
+        video_id: str,
+        job: VideoJob,
+        report: ProgressCallback,
+        cancel: threading.Event,
+        cost: float | None,
+        seconds: int,
+    ) -> GenerationResult:
+        spec = request.spec
+        size = choose_size(spec.width, spec.height, model.sizes)
         job = self._wait_for_video(model, video_id, job, report, cancel)
+        announce_server_job(report, video_id, finished=True)
         report(_progress(0.92, "downloading the video"))
         stem = sanitize_filename(request.file_stem, fallback="take")
         os.makedirs(request.output_dir, exist_ok=True)
@@ -316,7 +365,9 @@ class LiteLLMBackend(Backend):
             prompt=spec.prompt,
             init_image=bool(spec.init_image),
         )
-        return GenerationResult(files=(destination,), model=model.name, parameters=parameters, server_job_id=video_id)
+        return GenerationResult(
+            files=(destination,), model=model.name, parameters=parameters, server_job_id=video_id, cost=cost
+        )
 
     def _wait_for_video(
         self, model: CloudModel, video_id: str, job: VideoJob, report: ProgressCallback, cancel: threading.Event
@@ -382,6 +433,16 @@ def from_instance_config(config: Any, settings: Any) -> LiteLLMBackend:
         timeout=float(options.get("timeout") or 120.0),
         poll_interval=float(options.get("poll_interval") or 2.0),
     )
+
+
+def reported_cost(headers: dict[str, str]) -> float | None:
+    """The proxy's `x-litellm-response-cost` for one call, None when it sent none (or nonsense)."""
+    raw = headers.get("x-litellm-response-cost")
+    try:
+        cost = float(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return cost if cost is not None and math.isfinite(cost) and cost >= 0 else None
 
 
 def _stated_seconds(message: str) -> tuple[int, ...]:

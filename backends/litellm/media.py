@@ -53,6 +53,7 @@ class MediaRequests(ProxyTransport):
         n: int = 1,
         extra: Mapping[str, Any] | None = None,
         timeout: float | None = None,
+        headers_out: dict[str, str] | None = None,
     ) -> list[GeneratedImage]:
         """POST /v1/images/generations; each image as bytes (b64_json) or a URL to fetch."""
         body: dict[str, Any] = {"model": model, "prompt": prompt, "n": n}
@@ -60,7 +61,13 @@ class MediaRequests(ProxyTransport):
             body["size"] = size
         body.update(extra or {})
         answer = self._json(
-            "POST", "/v1/images/generations", body=body, what="the image request", model=model, timeout=timeout
+            "POST",
+            "/v1/images/generations",
+            body=body,
+            what="the image request",
+            model=model,
+            timeout=timeout,
+            headers_out=headers_out,
         )
         data = answer.get("data")
         if not isinstance(data, list) or not data:
@@ -119,6 +126,7 @@ class MediaRequests(ProxyTransport):
         size: str | None = None,
         input_reference: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        headers_out: dict[str, str] | None = None,
     ) -> VideoJob:
         """POST /v1/videos (JSON, or multipart with an `input_reference` image file)."""
         fields: dict[str, Any] = {"model": model, "prompt": prompt}
@@ -134,15 +142,27 @@ class MediaRequests(ProxyTransport):
                 [("input_reference", os.path.basename(input_reference), content)],
             )
             answer = self._json(
-                "POST", "/v1/videos", raw_body=raw, content_type=content_type, what="the video request", model=model
+                "POST",
+                "/v1/videos",
+                raw_body=raw,
+                content_type=content_type,
+                what="the video request",
+                model=model,
+                headers_out=headers_out,
             )
         else:
-            answer = self._json("POST", "/v1/videos", body=fields, what="the video request", model=model)
+            answer = self._json(
+                "POST", "/v1/videos", body=fields, what="the video request", model=model, headers_out=headers_out
+            )
         return self._video(answer, model)
 
-    def video_status(self, video_id: str, *, model: str = "") -> VideoJob:
+    def video_status(self, video_id: str, *, model: str = "", headers_out: dict[str, str] | None = None) -> VideoJob:
         answer = self._json(
-            "GET", f"/v1/videos/{urllib.parse.quote(video_id, safe='')}", what="the video status", model=model
+            "GET",
+            f"/v1/videos/{urllib.parse.quote(video_id, safe='')}",
+            what="the video status",
+            model=model,
+            headers_out=headers_out,
         )
         return self._video(answer, model)
 

@@ -61,8 +61,14 @@ class ProxyTransport:
     def has_key(self) -> bool:
         return bool(self._key)
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _json(
+        self, method: str, path: str, *, headers_out: dict[str, str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """`headers_out`, when given, receives the answer's headers (lower-case names): the proxy's
+        `x-litellm-response-cost` and retry counters live there."""
         with self._open(method, path, **kwargs) as response:
+            if headers_out is not None:
+                headers_out.update({name.lower(): value for name, value in response.headers.items()})
             raw = read_all(response, self.base_url, LITELLM)
         return json_object(
             raw,

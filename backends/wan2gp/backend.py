@@ -32,6 +32,7 @@ from ..base import (
     Offer,
     ProgressCallback,
     ProtocolError,
+    announce_server_job,
 )
 from ..files import sanitize_filename, unique_path
 from .client import DEFAULT_URL, JobSnapshot, Wan2GPClient
@@ -193,8 +194,40 @@ class Wan2GPBackend(Backend):
 
         snapshot = self.client.generate(source, event_limit=self.event_limit)
         job_id = snapshot.job_id
+        announce_server_job(report, job_id)
         log.info("%s: job %s started (%s)", self.display_name, job_id, info.limits.model_type)
         progress.update(SUBMITTED, f"started on Wan2GP ({info.limits.name})")
+        return self._follow(snapshot, request, report, progress, cancel, info, source, applied)
+
+    can_resume = True
+
+    def resume(
+        self, request: GenerationRequest, server_job_id: str, report: ProgressCallback, cancel: threading.Event
+    ) -> GenerationResult:
+        """Follow a job this server already runs or ran (wangp_get_job), then fetch its video from the gallery.
+        Wan2GP keeps jobs in memory only: after its restart the job is JobLost."""
+        preset = self.presets.get(request.offer.name)
+        if preset is None:
+            raise InvalidRequest(f"{self.display_name} has no preset '{request.offer.name}' any more")
+        progress = MonotonicReporter(report)
+        progress.update(SUBMITTED, f"following job {server_job_id} on Wan2GP at {self.client.origin}")
+        info = self._model_info(preset.model_for(request.spec).model_type)
+        source, applied = build_settings(request.spec, preset, info.limits)
+        snapshot = self.client.get_job(server_job_id, event_limit=self.event_limit)
+        return self._follow(snapshot, request, report, progress, cancel, info, source, applied)
+
+    def _follow(
+        self,
+        snapshot: JobSnapshot,
+        request: GenerationRequest,
+        report: ProgressCallback,
+        progress: MonotonicReporter,
+        cancel: threading.Event,
+        info: _ModelInfo,
+        source: dict[str, Any],
+        applied: dict[str, Any],
+    ) -> GenerationResult:
+        job_id = snapshot.job_id
         tracker = JobProgress(progress)
         tracker.apply(snapshot.events)
         snapshot = self._wait(snapshot, tracker, cancel)
@@ -210,6 +243,7 @@ class Wan2GPBackend(Backend):
                 result, self.client.origin, job_id, stream=tracker.stream, offers=self._offers_needing_downloads()
             )
         progress.update(RUN_END, "finished on Wan2GP")
+        announce_server_job(report, job_id, finished=True)
         files = self._download_outputs(result, request, job_id, progress, cancel)
         progress.update(1.0, "downloaded")
         effective = {k: v for k, v in info.defaults.items() if k not in ("prompt", "negative_prompt")}

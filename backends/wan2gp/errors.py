@@ -20,6 +20,7 @@ from ..base import (
     BackendUnreachable,
     Cancelled,
     InvalidRequest,
+    JobLost,
     MissingResource,
     OutOfMemory,
     ProtocolError,
@@ -147,7 +148,7 @@ def tool_error(tool: str, text: str, url: str) -> BackendError:
             hint="Update Wan2GP to a version that has this model, or use another backend.",
         )
     if "unknown wangp job_id" in lowered or "unknown wangp gallery_id" in lowered:
-        return ProtocolError(
+        return JobLost(
             f"Wan2GP at {url} has forgotten what Shotcaller asked about ({detail.strip(chr(39))})",
             hint="Wan2GP keeps jobs and gallery items in memory only: it was probably restarted. Generate again.",
         )
