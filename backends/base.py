@@ -187,14 +187,15 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-def announce_server_job(report: ProgressCallback, server_job_id: str, *, finished: bool = False) -> None:
-    """Tell whoever runs the job the server's id for it, the moment it is known (or chosen: a ComfyUI
-    prompt id is ours before it is sent), and again with `finished` once the server has the result
-    ready to fetch. The journal records it so a job survives Blender dying; a plain progress function
-    without the `server_job` hook ignores it, so the contract stays one callable."""
+def announce_server_job(report: ProgressCallback, server_job_id: str, *, stage: str = "accepted") -> None:
+    """Tell whoever runs the job the server's id for it, the moment it is known: `stage` "sending" when
+    the id is ours and about to be sent (a ComfyUI prompt id), "accepted" once the server has the job,
+    "finished" once its result is ready to fetch. The journal records it so a job survives Blender
+    dying; a plain progress function without the `server_job` hook ignores it, so the contract stays
+    one callable."""
     hook = getattr(report, "server_job", None)
     if callable(hook) and server_job_id:
-        hook(server_job_id, finished)
+        hook(server_job_id, stage)
 
 
 class Backend(ABC):

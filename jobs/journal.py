@@ -8,6 +8,7 @@ old row or the new one, never half of one; WAL lets a second process (the UI and
 batch on the same project) read while one writes. The journal never imports bpy.
 
 States, in order: queued (submitted, waiting for an instance), routed (bound to an instance),
+sending (the id is ours and on its way: a ComfyUI prompt id; the server may or may not have it),
 accepted (the server has it: `server_job_id` is set), fetching (the server finished, its files
 are being downloaded), then one of done, failed, cancelled, lost (the server no longer knows
 it) or abandoned (Blender died before any server had it: nothing to follow). `segment` is 0
@@ -29,7 +30,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 JOURNAL_NAME = "shotcaller_journal.sqlite"
-UNFINISHED = ("queued", "routed", "accepted", "fetching")
+UNFINISHED = ("queued", "routed", "sending", "accepted", "fetching")
 FINISHED = ("done", "failed", "cancelled", "lost", "abandoned")
 
 _SCHEMA = """

@@ -57,13 +57,16 @@ class JournalReporter(ProgressThrottle):
         super().__init__(emit, job.job_id, job.spec.shot_id)
         self.job = job
 
-    def server_job(self, server_job_id: str, finished: bool) -> None:
+    def server_job(self, server_job_id: str, stage: str) -> None:
         job = self.job
-        job.server_job_id, job.server_finished = server_job_id, finished or job.server_finished
+        job.server_job_id = server_job_id
+        job.server_finished = job.server_finished or stage == "finished"
         if job.journal is None:
             return
-        if finished:
+        if stage == "finished":
             job.journal.update(job.job_id, server_job_id=server_job_id, state="fetching")
+        elif stage == "sending":
+            job.journal.update(job.job_id, server_job_id=server_job_id, state="sending")
         else:
             job.journal.update(job.job_id, server_job_id=server_job_id, state="accepted", accepted_at=time.time())
 

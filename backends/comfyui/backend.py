@@ -212,11 +212,10 @@ class ComfyUIBackend(PreflightChecks, Backend):
         # The prompt id is ours: announced before it is sent, so a crash between sending and the
         # server's answer still leaves an id the journal can ask the server about.
         wanted_id = str(uuid.uuid4())
-        announce_server_job(report, wanted_id)
+        announce_server_job(report, wanted_id, stage="sending")
         try:
             prompt_id = self.client.submit(prompt, client_id, wanted_id)
-            if prompt_id != wanted_id:  # an old server chose its own
-                announce_server_job(report, prompt_id)
+            announce_server_job(report, prompt_id)  # an old server may have chosen its own
             progress.update(RUN_START / 2, "queued on ComfyUI")
             tracker = NodeProgress(template.node_classes, expected_weights(prompt))
             entry = self._wait_for_completion(prompt_id, client_id, stream, tracker, progress, cancel, template)
@@ -225,7 +224,7 @@ class ComfyUIBackend(PreflightChecks, Backend):
                 stream.close()
         if entry is None:
             entry = self._finished_history(prompt_id, template)
-        announce_server_job(report, prompt_id, finished=True)
+        announce_server_job(report, prompt_id, stage="finished")
         return self._fetch(entry, prompt_id, request, template, progress, cancel, applied)
 
     can_resume = True
@@ -257,7 +256,7 @@ class ComfyUIBackend(PreflightChecks, Backend):
         # The parameters it ran with, as the take records them (the init image's server name is not known now).
         placeholder = "(uploaded before the restart)" if template.needs_init_image else None
         _, applied = template.build_prompt(request.spec, "shotcaller/resumed", init_image=placeholder)
-        announce_server_job(report, server_job_id, finished=True)
+        announce_server_job(report, server_job_id, stage="finished")
         return self._fetch(entry, server_job_id, request, template, progress, cancel, applied)
 
     def _fetch(

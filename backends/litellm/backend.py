@@ -346,7 +346,7 @@ class LiteLLMBackend(Backend):
         spec = request.spec
         size = choose_size(spec.width, spec.height, model.sizes)
         job = self._wait_for_video(model, video_id, job, report, cancel)
-        announce_server_job(report, video_id, finished=True)
+        announce_server_job(report, video_id, stage="finished")
         report(_progress(0.92, "downloading the video"))
         stem = sanitize_filename(request.file_stem, fallback="take")
         os.makedirs(request.output_dir, exist_ok=True)

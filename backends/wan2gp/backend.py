@@ -243,7 +243,7 @@ class Wan2GPBackend(Backend):
                 result, self.client.origin, job_id, stream=tracker.stream, offers=self._offers_needing_downloads()
             )
         progress.update(RUN_END, "finished on Wan2GP")
-        announce_server_job(report, job_id, finished=True)
+        announce_server_job(report, job_id, stage="finished")
         files = self._download_outputs(result, request, job_id, progress, cancel)
         progress.update(1.0, "downloaded")
         effective = {k: v for k, v in info.defaults.items() if k not in ("prompt", "negative_prompt")}
