@@ -9,8 +9,12 @@ on the scene too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..backends.base import GenerationResult
 from ..routing.registry import InstanceView, kind_name
+from ..shots import MediaKind, ShotSpec
+from .journal import Journal
 
 
 def actual_cost(result: GenerationResult, instance: InstanceView, measured_seconds: float) -> tuple[float, str, float]:
@@ -28,6 +32,30 @@ def actual_cost(result: GenerationResult, instance: InstanceView, measured_secon
             parts.append(f"{instance.cost_per_second:g}/s x {run:.1f} s of run time {where}")
         return cost, "configured rate: " + " + ".join(parts), run
     return 0.0, "", run
+
+
+def expected_cost(journal: Journal, spec: ShotSpec, kind: str, offer: str) -> float | None:
+    """What this shot should cost on an offer without a configured rate, from the last price its
+    service reported (videos scale with their length). None: no price was ever reported."""
+    price = journal.last_price(kind, offer)
+    if price is None:
+        return None
+    cost, seconds = price
+    if spec.media is MediaKind.VIDEO and seconds > 0:  # priced per second of video
+        return cost * spec.duration_seconds / seconds
+    return cost
+
+
+def known_costs(journal: Journal, spec: ShotSpec, views: Iterable[InstanceView]) -> dict[tuple[str, str], float]:
+    found: dict[tuple[str, str], float] = {}
+    for view in views:
+        if view.cost_per_second or view.cost_per_shot:
+            continue
+        for offer in view.offers:
+            cost = expected_cost(journal, spec, view.kind, offer.name)
+            if cost is not None:
+                found[(view.instance_id, offer.name)] = cost
+    return found
 
 
 def budget_sentence(budget: float, spent: float, estimate: float | None = None) -> str:

@@ -152,6 +152,8 @@ class Journal:
     def __init__(self, path: str) -> None:
         self.path = os.path.abspath(path)
         self._lock = threading.Lock()
+        self._prices: dict[tuple[str, str], tuple[float, float] | None] = {}  # forgotten at each new cost
+        self._total: float | None = None
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             # isolation_level None: autocommit, so each statement below is one durable transaction.
@@ -225,6 +227,9 @@ class Journal:
         """Add what one attempt cost (a failed attempt may cost too); the row keeps the sum."""
         if cost <= 0:
             return
+        with self._lock:
+            self._prices.clear()
+            self._total = None
         self._write(
             "UPDATE jobs SET cost = cost + ?, cost_source = ?, updated_at = ? WHERE job_id = ?",
             (cost, source, time.time(), job_id),
@@ -265,7 +270,38 @@ class Journal:
         return {str(kind or "?"): float(total or 0.0) for kind, total in rows}
 
     def total_spent(self) -> float:
-        return sum(self.spending().values())
+        """Kept in memory between costs: routing asks for it at every decision."""
+        with self._lock:
+            total = self._total
+        if total is None:
+            total = sum(self.spending().values())
+            with self._lock:
+                self._total = total
+        return total
+
+    def last_price(self, backend_kind: str, offer: str) -> tuple[float, float] | None:
+        """(cost, seconds of the shot) of the newest job of this backend kind and offer whose service
+        reported its cost: what the next such shot is expected to cost. None: never reported."""
+        key = (backend_kind, offer)
+        with self._lock:
+            if key in self._prices:
+                return self._prices[key]
+            row = self._db.execute(
+                "SELECT cost, request FROM jobs WHERE backend_kind = ? AND offer = ? AND cost > 0"
+                " AND cost_source LIKE 'reported%' ORDER BY updated_at DESC LIMIT 1",
+                key,
+            ).fetchone()
+        price = None
+        if row is not None:
+            request = _json_dict(row[1])
+            try:
+                seconds = float(request.get("frame_count", 1)) / float(request.get("fps", 24.0))
+            except (TypeError, ValueError, ZeroDivisionError):
+                seconds = 0.0
+            price = (float(row[0]), seconds)
+        with self._lock:
+            self._prices[key] = price
+        return price
 
     def _select(self, where: str, parameters: tuple[Any, ...]) -> Iterator[JournalEntry]:
         with self._lock:

@@ -47,7 +47,7 @@ from .attempts import (
     remember_failure,
     route_with_step_down,
 )
-from .costs import actual_cost
+from .costs import actual_cost, known_costs
 from .dispatch import SlotBoard, plan_dispatch
 from .events import CandidateNote, JobCancelled, JobEvent, JobFailed, JobProgress, JobRouted, JobStarted, JobSucceeded
 from .journal import Journal, JournalEntry
@@ -365,6 +365,8 @@ class Scheduler:
                 continue
             if not placement.start_now:
                 continue  # its best place is busy: it waits there, reserved, and later jobs see it
+            if self._waits_for_price(job, decision):
+                continue  # under a budget, one job at a time finds out what an unpriced model costs
             iid = decision.chosen.instance_id
             # Half-open: exactly one job tests the instance, the others wait for its verdict. Open
             # (cooling down) and chosen anyway because nothing else fits: tried as before, unclaimed.
@@ -422,6 +424,21 @@ class Scheduler:
 
     # -- routing helpers (under the lock) -----------------------------------
 
+    def _waits_for_price(self, job: JobState, decision: Decision) -> bool:
+        chosen = decision.chosen
+        if job.journal is None or job.policy.budget <= 0 or chosen is None:
+            return False
+        view = chosen.instance
+        if view.cost_per_second or view.cost_per_shot or job.journal.last_price(view.kind, chosen.offer.name):
+            return False
+        return any(
+            r.job.journal is job.journal
+            and r.candidate.instance.kind == view.kind
+            and r.candidate.offer.name == chosen.offer.name
+            for running in self._running.values()
+            for r in running.values()
+        )
+
     def _views(self) -> list[InstanceView]:
         return self.registry.views({iid: len(running) for iid, running in self._running.items()})
 
@@ -461,6 +478,7 @@ class Scheduler:
         excluded: Mapping[tuple[str, str], Exclusion],
         journal: Journal | None = None,
     ) -> Decision:
+        priced = journal is not None and policy.budget > 0  # learned prices matter only against a budget
         return self.router.route(
             spec,
             views,
@@ -469,6 +487,8 @@ class Scheduler:
             excluded=excluded,
             budget_left=self._budget_left(policy, journal),
             now=self._clock(),
+            budget_spent=journal.total_spent() if priced and journal is not None else None,
+            known_costs=known_costs(journal, spec, views) if priced and journal is not None else None,
         )
 
     def _route_job(self, job: JobState, views: list[InstanceView], waits: Mapping[str, float]) -> Decision:

@@ -79,6 +79,9 @@ class RouteContext:
     waits: Mapping[str, float] = field(default_factory=dict)  # seconds until the instance can start a job
     excluded: Mapping[tuple[str, str], Exclusion] = field(default_factory=dict)  # (instance, offer or "*")
     budget_left: float | None = None  # None: no budget
+    budget_spent: float | None = None  # what the project spent so far, for the budget's message
+    known_costs: Mapping[tuple[str, str], float] = field(default_factory=dict)  # (instance, offer) -> this
+    # shot's expected cost where no rate is configured, learned from what the service reported before
 
     def exclusion(self, candidate: Candidate) -> Exclusion | None:
         if not self.excluded:

@@ -95,7 +95,13 @@ def budget_filter(shot: ShotNeeds, candidate: Candidate, ctx: RouteContext) -> s
         return None
     cost = estimate_cost(shot, candidate, ctx)
     if cost > 0 and cost > ctx.budget_left + 1e-9:
-        return f"would cost ~{cost:.2f} and {max(0.0, ctx.budget_left):.2f} of the project's budget is left"
+        left = max(0.0, ctx.budget_left)
+        if ctx.budget_spent is not None:
+            budget = ctx.policy.budget
+            return (
+                f"would cost ~{cost:.2f}: the project spent {ctx.budget_spent:.2f} of its {budget:.2f}, {left:.2f} left"
+            )
+        return f"would cost ~{cost:.2f} and {left:.2f} of the project's budget is left"
     return None
 
 

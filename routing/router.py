@@ -156,6 +156,8 @@ class Router:
         excluded: Mapping[tuple[str, str], Exclusion] | None = None,
         budget_left: float | None = None,
         now: float = 0.0,
+        budget_spent: float | None = None,
+        known_costs: Mapping[tuple[str, str], float] | None = None,
     ) -> Decision:
         ctx = RouteContext(
             policy=policy or RoutingPolicy(),
@@ -166,6 +168,8 @@ class Router:
             waits=waits or {},
             excluded=excluded or {},
             budget_left=budget_left,
+            budget_spent=budget_spent,
+            known_costs=known_costs or {},
         )
         views = [item if isinstance(item, InstanceView) else view_of(item) for item in fleet]
         shot = ShotNeeds.of(spec)

@@ -80,7 +80,7 @@ def locality_factor(candidate: Candidate, ctx: RouteContext) -> tuple[float, str
 def estimate_cost(shot: ShotNeeds, candidate: Candidate, ctx: RouteContext) -> float:
     instance = candidate.instance
     if not instance.cost_per_second and not instance.cost_per_shot:
-        return 0.0
+        return ctx.known_costs.get((instance.instance_id, candidate.offer.name), 0.0) if ctx.known_costs else 0.0
     return instance.cost_per_shot + instance.cost_per_second * run_seconds(shot, candidate, ctx)
 
 
@@ -93,11 +93,10 @@ def score(shot: ShotNeeds, candidate: Candidate, ctx: RouteContext) -> Score:
     run = speed.seconds_per_unit * shot.units
     wait = wait_seconds(candidate, ctx)
     factor = 1.0 if instance.locality is Locality.THIS_MACHINE else 1.0 + ctx.weights.remote_penalty
-    cost = (
-        instance.cost_per_shot + instance.cost_per_second * run
-        if (instance.cost_per_second or instance.cost_per_shot)
-        else 0.0
-    )
+    if instance.cost_per_second or instance.cost_per_shot:
+        cost = instance.cost_per_shot + instance.cost_per_second * run
+    else:
+        cost = ctx.known_costs.get((instance.instance_id, offer.name), 0.0) if ctx.known_costs else 0.0
     effective = (wait + run) * factor + cost * ctx.weights.seconds_per_cost_unit
     return Score(tier, quality, run, wait, cost, effective, speed.source)
 

@@ -75,7 +75,11 @@ def wait_for_journal(
                 pass  # the table is not there yet
         time.sleep(0.05)
     output = log.read_text() if log is not None and log.is_file() else ""
-    raise AssertionError(f"the journal {path} never had a job with {condition}:\n{output}")
+    rows = []
+    if path.is_file():
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+            rows = db.execute("SELECT state, instance_id, server_job_id, message FROM jobs").fetchall()
+    raise AssertionError(f"the journal {path} never had a job with {condition}: {rows}\n{output}")
 
 
 def kill(process: subprocess.Popen) -> None:
@@ -149,8 +153,14 @@ UI_SCRIPT = textwrap.dedent(
     assert bpy.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
     bpy.ops.wm.save_mainfile()  # as an autosave would: the shot is saved as generating
     pump = importlib.import_module(module + ".pump")
+    compat = importlib.import_module(module + ".sequencer.compat")
+    bravo = next(s for s in compat.all_strips(scene.sequence_editor) if s.name == "Bravo").shotcaller
+    seen = None
     while True:  # the UI timer, until this process is killed
         pump.tick()
+        if (bravo.status, bravo.message) != seen:
+            seen = (bravo.status, bravo.message)
+            print("shot:", *seen, flush=True)
         time.sleep(0.05)
     """
 )
