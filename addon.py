@@ -6,13 +6,28 @@ import bpy
 
 from . import preferences, previews, properties, pump, session
 from .handlers import on_load_post
-from .operators import enhance, generate, language, script, transcribe
+from .operators import enhance, generate, language, script, shots, takes, transcribe
 from .panels import backends, shot
+from .panels import shots as shots_panel
 from .panels import writing as writing_panel
 
 # properties registers the scene and strip properties every later module uses; language registers
 # the report operator that enhance, script and transcribe use for answers that arrive late.
-MODULES = (preferences, properties, generate, language, enhance, script, transcribe, shot, writing_panel, backends)
+MODULES = (
+    preferences,
+    properties,
+    generate,
+    takes,
+    shots,
+    language,
+    enhance,
+    script,
+    transcribe,
+    shot,
+    shots_panel,
+    writing_panel,
+    backends,
+)
 
 
 def register() -> None:

@@ -13,6 +13,7 @@ import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from .routing.registry import InstanceConfig
+from .sequencer import compat
 
 ADDON_PACKAGE = __package__ or "shotcaller"
 DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
@@ -134,6 +135,12 @@ class PREFERENCES_OT_shotcaller_instance_remove(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def _status_colours_changed(prefs: ShotcallerPreferences, _context: bpy.types.Context) -> None:
+    from .sequencer import status_colours
+
+    status_colours.show_all(prefs.status_colours)
+
+
 class ShotcallerPreferences(bpy.types.AddonPreferences):
     bl_idname = ADDON_PACKAGE
 
@@ -151,6 +158,7 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
         name="Takes folder",
         default=DEFAULT_OUTPUT_FOLDER,
         subtype="DIR_PATH",
+        options=compat.BLEND_RELATIVE_PATH,
         description="Where generated files go; // means next to the .blend file",
     )
     jobs_per_server: IntProperty(
@@ -158,6 +166,13 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
     )
     instances: CollectionProperty(type=SHOTCALLER_PG_instance)
     active_instance: IntProperty(default=0)
+    status_colours: BoolProperty(
+        name="Status colours on shot strips",
+        default=True,
+        description="Show each shot's status on the timeline through its strip's colour tag "
+        "(off: strips keep their own colour tag)",
+        update=_status_colours_changed,
+    )
     writing_model: StringProperty(
         name="Writing model", default="gpt-4o-mini", description="LiteLLM model for prompt enhancement and scripts"
     )
@@ -170,6 +185,7 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
         column = layout.column()
         column.prop(self, "output_folder")
         column.prop(self, "template_folder")
+        column.prop(self, "status_colours")
         column.separator()
         column.label(text="Servers (several per kind make a pool, balanced by load)")
         row = column.row()

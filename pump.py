@@ -7,13 +7,10 @@ events through the same function.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import time
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
 
 import bpy
 
@@ -28,7 +25,8 @@ from .jobs.events import (
     JobStarted,
     JobSucceeded,
 )
-from .sequencer.timeline import PlacementError, place_take
+from .panels.text import candidates_json
+from .sequencer import status_colours, takes
 from .session import JobContext, Session, current_session
 from .submission import find_shot_strip
 
@@ -86,6 +84,8 @@ def apply_event(session: Session, event: JobEvent) -> str:
     if isinstance(event, JobRouted):
         shot.status, shot.routing_reason = "QUEUED", event.explanation
         shot.message = f"queued on {event.backend}" + (f" (attempt {event.attempt})" if event.attempt > 1 else "")
+        shot.backend_used, shot.hint = f"{event.backend} with {event.template}", ""
+        shot.candidates = candidates_json(event.candidates)
     elif isinstance(event, JobStarted):
         shot.status, shot.message = "RUNNING", f"generating on {event.backend}"
     elif isinstance(event, JobProgress):
@@ -93,45 +93,14 @@ def apply_event(session: Session, event: JobEvent) -> str:
         if event.message:
             shot.message = event.message
     elif isinstance(event, JobSucceeded):
-        return _land_take(scene, strip, event)
+        return takes.land_take(scene, strip, event)
     elif isinstance(event, JobFailed):
-        shot.status, shot.message, shot.job_id = "FAILED", event.text, ""
+        shot.status, shot.message, shot.hint, shot.job_id = "FAILED", event.text, event.hint, ""
     elif isinstance(event, JobCancelled):
         shot.status, shot.message, shot.job_id = "CANCELLED", event.message, ""
+    if not isinstance(event, JobProgress):
+        status_colours.show(strip)
     return ""
-
-
-def _land_take(scene: Any, strip: Any, event: JobSucceeded) -> str:
-    shot = strip.shotcaller
-    take = event.take
-    number = len(shot.takes) + 1
-    record = shot.takes.add()
-    record.take_id = take.take_id
-    record.filepath = take.primary_file
-    record.media = take.media.value
-    record.quality = take.quality.value
-    record.backend = f"{take.backend_kind} '{take.backend_instance}'"
-    record.template = take.template
-    record.model = take.model
-    record.seed = take.seed
-    record.reason = take.routing_reason
-    record.parameters = json.dumps(take.parameters, sort_keys=True, default=str)
-    record.record_path = event.record_path
-    record.generation_seconds = take.generation_seconds
-    record.created = datetime.fromtimestamp(take.finished_at or time.time()).isoformat(timespec="seconds")
-    shot.active_take = len(shot.takes) - 1
-    shot.job_id, shot.progress = "", 1.0
-    try:
-        segments = take.parameters.get("segments")
-        placed = place_take(scene, strip, take.primary_file, take.media, f"{strip.name} take {number}", segments)
-    except PlacementError as exc:
-        shot.status, shot.message = "FAILED", f"take {number} saved but not placed: {exc}"
-        return shot.message
-    placed.shotcaller.take_of = shot.shot_id
-    record.strip_name = placed.name
-    shot.status = "DONE"
-    shot.message = f"take {number} on channel {placed.channel} ({take.generation_seconds:.1f} s)"
-    return f"placed '{placed.name}' on channel {placed.channel}"
 
 
 def _orphaned(event: JobEvent, context: JobContext) -> str:

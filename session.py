@@ -158,6 +158,7 @@ class JobContext:
     strip_name: str
     quality: str
     submitted_at: float = field(default_factory=time.time)
+    bypass_cache: bool = False  # Redo and Variation: a new take, never a cached copy
 
 
 class Session:

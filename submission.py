@@ -6,6 +6,7 @@ Shared by the sidebar operator and the headless batch so both behave the same.
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,8 @@ import bpy
 from .backends.files import slug
 from .backends.urls import UnsafeURL
 from .preferences import ADDON_PACKAGE, Settings, current_settings
-from .sequencer import compat
+from .properties import roll_seed
+from .sequencer import compat, status_colours
 from .session import BackendSettings, JobContext, RoutingPolicy, Session, get_session
 from .shots import ShotError, ShotSpec, make_spec, new_shot_id
 
@@ -57,7 +59,12 @@ def find_shot_strip(scene: Any, shot_id: str) -> Any | None:
     return None
 
 
-def spec_from_strip(scene: Any, strip: Any, quality: str) -> ShotSpec:
+def random_seed() -> int:
+    """A new seed for a shot (Blender's integer properties hold up to 2**31 - 1)."""
+    return secrets.randbelow(2**31 - 1)
+
+
+def spec_from_strip(scene: Any, strip: Any, quality: str, seed: int | None = None) -> ShotSpec:
     shot = strip.shotcaller
     render = scene.render
     if shot.use_scene_resolution:
@@ -72,7 +79,7 @@ def spec_from_strip(scene: Any, strip: Any, quality: str) -> ShotSpec:
         negative_prompt=shot.negative_prompt,
         media=shot.media,
         quality=quality,
-        seed=shot.seed,
+        seed=shot.seed if seed is None else seed,
         width=max(16, width - width % 2),
         height=max(16, height - height % 2),
         fps=render.fps / render.fps_base,
@@ -121,7 +128,18 @@ def decision_log_path(takes: str) -> str:
     return os.path.join(takes, "shotcaller_decisions.jsonl")
 
 
-def submit_strips(scene: Any, strips: list[Any], quality: str, settings: Settings | None = None) -> SubmitOutcome:
+def submit_strips(
+    scene: Any,
+    strips: list[Any],
+    quality: str,
+    settings: Settings | None = None,
+    *,
+    seed: int | None = None,
+    bypass_cache: bool = False,
+) -> SubmitOutcome:
+    """Submit the shot strips among `strips`. A shot whose seed is not locked gets a new random seed
+    (kept on the shot, so Redo repeats it) unless `seed` is given: Redo passes the take's seed,
+    Variation a new one, both with `bypass_cache` so they make a new take, not a cached copy."""
     outcome = SubmitOutcome()
     settings = settings or current_settings()
     shots = [s for s in strips if not is_take_strip(s)]
@@ -136,8 +154,10 @@ def submit_strips(scene: Any, strips: list[Any], quality: str, settings: Setting
             strip.shotcaller.status, strip.shotcaller.message = "FAILED", message
             outcome.problems.append(message)
             continue
+        if seed is None and not strip.shotcaller.seed_locked:
+            roll_seed(strip.shotcaller, random_seed())
         try:
-            specs.append((strip, spec_from_strip(scene, strip, quality)))
+            specs.append((strip, spec_from_strip(scene, strip, quality, seed)))
         except ShotError as exc:
             strip.shotcaller.status, strip.shotcaller.message = "FAILED", str(exc)
             outcome.problems.append(str(exc))
@@ -160,9 +180,10 @@ def submit_strips(scene: Any, strips: list[Any], quality: str, settings: Setting
         shot_folder = os.path.join(folder, slug(strip.name))
         file_stem = f"{slug(strip.name)}_{quality}_{uuid.uuid4().hex[:8]}"
         job_id = session.scheduler.submit(spec, shot_folder, file_stem, policy=policy, decision_log=decision_log)
-        session.jobs[job_id] = JobContext(scene.name, spec.shot_id, strip.name, quality)
+        session.jobs[job_id] = JobContext(scene.name, spec.shot_id, strip.name, quality, bypass_cache=bypass_cache)
         shot = strip.shotcaller
         shot.job_id, shot.status, shot.progress = job_id, "QUEUED", 0.0
-        shot.message = "queued"
+        shot.message, shot.hint, shot.last_quality = "queued", "", quality
+        status_colours.show(strip)
         outcome.submitted.append((strip.name, job_id))
     return outcome

@@ -57,6 +57,18 @@ def slug(text: str, *, max_len: int = 40, fallback: str = "shot") -> str:
     return text[:max_len].strip("_") or fallback
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import, on the main thread: os.umask can only be read by setting it, and doing that
+# while worker threads create files would race. Files get the user's normal permissions from it
+# (mkstemp's own 0600 would make takes unreadable to the rest of a studio's pipeline).
+FILE_MODE = 0o666 & ~_current_umask()
+
+
 def write_atomically(chunks: Iterable[bytes], destination: str) -> int:
     """Stream chunks to a temporary sibling, fsync, then rename onto destination.
 
@@ -72,6 +84,8 @@ def write_atomically(chunks: Iterable[bytes], destination: str) -> int:
     written = 0
     try:
         with os.fdopen(fd, "wb") as handle:
+            if hasattr(os, "fchmod"):  # not on Windows, where mkstemp's files are not private anyway
+                os.fchmod(handle.fileno(), FILE_MODE)
             for chunk in chunks:
                 handle.write(chunk)
                 written += len(chunk)

@@ -18,6 +18,9 @@ import bpy
 VERSION: tuple[int, int, int] = tuple(bpy.app.version)  # type: ignore[assignment]
 # The 4.2 bpy wheel on PyPI is built without Audaspace, so sound strips cannot be made there.
 HAS_AUDIO = bool(getattr(bpy.app.build_options, "audaspace", True))
+# Path properties holding "//"-relative paths say so from 4.5 on (else a warning each time one is set);
+# 4.2 has no such option and refuses to register a property that names it.
+BLEND_RELATIVE_PATH: set[str] = {"PATH_SUPPORTS_BLEND_RELATIVE"} if VERSION >= (4, 5, 0) else set()
 
 
 def strip_type() -> Any:

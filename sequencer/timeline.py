@@ -42,6 +42,18 @@ def first_free_channel_above(sequence_editor: Any, strip: Any) -> int:
     return channel
 
 
+def picture_size(strip: Any) -> tuple[int, int]:
+    """The take's own picture size as Blender read it from the file (a segmented take's: its first
+    segment's); (0, 0) for sound."""
+    if strip.type == "META":
+        pictures = [inner for inner in compat.top_strips(strip) if getattr(inner, "elements", None)]
+        return picture_size(pictures[0]) if pictures else (0, 0)
+    elements = getattr(strip, "elements", None)
+    if not elements:
+        return 0, 0
+    return int(elements[0].orig_width), int(elements[0].orig_height)
+
+
 def place_take(
     scene: Any,
     shot_strip: Any,
@@ -52,7 +64,10 @@ def place_take(
 ) -> Any:
     """A new strip showing the take, trimmed to the shot's frame range. Returns it.
 
-    A take made in `segments` (jobs/segmented.py) becomes one meta strip holding them (joined.py)."""
+    A take made in `segments` (jobs/segmented.py) becomes one meta strip holding them (joined.py).
+    A picture whose size differs from the frame fills it keeping its aspect (cropped at the
+    edges, never letterboxed): models make sizes like 480x288 for a 480x272 scene.
+    """
     if segments and len(segments) > 1:
         if media not in (MediaKind.VIDEO, MediaKind.IMAGE) and not compat.HAS_AUDIO:
             raise PlacementError(
@@ -69,9 +84,9 @@ def place_take(
     strips = compat.container_of(sequence_editor, shot_strip)
     try:
         if media is MediaKind.VIDEO:
-            take = strips.new_movie(name=name, filepath=filepath, channel=channel, frame_start=start, fit_method="FIT")
+            take = strips.new_movie(name=name, filepath=filepath, channel=channel, frame_start=start, fit_method="FILL")
         elif media is MediaKind.IMAGE:
-            take = strips.new_image(name=name, filepath=filepath, channel=channel, frame_start=start, fit_method="FIT")
+            take = strips.new_image(name=name, filepath=filepath, channel=channel, frame_start=start, fit_method="FILL")
         else:
             if not compat.HAS_AUDIO:
                 raise PlacementError(
