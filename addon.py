@@ -6,7 +6,7 @@ import bpy
 
 from . import preferences, previews, properties, pump, session
 from .handlers import on_load_post
-from .operators import enhance, generate, language, script, shots, takes, transcribe
+from .operators import enhance, generate, language, script, server_test, shots, takes, transcribe
 from .panels import backends, shot
 from .panels import shots as shots_panel
 from .panels import writing as writing_panel
@@ -15,6 +15,7 @@ from .panels import writing as writing_panel
 # the report operator that enhance, script and transcribe use for answers that arrive late.
 MODULES = (
     preferences,
+    server_test,
     properties,
     generate,
     takes,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from .backends.base import Backend
-from .backends.urls import check_service_url
+from .backends.urls import check_service_url, server_root
 from .jobs.events import JobEvent
 from .jobs.scheduler import InstanceReport, Scheduler
 from .routing.decision_log import DecisionLog
@@ -133,6 +133,9 @@ def build_instances(settings: BackendSettings) -> tuple[list[tuple[Backend, Inst
                 raise ValueError(f"unknown backend kind '{config.kind}' (known: {known})")
             url = config.url
             if url:
+                url, note = server_root(url, config.kind)  # a browser's or an endpoint's address: its root
+                if note:
+                    problems.append(f"{service} {config.name or config.url}: {note}")
                 url = check_service_url(url, online_access=settings.online_access, service=service)
             config = replace(config, url=url, name=_instance_name(config, taken), slots=max(1, config.slots))
             built.append((factory(config, settings), config))

@@ -16,6 +16,7 @@ import mimetypes
 import socket
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -69,10 +70,23 @@ def snippet(body: bytes | str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def fill_address(hint: str, url: str) -> str:
+    """A start hint naming the address actually used: {port} is the URL's port, {listen} the address
+    to listen on (loopback for this machine, every interface for a server others reach)."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a malformed port: the hint cannot name one
+        return hint.replace("{port}", "PORT").replace("{listen}", "127.0.0.1")
+    host = parts.hostname or "127.0.0.1"
+    listen = host if host in {"127.0.0.1", "localhost", "::1"} else "0.0.0.0"
+    return hint.replace("{port}", str(port)).replace("{listen}", listen)
+
+
 def transport_error(exc: BaseException, url: str, service: Service) -> BackendError:
     """A network-level failure, as an error that says whether the server is there at all."""
     reason: Any = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    name, start = service.name, service.start_hint
+    name, start = service.name, fill_address(service.start_hint, url)
     program = service.program or name
     if isinstance(reason, http.client.IncompleteRead):
         return ProtocolError(
@@ -98,10 +112,12 @@ def transport_error(exc: BaseException, url: str, service: Service) -> BackendEr
             hint=f"Is {program} still running at {url}? {start}",
         )
     if isinstance(reason, http.client.HTTPException):
-        return ProtocolError(
+        error = ProtocolError(
             f"{url} answered with something that is not HTTP ({type(reason).__name__})",
             hint=service.not_http_hint or f"Is this address really a {name} server?",
         )
+        error.address_failure = True  # another template on the same address would fare no better
+        return error
     if isinstance(reason, ValueError):
         return BackendUnreachable(
             f"the {service.url_name or service.settings_name} address {url!r} is not a valid URL",

@@ -97,7 +97,9 @@ def remember_failure(
         health.release_probe(iid)
     elif may_fail_over:
         health.record_failure(iid, exc.message)
-        job.excluded[(iid, offer)] = Exclusion(exc.message)
+        # An address-level failure (a 404 on a core endpoint, not this protocol) would fail every
+        # template there the same way: not that server again for this job.
+        job.excluded[(iid, ANY_OFFER if exc.address_failure else offer)] = Exclusion(exc.message)
     else:  # a user error says nothing about the server's health
         health.release_probe(iid)
     family = kept_family(exc)

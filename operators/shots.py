@@ -26,7 +26,7 @@ def scene_shots(scene) -> list:  # type: ignore[no-untyped-def]
     if scene is None or scene.sequence_editor is None:
         return []
     shots = [s for s in compat.all_strips(scene.sequence_editor) if is_shot(s)]
-    return sorted(shots, key=lambda s: (s.frame_final_start, s.channel, s.name))
+    return sorted(shots, key=lambda s: (compat.left_handle(s), s.channel, s.name))
 
 
 def is_shot(strip) -> bool:  # type: ignore[no-untyped-def]

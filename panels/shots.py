@@ -60,7 +60,7 @@ class SEQUENCER_UL_shotcaller_shots(bpy.types.UIList):
         scene = compat.sequencer_scene(context)
         show = scene.shotcaller_shots.show if scene is not None else "ALL"
         flags = [self.bitflag_filter_item if listed(strip, show) else 0 for strip in strips]
-        by_time = sorted(range(len(strips)), key=lambda i: (strips[i].frame_final_start, strips[i].channel))
+        by_time = sorted(range(len(strips)), key=lambda i: (compat.left_handle(strips[i]), strips[i].channel))
         order = [0] * len(strips)
         for position, index in enumerate(by_time):
             order[index] = position

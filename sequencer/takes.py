@@ -197,8 +197,8 @@ def select_only(scene: Any, strip: Any) -> None:
 
 def frame_in_timeline(context: Any, scene: Any, strip: Any) -> None:
     """Move the playhead into `strip` and, when a Sequencer is on screen, zoom its timeline to it."""
-    if not strip.frame_final_start <= scene.frame_current < strip.frame_final_end:
-        scene.frame_current = strip.frame_final_start
+    if not compat.left_handle(strip) <= scene.frame_current < compat.right_handle(strip):
+        scene.frame_current = compat.left_handle(strip)
     screen = getattr(context, "screen", None)
     for area in getattr(screen, "areas", ()):
         if area.type != "SEQUENCE_EDITOR" or area.spaces.active.view_type == "PREVIEW":

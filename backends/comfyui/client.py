@@ -20,7 +20,18 @@ import websocket
 
 from ..base import BackendBusy, BackendError, BackendUnreachable, InvalidRequest, ProtocolError
 from ..files import sanitize_filename, write_atomically
-from ..http import ErrorAnswer, json_object, json_request, multipart, read_all, read_init_image, send, snippet, stream
+from ..http import (
+    ErrorAnswer,
+    fill_address,
+    json_object,
+    json_request,
+    multipart,
+    read_all,
+    read_init_image,
+    send,
+    snippet,
+    stream,
+)
 from .errors import COMFYUI, START_HINT, rejection_error
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -181,6 +192,13 @@ class ComfyUIClient:
                 f"ComfyUI at {self.base_url} failed with an internal error (HTTP {status}) for {what}: {detail}",
                 hint="See the ComfyUI console for the reason.",
             )
+        if status == 404:  # a core endpoint missing: the address is not a ComfyUI server's root
+            error = ProtocolError(
+                f"ComfyUI at {self.base_url} has no {what} endpoint (HTTP 404): {detail}",
+                hint=f"Is {self.base_url} the root address of a ComfyUI server (like http://127.0.0.1:8188)?",
+            )
+            error.address_failure = True
+            return error
         return ProtocolError(f"ComfyUI at {self.base_url} answered {what} with HTTP {status}: {detail}")
 
 
@@ -231,7 +249,7 @@ class ComfyEventStream:
         except (OSError, websocket.WebSocketException, ValueError) as exc:
             raise BackendUnreachable(
                 f"cannot open the event stream of ComfyUI at {self.base_url}: {exc}",
-                hint=f"Is ComfyUI running at {self.base_url}? {START_HINT}",
+                hint=f"Is ComfyUI running at {self.base_url}? {fill_address(START_HINT, self.base_url)}",
             ) from exc
         self._socket = sock
 

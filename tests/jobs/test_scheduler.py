@@ -421,3 +421,25 @@ def test_submit_after_shutdown_is_refused(schedulers):
     scheduler.shutdown(wait=True)
     with pytest.raises(RuntimeError):
         scheduler.submit(spec(), "/tmp", "s")
+
+
+def test_an_address_level_failure_is_not_retried_there_with_another_template(tmp_path, schedulers):
+    offers = [
+        Offer("t2v", MediaKind.VIDEO, Quality.DRAFT, label="test video"),
+        Offer("t2v_other", MediaKind.VIDEO, Quality.DRAFT, label="other video"),
+    ]
+    not_found = ProtocolError("ComfyUI at http://box-a:8188/prompt has no POST /prompt endpoint (HTTP 404)")
+    not_found.address_failure = True
+    broken = ScriptedBackend("box-a", offers, errors=[not_found, not_found])
+    scheduler = Scheduler([broken])
+    schedulers.append(scheduler)
+    events = run_to_end(scheduler, scheduler.submit(spec(), str(tmp_path), "s"))
+    assert [e.template for e in events if isinstance(e, JobRouted)] == ["t2v"]  # once, not once per template
+    assert isinstance(events[-1], JobFailed) and "HTTP 404" in events[-1].message
+
+    plain = ScriptedBackend("box-b", offers, errors=[ProtocolError("garbage")])
+    scheduler = Scheduler([plain])
+    schedulers.append(scheduler)
+    events = run_to_end(scheduler, scheduler.submit(spec(), str(tmp_path), "t"))
+    assert len([e for e in events if isinstance(e, JobRouted)]) == 2  # any other failure may try the other one
+    assert isinstance(events[-1], JobSucceeded)
