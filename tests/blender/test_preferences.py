@@ -71,11 +71,15 @@ def test_the_test_button_says_what_a_server_can_do_and_why_one_is_unreachable(
     assert "Can run:" in shown  # the finding is drawn in the preferences, wrapped
 
 
-def test_an_address_with_a_path_is_reduced_to_the_server_root(prefs, blender, shotcaller_addon, comfyui_url, sequencer_scene):
+def test_an_address_with_a_path_is_reduced_to_the_server_root(
+    prefs, blender, shotcaller_addon, comfyui_url, sequencer_scene
+):
     bpy = blender
     item = prefs.instances.add()
     item.kind, item.name, item.url = "comfyui", "browser", comfyui_url + "/#/"
-    shown = stand_in_layout.draw(type(prefs), bpy.context, instances=prefs.instances, active_instance=0, template_folder="")
+    shown = stand_in_layout.draw(
+        type(prefs), bpy.context, instances=prefs.instances, active_instance=0, template_folder=""
+    )
     assert "'#/' was dropped" in " ".join(shown.split())
     compat = importlib.import_module(f"{shotcaller_addon}.sequencer.compat")
     strip = compat.new_color_strip(sequencer_scene.sequence_editor, "Sea", 1, 1, 9)

@@ -183,3 +183,15 @@ def test_every_message_is_drawn_whole_and_details_tell_everything(addon, sequenc
     shown = stand_in_layout.draw(panel, bpy.context)
     assert "Take 1 of 'Intro' (in the edit)" in shown
     assert drawn_whole(intro.takes[0].reason, shown)
+
+
+def test_the_backends_panel_draws_its_reasons_whole(addon, sequencer_scene, blender, shots):
+    session = module(addon, "session").current_session()  # the one that just failed on the dead address
+    reports = session.fleet_status()
+    reasons = [r.breaker_reason for r in reports if r.breaker != "closed"] + [
+        r.status.probe_error for r in reports if r.status.probe_error
+    ]
+    assert reasons
+    panel = module(addon, "panels.backends").SEQUENCER_PT_shotcaller_backends
+    shown = stand_in_layout.draw(panel, blender.context)
+    assert all(drawn_whole(reason, shown) for reason in reasons), shown
