@@ -116,13 +116,15 @@ class SEQUENCER_OT_shotcaller_retry_failed(bpy.types.Operator):
         if not failed:
             self.report({"WARNING"}, "No shot has failed.")
             return {"CANCELLED"}
-        submitted = 0
+        submitted, said = 0, set()
         for strip in failed:  # each at the quality and seed it failed with: a retry is not a variation
             shot = strip.shotcaller
             outcome = submit_strips(scene, [strip], shot.last_quality, seed=shot.seed)
             submitted += len(outcome.submitted)
             for problem in outcome.problems + outcome.warnings:
-                self.report({"WARNING"}, problem)
+                if problem not in said:  # the session's warnings come back with every submission
+                    said.add(problem)
+                    self.report({"WARNING"}, problem)
         if not submitted:
             return {"CANCELLED"}
         self.report({"INFO"}, f"Retrying {submitted} of {len(failed)} failed shot(s)")

@@ -43,6 +43,8 @@ class SEQUENCER_UL_shotcaller_takes(bpy.types.UIList):
         row = layout.row(align=True)
         row.label(text=take_label(index, item), icon="HIDE_OFF" if seen else "HIDE_ON")
         row.label(text=item.quality)
+        row.operator("sequencer.shotcaller_take_jump", text="", icon="VIEWZOOM", emboss=False).index = index
+        row.operator("sequencer.shotcaller_take_reveal", text="", icon="FILEBROWSER", emboss=False).index = index
 
 
 class SEQUENCER_PT_shotcaller_shot(bpy.types.Panel):

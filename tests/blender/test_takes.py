@@ -11,6 +11,7 @@ import shutil
 import stat
 
 import pytest
+import stand_in_layout
 from pump_driver import run_pump_until_idle
 
 WIDTH, HEIGHT = 480, 272  # the scene: the draft model answers at 480x288
@@ -82,6 +83,18 @@ def test_redo_and_variation_make_takes_and_exactly_one_is_seen(addon, sequencer_
     assert seen(addon, sequencer_scene, shot) == [2]
     with pytest.raises(RuntimeError, match="There is no take 9"):
         bpy.ops.sequencer.shotcaller_take_use(index=8)
+
+    # Each row of the takes list: which take is seen, and a jump and a reveal for that take.
+    ui_list = module(addon, "panels.shot").SEQUENCER_UL_shotcaller_takes
+    rows = []
+    for index, take in enumerate(shot.takes):
+        lines = []
+        ui_list.draw_item(None, bpy.context, stand_in_layout.Layout(lines), shot, take, 0, shot, "active_take", index)
+        rows.append(lines)
+    assert [row[0].startswith(f"{i + 1}: comfyui") for i, row in enumerate(rows)] == [True] * 3
+    assert all(
+        "[sequencer.shotcaller_take_jump]" in row and "[sequencer.shotcaller_take_reveal]" in row for row in rows
+    )
 
     # A selected take strip is about its shot: the operators act on that shot.
     sequencer_scene.sequence_editor.active_strip = take_strips(addon, sequencer_scene, shot)[0]
