@@ -186,6 +186,25 @@ def _set_first_comfyui_slots(prefs: Any, value: int) -> None:
     _ensure_first_comfyui(prefs).slots = value
 
 
+def migrate_single_url(prefs: Any) -> bool:
+    """Older versions kept one ComfyUI address (and its 'Jobs per server') apart from the list: make it the
+    list's first entry, once. Their stored values outlive the properties that now alias the list."""
+    storage = prefs.bl_system_properties_get() if hasattr(prefs, "bl_system_properties_get") else prefs
+    if storage is None:
+        return False
+    url, jobs = storage.get("comfyui_url"), storage.get("jobs_per_server")
+    for key in ("comfyui_url", "jobs_per_server"):
+        if key in storage:
+            del storage[key]
+    if not isinstance(url, str) or not url.strip() or _first_comfyui(prefs) is not None:
+        return False
+    item = _ensure_first_comfyui(prefs)
+    item.url = url.strip()
+    if isinstance(jobs, int) and jobs > 0:
+        item.slots = jobs
+    return True
+
+
 class ShotcallerPreferences(bpy.types.AddonPreferences):
     bl_idname = ADDON_PACKAGE
 
@@ -359,4 +378,11 @@ CLASSES = (
     PREFERENCES_OT_shotcaller_instance_remove,
     ShotcallerPreferences,
 )
-register, unregister = bpy.utils.register_classes_factory(CLASSES)
+_register_classes, unregister = bpy.utils.register_classes_factory(CLASSES)
+
+
+def register() -> None:
+    _register_classes()  # type: ignore[has-type]
+    addon = bpy.context.preferences.addons.get(ADDON_PACKAGE)
+    if addon is not None and addon.preferences is not None:
+        migrate_single_url(addon.preferences)

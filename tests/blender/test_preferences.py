@@ -88,3 +88,16 @@ def test_an_address_with_a_path_is_reduced_to_the_server_root(
     assert bpy.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
     drive(shotcaller_addon)
     assert strip.shotcaller.status == "DONE", strip.shotcaller.message
+
+
+def test_an_older_single_comfyui_url_becomes_the_first_server_once(prefs, shotcaller_addon):
+    """Older versions stored the single URL and 'Jobs per server' apart from the list; their stored values
+    outlive the properties that now alias the list's first ComfyUI, and become that entry once."""
+    preferences = importlib.import_module(f"{shotcaller_addon}.preferences")
+    storage = prefs.bl_system_properties_get() if hasattr(prefs, "bl_system_properties_get") else prefs
+    storage["comfyui_url"], storage["jobs_per_server"] = "http://127.0.0.1:8177", 2
+    assert preferences.migrate_single_url(prefs)
+    assert [(i.kind, i.url, i.slots) for i in prefs.instances] == [("comfyui", "http://127.0.0.1:8177", 2)]
+    assert "comfyui_url" not in storage and not preferences.migrate_single_url(prefs)  # once
+    prefs.instances.clear()
+    assert not preferences.migrate_single_url(prefs) and len(prefs.instances) == 0  # removed stays removed
