@@ -274,7 +274,7 @@ class Scheduler:
                     continue
                 self._pending.remove(job)
                 kind, message, hint = no_route_failure(job, decision)
-                self._finish_locked(job, JobFailed(job.job_id, job.spec.shot_id, kind, message, hint))
+                self._finish_locked(job, JobFailed(job.job_id, job.spec.shot_id, kind, message, hint, **job.timings))
                 records.append((job, log_record(job, decision, "no_route", message)))
                 continue
             if not placement.start_now:
@@ -382,9 +382,13 @@ class Scheduler:
         self._emit(JobStarted(job.job_id, job.spec.shot_id, backend.display_name))
         request = GenerationRequest(job.spec, candidate.offer, job.output_dir, job.file_stem)
         started_wall, started = time.time(), self._clock()
+        job.started_at = job.started_at or started_wall
         try:
             progress = ProgressThrottle(self._emit, job.job_id, job.spec.shot_id)
-            result = run_planned(backend, request, candidate.instance.offers, progress, job.cancel)
+            try:
+                result = run_planned(backend, request, candidate.instance.offers, progress, job.cancel)
+            finally:  # a failed or cancelled attempt ran too: reports say how long
+                job.ran_seconds += self._clock() - started
         except Cancelled as exc:
             if job.cancel.is_set() or self._closed:
                 self._cancelled(running, exc)
@@ -452,12 +456,14 @@ class Scheduler:
                 self._wake()
                 return
             message = failure_message(job, exc, candidate.backend.display_name, self.max_attempts)
-            self._finish_locked(job, JobFailed(job.job_id, job.spec.shot_id, exc.kind, message, exc.hint))
+            self._finish_locked(
+                job, JobFailed(job.job_id, job.spec.shot_id, exc.kind, message, exc.hint, **job.timings)
+            )
 
     def _cancelled(self, running: _Running, exc: Cancelled) -> None:
         """The shot is cancelled for the user now; its slot stays taken until the server has stopped it."""
         job, iid = running.job, running.candidate.instance_id
-        event = JobCancelled(job.job_id, job.spec.shot_id, exc.message or "cancelled")
+        event = JobCancelled(job.job_id, job.spec.shot_id, exc.message or "cancelled", **job.timings)
         if exc.settle is None or self._stopping.is_set():
             self._done(running, event)
             return
