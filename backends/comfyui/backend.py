@@ -4,8 +4,9 @@ A job is checked against its template's ranges (no network), then against the se
 before it is sent (node types, model files and the other choices the workflow makes,
 from a short-lived /object_info cache: preflight.py), followed over the websocket
 (events.py) with /history polling whenever the socket is down, cancelled through the
-queue or /interrupt, and its outputs are taken from /history, the source of truth
-(outputs.py).
+queue or /interrupt (a cancel returns at once; its `settle` waits until the interrupted prompt has
+left the server's queue, as real ComfyUI finishes the node it is in first), and its outputs are
+taken from /history, the source of truth (outputs.py).
 
 Live previews: binary previews (type 1, or type 4 after announcing feature flags) become
 `Progress.preview_image` with their format, PNG or JPEG (real ComfyUI encodes sampler

@@ -4,8 +4,11 @@ A job: the model is checked against the server (get_model_schema, cached: an unk
 MissingResource, and the schema's fps and frame limits win over the built-in table), the init
 image is uploaded to the server's gallery, `wangp_generate` starts the job (wait false; a server
 already generating answers BackendBusy, so the scheduler fails over), `wangp_get_job` is polled and
-its events drive the progress bar, `wangp_cancel_job` stops it cooperatively, and the video is
+its events drive the progress bar (progress.py), `wangp_cancel_job` stops it cooperatively (the
+cancel returns at once; its `settle` waits for the job to end on the server), a failure is
+classified from its errors' stage and console lines (errors.py, weights.py), and the video is
 downloaded from the gallery through a one-time link, to a temporary file renamed into place.
+Besides the configured tiers, the server's own downloaded video models are offered (discovery.py).
 """
 
 from __future__ import annotations
