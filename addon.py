@@ -9,10 +9,23 @@ from .handlers import on_load_post
 from .operators import enhance, generate, language, script, transcribe
 from .panels import backends, shot
 from .panels import writing as writing_panel
+from .sequencer import index as strip_index
 
 # properties registers the scene and strip properties every later module uses; language registers
 # the report operator that enhance, script and transcribe use for answers that arrive late.
-MODULES = (preferences, properties, generate, language, enhance, script, transcribe, shot, writing_panel, backends)
+MODULES = (
+    preferences,
+    properties,
+    strip_index,
+    generate,
+    language,
+    enhance,
+    script,
+    transcribe,
+    shot,
+    writing_panel,
+    backends,
+)
 
 
 def register() -> None:

@@ -16,6 +16,7 @@ from .backends.files import slug
 from .backends.urls import UnsafeURL
 from .preferences import ADDON_PACKAGE, Settings, current_settings
 from .sequencer import compat
+from .sequencer import index as strip_index
 from .session import BackendSettings, JobContext, RoutingPolicy, Session, get_session
 from .shots import ShotError, ShotSpec, make_spec, new_shot_id
 
@@ -35,6 +36,7 @@ def is_take_strip(strip: Any) -> bool:
 def ensure_shot_ids(scene: Any) -> None:
     """Give every shot a stable id, and a fresh one to copies (Shift+D copies the id too)."""
     seen: set[str] = set()
+    changed = False
     for strip in sorted(compat.all_strips(scene.sequence_editor), key=lambda s: s.name):
         shot = strip.shotcaller
         if is_take_strip(strip):
@@ -45,16 +47,13 @@ def ensure_shot_ids(scene: Any) -> None:
                 shot.active_take = -1
                 shot.status, shot.message, shot.job_id = "NONE", "", ""
             shot.shot_id = new_shot_id()
+            changed = True
         seen.add(shot.shot_id)
+    if changed:
+        strip_index.invalidate(scene)
 
 
-def find_shot_strip(scene: Any, shot_id: str) -> Any | None:
-    if scene is None or scene.sequence_editor is None:
-        return None
-    for strip in compat.all_strips(scene.sequence_editor):
-        if strip.shotcaller.shot_id == shot_id and not is_take_strip(strip):
-            return strip
-    return None
+find_shot_strip = strip_index.find_shot_strip  # constant time: see sequencer/index.py
 
 
 def spec_from_strip(scene: Any, strip: Any, quality: str) -> ShotSpec:

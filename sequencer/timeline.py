@@ -23,11 +23,8 @@ class PlacementError(RuntimeError):
 def first_free_channel(container: Any, frame_start: int, frame_end: int, lowest: int = 1) -> int | None:
     """The lowest channel >= `lowest` with no strip of `container` (a sequence editor or a meta strip)
     between frame_start and frame_end (exclusive); None when every one up to MAX_CHANNEL is taken."""
-    busy = {
-        strip.channel
-        for strip in compat.top_strips(container)
-        if compat.left_handle(strip) < frame_end and compat.right_handle(strip) > frame_start
-    }
+    channels, starts, ends = compat.strip_spans(compat.top_strips(container))
+    busy = {c for c, s, e in zip(channels, starts, ends, strict=True) if s < frame_end and e > frame_start}
     return next((channel for channel in range(max(1, lowest), MAX_CHANNEL + 1) if channel not in busy), None)
 
 
