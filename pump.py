@@ -35,7 +35,11 @@ from .submission import find_shot_strip
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.2
-DRAIN_BUDGET_SECONDS = 0.02  # keep each UI tick short so Blender stays responsive
+BACKLOG_TICK_SECONDS = 0.03  # events were left for the next tick: come back after about two frames
+# A 60 fps frame is 16.7 ms, and Blender draws in it too: a drain applies events for at most this
+# long. Everything slow (writing previews, routing, downloads) happens on other threads.
+DRAIN_BUDGET_SECONDS = 0.003
+LANDINGS_PER_DRAIN = 1  # placing a take loads its file's header: one per drain keeps the drain short
 
 EventListener = Callable[[JobEvent, str], None]  # (event, what happened on the timeline)
 
@@ -43,18 +47,24 @@ EventListener = Callable[[JobEvent, str], None]  # (event, what happened on the 
 def drain(
     session: Session | None = None, budget_seconds: float = DRAIN_BUDGET_SECONDS, on_event: EventListener | None = None
 ) -> int:
-    """Apply queued events until the queue is empty or the time budget is spent. Returns how many."""
+    """Apply queued events until the queue is empty, the time budget is spent or a second take
+    would be placed. Returns how many were applied."""
     session = session or current_session()
     if session is None:
         return 0
     deadline = time.monotonic() + budget_seconds
-    applied = 0
-    newest_previews: dict[str, tuple[bytes, str]] = {}  # one file write per shot per drain, not per frame
+    applied = landings = 0
+    newest_previews: dict[str, tuple[bytes, str]] = {}  # one frame per shot per drain, not one per event
     while True:
         try:
             event = session.events.get_nowait()
         except queue.Empty:
             break
+        if isinstance(event, JobSucceeded):
+            if landings >= LANDINGS_PER_DRAIN:
+                _put_back(session.events, event)
+                break
+            landings += 1
         if isinstance(event, JobProgress) and event.preview_image:
             newest_previews[event.shot_id] = (event.preview_image, event.preview_format)
         outcome = apply_event(session, event)
@@ -64,10 +74,23 @@ def drain(
         if time.monotonic() >= deadline:
             break
     for shot_id, (image, image_format) in newest_previews.items():
-        previews.show(shot_id, image, image_format)
-    if applied:
+        previews.offer(shot_id, image, image_format)  # written on the previews thread
+    swapped = previews.swap_ready()
+    if applied or swapped:
         redraw_sequencers()
     return applied
+
+
+def _put_back(events: queue.Queue[JobEvent], event: JobEvent) -> None:
+    """Return an event to the front of the queue, so it is the next one applied (and `has_work` sees it)."""
+    with events.mutex:
+        events.queue.appendleft(event)  # type: ignore[attr-defined]
+        events.unfinished_tasks += 1
+        events.not_empty.notify()
+
+
+def has_backlog(session: Session | None) -> bool:
+    return session is not None and not session.events.empty()
 
 
 def apply_event(session: Session, event: JobEvent) -> str:
@@ -162,6 +185,8 @@ def tick() -> float | None:
         background.drain()
     except Exception:  # a timer that raises is silently dropped by Blender: log and keep going
         log.exception("Shotcaller could not apply an event")
+    if has_backlog(session):
+        return BACKLOG_TICK_SECONDS
     if (session is not None and session.has_work()) or background.has_work():
         return TICK_SECONDS
     return None
