@@ -62,14 +62,16 @@ class SEQUENCER_OT_shotcaller_cancel(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         session = current_session()
         scene = compat.sequencer_scene(context)
-        cancelled = 0
-        for strip in _selected_strips(scene):
-            shot = strip.shotcaller
-            if is_take_strip(strip) or shot.status not in ACTIVE_STATUSES or session is None:
-                continue
-            if session.scheduler.cancel(shot.job_id):
-                shot.message = "cancelling"
-                cancelled += 1
+        shots = [
+            strip.shotcaller
+            for strip in _selected_strips(scene)
+            if not is_take_strip(strip) and strip.shotcaller.status in ACTIVE_STATUSES
+        ]
+        active = set(session.scheduler.active_job_ids()) if session is not None else set()
+        shots = [shot for shot in shots if shot.job_id in active]
+        cancelled = session.scheduler.cancel_many([shot.job_id for shot in shots]) if session is not None else 0
+        for shot in shots:
+            shot.message = "cancelling"
         if not cancelled:
             self.report({"WARNING"}, "None of the selected shots is generating.")
             return {"CANCELLED"}
