@@ -17,7 +17,7 @@ from typing import Any
 
 import bpy
 
-from . import background, previews
+from . import background, previews, submission
 from .jobs.events import (
     TERMINAL_EVENTS,
     JobCancelled,
@@ -183,9 +183,11 @@ def tick() -> float | None:
     try:
         drain(session)
         background.drain()
+        if submission.waiting():
+            submission.continue_submitting()  # a large batch, a slice per tick
     except Exception:  # a timer that raises is silently dropped by Blender: log and keep going
         log.exception("Shotcaller could not apply an event")
-    if has_backlog(session):
+    if has_backlog(session) or submission.waiting():
         return BACKLOG_TICK_SECONDS
     if (session is not None and session.has_work()) or background.has_work():
         return TICK_SECONDS

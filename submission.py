@@ -6,7 +6,9 @@ Shared by the sidebar operator and the headless batch so both behave the same.
 from __future__ import annotations
 
 import os
+import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,7 @@ class SubmitOutcome:
     problems: list[str] = field(default_factory=list)  # shots that were not submitted, and why
     warnings: list[str] = field(default_factory=list)  # submitted, but something needs the user's eye
     session: Session | None = None
+    waiting: int = 0  # shots not submitted yet: the pump submits them over the next ticks
 
 
 def is_take_strip(strip: Any) -> bool:
@@ -120,7 +123,46 @@ def decision_log_path(takes: str) -> str:
     return os.path.join(takes, "shotcaller_decisions.jsonl")
 
 
-def submit_strips(scene: Any, strips: list[Any], quality: str, settings: Settings | None = None) -> SubmitOutcome:
+SUBMIT_BUDGET_SECONDS = 0.008  # the operator's and each later tick's share of a 60 fps frame
+
+
+@dataclass
+class _Target:
+    """Where a batch's jobs go, decided once, with its first shot that can be submitted."""
+
+    session: Session
+    folder: str
+    policy: RoutingPolicy
+    decision_log: Any
+
+
+@dataclass
+class _Batch:
+    """Shots still to submit, by strip name (Blender finds a strip by name in constant time, and a
+    reference to a strip would not survive an undo between two ticks)."""
+
+    scene_name: str
+    names: deque[str]
+    quality: str
+    settings: Settings
+    outcome: SubmitOutcome
+    target: _Target | None = None
+    failed: bool = False
+
+
+_batches: list[_Batch] = []  # submitted a slice per tick by the pump (see `continue_submitting`)
+
+
+def submit_strips(
+    scene: Any,
+    strips: list[Any],
+    quality: str,
+    settings: Settings | None = None,
+    budget_seconds: float | None = None,
+) -> SubmitOutcome:
+    """Submit the shots among `strips`. With a budget (the operator's), stop when it is spent and
+    leave the rest to the pump's next ticks, so 1000 shots never freeze the UI; `outcome.waiting`
+    says how many are left. Without one (headless, tests), submit everything now."""
     outcome = SubmitOutcome()
     settings = settings or current_settings()
     shots = [s for s in strips if not is_take_strip(s)]
@@ -128,40 +170,95 @@ def submit_strips(scene: Any, strips: list[Any], quality: str, settings: Setting
         outcome.problems.append("No shot strip is selected: select the strips to generate in the Sequencer.")
         return outcome
     ensure_shot_ids(scene)
-    specs: list[tuple[Any, ShotSpec]] = []
-    for strip in shots:
-        if strip.shotcaller.media in {"audio", "music"} and not compat.HAS_AUDIO:
-            message = f"'{strip.name}' is a sound shot, but this Blender build has no audio support to place it"
-            strip.shotcaller.status, strip.shotcaller.message = "FAILED", message
-            outcome.problems.append(message)
-            continue
-        try:
-            specs.append((strip, spec_from_strip(scene, strip, quality)))
-        except ShotError as exc:
-            strip.shotcaller.status, strip.shotcaller.message = "FAILED", str(exc)
-            outcome.problems.append(str(exc))
-    if not specs:
-        return outcome
+    batch = _Batch(scene.name, deque(s.name for s in shots), quality, settings, outcome)
+    _run(batch, scene, None if budget_seconds is None else time.monotonic() + budget_seconds)
+    if batch.names:
+        _batches.append(batch)
+    return outcome
+
+
+def continue_submitting(budget_seconds: float = SUBMIT_BUDGET_SECONDS) -> int:
+    """The pump's share of submitting: more shots of the waiting batches, within the budget. Returns how
+    many are still waiting."""
+    deadline = time.monotonic() + budget_seconds
+    for batch in list(_batches):
+        scene = bpy.data.scenes.get(batch.scene_name)
+        if scene is None or scene.sequence_editor is None:
+            batch.names.clear()
+        else:
+            _run(batch, scene, deadline)
+        if not batch.names:
+            _batches.remove(batch)
+        if time.monotonic() >= deadline:
+            break
+    return waiting()
+
+
+def waiting() -> int:
+    return sum(len(batch.names) for batch in _batches)
+
+
+def forget_waiting() -> None:
+    """Another file was opened: the waiting shots' strips are not in it."""
+    _batches.clear()
+
+
+def _run(batch: _Batch, scene: Any, deadline: float | None) -> None:
+    outcome, strips = batch.outcome, compat.all_strips(scene.sequence_editor)
+    while batch.names and not batch.failed:
+        strip = strips.get(batch.names.popleft())
+        if strip is not None and not is_take_strip(strip):
+            _submit_one(batch, scene, strip)
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+    outcome.waiting = 0 if batch.failed else len(batch.names)
+    if batch.failed:
+        batch.names.clear()
+
+
+def _submit_one(batch: _Batch, scene: Any, strip: Any) -> None:
+    outcome, quality = batch.outcome, batch.quality
+    shot = strip.shotcaller
+    if shot.media in {"audio", "music"} and not compat.HAS_AUDIO:
+        message = f"'{strip.name}' is a sound shot, but this Blender build has no audio support to place it"
+        shot.status, shot.message = "FAILED", message
+        outcome.problems.append(message)
+        return
     try:
-        session = get_session(backend_settings(settings))
+        spec = spec_from_strip(scene, strip, quality)
+    except ShotError as exc:
+        shot.status, shot.message = "FAILED", str(exc)
+        outcome.problems.append(str(exc))
+        return
+    target = batch.target or _target(batch, scene)
+    if target is None:
+        return
+    shot_folder = os.path.join(target.folder, slug(strip.name))
+    file_stem = f"{slug(strip.name)}_{quality}_{uuid.uuid4().hex[:8]}"
+    job_id = target.session.scheduler.submit(
+        spec, shot_folder, file_stem, policy=target.policy, decision_log=target.decision_log
+    )
+    target.session.jobs[job_id] = JobContext(scene.name, spec.shot_id, strip.name, quality)
+    shot.job_id, shot.status, shot.progress = job_id, "QUEUED", 0.0
+    shot.message = "queued"
+    outcome.submitted.append((strip.name, job_id))
+
+
+def _target(batch: _Batch, scene: Any) -> _Target | None:
+    outcome = batch.outcome
+    try:
+        session = get_session(backend_settings(batch.settings))
     except UnsafeURL as exc:
         outcome.problems.append(str(exc))
-        return outcome
+        batch.failed = True
+        return None
     except Exception as exc:  # a broken template folder, say: the message names the file
         outcome.problems.append(f"Shotcaller could not start: {exc}")
-        return outcome
+        batch.failed = True
+        return None
     outcome.session = session
     outcome.warnings.extend(session.problems())  # a broken user template, a server that could not be set up
-    folder = takes_folder(settings)
-    policy = routing_policy(scene)
+    folder = takes_folder(batch.settings)
     decision_log = session.decision_log_at(decision_log_path(folder))
-    for strip, spec in specs:
-        shot_folder = os.path.join(folder, slug(strip.name))
-        file_stem = f"{slug(strip.name)}_{quality}_{uuid.uuid4().hex[:8]}"
-        job_id = session.scheduler.submit(spec, shot_folder, file_stem, policy=policy, decision_log=decision_log)
-        session.jobs[job_id] = JobContext(scene.name, spec.shot_id, strip.name, quality)
-        shot = strip.shotcaller
-        shot.job_id, shot.status, shot.progress = job_id, "QUEUED", 0.0
-        shot.message = "queued"
-        outcome.submitted.append((strip.name, job_id))
-    return outcome
+    batch.target = _Target(session, folder, routing_policy(scene), decision_log)
+    return batch.target

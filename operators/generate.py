@@ -9,7 +9,7 @@ from .. import pump
 from ..properties import ACTIVE_STATUSES, QUALITY_ITEMS
 from ..sequencer import compat
 from ..session import current_session
-from ..submission import is_take_strip, submit_strips
+from ..submission import SUBMIT_BUDGET_SECONDS, is_take_strip, submit_strips
 
 
 def _selected_strips(scene: bpy.types.Scene) -> list:
@@ -34,15 +34,15 @@ class SEQUENCER_OT_shotcaller_generate(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         scene = compat.sequencer_scene(context)
-        outcome = submit_strips(scene, _selected_strips(scene), self.quality)
-        if not outcome.submitted:
+        outcome = submit_strips(scene, _selected_strips(scene), self.quality, budget_seconds=SUBMIT_BUDGET_SECONDS)
+        if not outcome.submitted and not outcome.waiting:
             self.report({"ERROR"}, " ".join(outcome.problems) or "Nothing to generate.")
             return {"CANCELLED"}
         if outcome.problems:
             self.report({"WARNING"}, f"Skipped: {' '.join(outcome.problems)}")
         for warning in outcome.warnings:
             self.report({"WARNING"}, warning)
-        count = len(outcome.submitted)
+        count = len(outcome.submitted) + outcome.waiting  # the rest are submitted over the next ticks
         self.report({"INFO"}, f"Generating {count} shot{'s' if count != 1 else ''} ({self.quality})")
         pump.ensure_timer()
         return {"FINISHED"}
