@@ -107,9 +107,9 @@ def empty_extension_zip(folder: Path) -> Path:
 
 def register_child(zip_path: str, module: str, install: bool) -> None:
     """In a fresh process: (install,) enable (cold), disable, enable (warm); print JSON timings."""
-    import bpy  # first: addon_utils is importable only once bpy is
+    import bpy
 
-    import addon_utils
+    addon_utils = importlib.import_module("addon_utils")  # importable only once bpy is
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     if install:
@@ -300,10 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             line("register_threads_started", ours["threads"], "threads")
         private_blender_dirs(root / "drain")
         sys.path.insert(0, str(REPO_ROOT / "tests"))
-        import bpy  # first: addon_utils is importable only once bpy is
-
-        import addon_utils
+        import bpy
         from reference_servers import reference_server_process
+
+        addon_utils = importlib.import_module("addon_utils")  # importable only once bpy is
 
         bpy.ops.wm.read_factory_settings(use_empty=True)
         module = "bl_ext.user_default.shotcaller"
