@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_BYTES = 16 * 1024 * 1024
-KEEP = 5  # rotated files kept: with MAX_BYTES, at most 96 MB and about 50,000 decisions
+MAX_BYTES = 8 * 1024 * 1024
+KEEP = 3  # rotated files kept: with MAX_BYTES, at most 32 MB, the last 19,000 decisions or so
 OPTION_COLUMNS = ("instance", "offer", "slots", "run_seconds", "wait_seconds", "cost")
 # Rejections that only say a template has the wrong shape for the shot are counted, not listed:
 # which instances lacked an image template says nothing about the routing.
