@@ -7,12 +7,13 @@ plain `Settings` copy handed to the core hides them from repr and logs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from .routing.registry import InstanceConfig
+if TYPE_CHECKING:
+    from .routing.registry import InstanceConfig
 
 ADDON_PACKAGE = __package__ or "shotcaller"
 DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
@@ -204,7 +205,7 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
 
 
 def _draw_template_problems(layout: bpy.types.UILayout) -> None:
-    from .session import current_session
+    from .lazy import current_session
 
     session = current_session()
     if session is None:
@@ -214,6 +215,8 @@ def _draw_template_problems(layout: bpy.types.UILayout) -> None:
 
 
 def _instance_config(item: SHOTCALLER_PG_instance) -> InstanceConfig:
+    from .routing.registry import InstanceConfig  # the core: imported on first use, not at register
+
     options: dict[str, Any] = {}
     if item.api_key:
         options["api_key"] = item.api_key

@@ -32,8 +32,7 @@ class SubmitOutcome:
     waiting: int = 0  # shots not submitted yet: the pump submits them over the next ticks
 
 
-def is_take_strip(strip: Any) -> bool:
-    return bool(strip.shotcaller.take_of)
+is_take_strip = strip_index.is_take_strip
 
 
 def ensure_shot_ids(scene: Any) -> None:

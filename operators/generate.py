@@ -5,11 +5,9 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty
 
-from .. import pump
+from ..lazy import current_session
 from ..properties import ACTIVE_STATUSES, QUALITY_ITEMS
 from ..sequencer import compat
-from ..session import current_session
-from ..submission import SUBMIT_BUDGET_SECONDS, is_take_strip, submit_strips
 
 
 def _selected_strips(scene: bpy.types.Scene) -> list:
@@ -33,6 +31,9 @@ class SEQUENCER_OT_shotcaller_generate(bpy.types.Operator):
         return scene is not None and scene.sequence_editor is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        from .. import pump  # the core: imported on first use, not when the add-on registers
+        from ..submission import SUBMIT_BUDGET_SECONDS, submit_strips
+
         scene = compat.sequencer_scene(context)
         outcome = submit_strips(scene, _selected_strips(scene), self.quality, budget_seconds=SUBMIT_BUDGET_SECONDS)
         if not outcome.submitted and not outcome.waiting:
@@ -60,6 +61,9 @@ class SEQUENCER_OT_shotcaller_cancel(bpy.types.Operator):
         return current_session() is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        from .. import pump
+        from ..submission import is_take_strip
+
         session = current_session()
         scene = compat.sequencer_scene(context)
         shots = [

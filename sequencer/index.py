@@ -32,6 +32,10 @@ _indexes: dict[str, _SceneIndex] = {}
 rebuilds = 0  # how many full scans so far (tests count them; there is no timing in tests)
 
 
+def is_take_strip(strip: Any) -> bool:
+    return bool(strip.shotcaller.take_of)
+
+
 def _is_shot(strip: Any, shot_id: str) -> bool:
     shot = strip.shotcaller
     return shot.shot_id == shot_id and not shot.take_of

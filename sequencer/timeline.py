@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..shots import MediaKind
 from . import compat
 from .joined import JoinError, place_segments
+
+if TYPE_CHECKING:
+    from ..shots import MediaKind
 
 MAX_CHANNEL = 128
 
@@ -50,6 +52,8 @@ def place_take(
     """A new strip showing the take, trimmed to the shot's frame range. Returns it.
 
     A take made in `segments` (jobs/segmented.py) becomes one meta strip holding them (joined.py)."""
+    from ..shots import MediaKind  # pydantic: imported on first use, not when the add-on registers
+
     if segments and len(segments) > 1:
         if media not in (MediaKind.VIDEO, MediaKind.IMAGE) and not compat.HAS_AUDIO:
             raise PlacementError(
