@@ -74,8 +74,9 @@ class SEQUENCER_OT_shotcaller_cancel(bpy.types.Operator):
         active = set(session.scheduler.active_job_ids()) if session is not None else set()
         shots = [shot for shot in shots if shot.job_id in active]
         cancelled = session.scheduler.cancel_many([shot.job_id for shot in shots]) if session is not None else 0
-        for shot in shots:
-            shot.message = "cancelling"
+        for shot in shots:  # a queued one hears "cancelled before it started" at the next drain
+            if shot.status == "RUNNING":
+                shot.message = "cancelling"
         if not cancelled:
             self.report({"WARNING"}, "None of the selected shots is generating.")
             return {"CANCELLED"}
