@@ -51,9 +51,19 @@ def _folder() -> str:
 
 def offer(shot_id: str, image: bytes, image_format: str = "png") -> None:
     """Queue a shot's newest frame for writing (constant time; an older unwritten frame is dropped)."""
+    offer_many({shot_id: (image, image_format)})
+
+
+def offer_many(frames: dict[str, tuple[bytes, str]]) -> None:
+    """Queue the newest frame of several shots with one lock and one wake-up of the writer (a drain's
+    frames all at once: every wake-up is a thread that wants the interpreter back)."""
     global _writer, _stop
+    if not frames:
+        return
+    folder = _folder()
     with _lock:
-        _incoming[shot_id] = (image, image_format, _folder())
+        for shot_id, (image, image_format) in frames.items():
+            _incoming[shot_id] = (image, image_format, folder)
         if _writer is None or not _writer.is_alive():
             _stop = False
             _writer = threading.Thread(target=_write_loop, name="shotcaller-previews", daemon=True)
@@ -86,14 +96,17 @@ def _write_loop() -> None:
                 log.warning("cannot write the preview %s: %s", path, exc)
                 continue
             written[shot_id] = path
+        superseded = []
         with _lock:
             for shot_id, path in written.items():
-                superseded = _ready.get(shot_id)
+                older = _ready.get(shot_id)
                 _ready[shot_id] = path
-                if superseded:
-                    _remove(superseded)
+                if older:
+                    superseded.append(older)
             _busy = False
             _wake.notify_all()
+        for path in superseded:  # outside the lock: the main thread may be waiting for it
+            _remove(path)
 
 
 def _remove(path: str) -> None:

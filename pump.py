@@ -73,8 +73,7 @@ def drain(
             on_event(event, outcome)
         if time.monotonic() >= deadline:
             break
-    for shot_id, (image, image_format) in newest_previews.items():
-        previews.offer(shot_id, image, image_format)  # written on the previews thread
+    previews.offer_many(newest_previews)  # written on the previews thread
     swapped = previews.swap_ready()
     if applied or swapped:
         redraw_sequencers()
