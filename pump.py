@@ -11,6 +11,7 @@ import json
 import logging
 import queue
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -55,14 +56,12 @@ def drain(
     deadline = time.monotonic() + budget_seconds
     applied = landings = 0
     newest_previews: dict[str, tuple[bytes, str]] = {}  # one frame per shot per drain, not one per event
-    while True:
-        try:
-            event = session.events.get_nowait()
-        except queue.Empty:
-            break
+    events = _take_all(session.events)  # one lock for the whole drain, not one per event
+    while events:
+        event = events.popleft()
         if isinstance(event, JobSucceeded):
             if landings >= LANDINGS_PER_DRAIN:
-                _put_back(session.events, event)
+                events.appendleft(event)
                 break
             landings += 1
         if isinstance(event, JobProgress) and event.preview_image:
@@ -73,6 +72,8 @@ def drain(
             on_event(event, outcome)
         if time.monotonic() >= deadline:
             break
+    if events:
+        _put_back(session.events, events)
     previews.offer_many(newest_previews)  # written on the previews thread
     swapped = previews.swap_ready()
     if applied or swapped:
@@ -80,11 +81,19 @@ def drain(
     return applied
 
 
-def _put_back(events: queue.Queue[JobEvent], event: JobEvent) -> None:
-    """Return an event to the front of the queue, so it is the next one applied (and `has_work` sees it)."""
+def _take_all(events: queue.Queue[JobEvent]) -> deque[JobEvent]:
     with events.mutex:
-        events.queue.appendleft(event)  # type: ignore[attr-defined]
-        events.unfinished_tasks += 1
+        taken: deque[JobEvent] = events.queue  # type: ignore[attr-defined]
+        events.queue = deque()  # type: ignore[attr-defined]
+        return taken
+
+
+def _put_back(events: queue.Queue[JobEvent], left: deque[JobEvent]) -> None:
+    """Return what a drain did not apply to the front of the queue, in order, so it is applied next
+    (and `has_work` sees it)."""
+    with events.mutex:
+        left.extend(events.queue)  # type: ignore[attr-defined]
+        events.queue = left  # type: ignore[attr-defined]
         events.not_empty.notify()
 
 
