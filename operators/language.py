@@ -50,6 +50,7 @@ def language_request(context: Any, scene: Any, *, model_setting: str, purpose: s
     {purpose} to a cloud provider".
     """
     from ..backends.litellm.client import LiteLLMClient
+    from ..backends.policy import TransportPolicy
     from ..backends.urls import UnsafeURL, check_service_url
 
     settings = current_settings(context)
@@ -81,7 +82,9 @@ def language_request(context: Any, scene: Any, *, model_setting: str, purpose: s
                 " allow cloud. Tick Allow Cloud in Shotcaller > Project, or, if its models run on your own"
                 " machines, set its 'Where' to Local in Preferences > Add-ons > Shotcaller."
             )
-    return LanguageRequest(LiteLLMClient(url, service.api_key, timeout=WRITING_TIMEOUT), model, service.api_key)
+    policy = TransportPolicy(online_access=bool(bpy.app.online_access))
+    client = LiteLLMClient(url, service.api_key, timeout=WRITING_TIMEOUT, policy=policy)
+    return LanguageRequest(client, model, service.api_key)
 
 
 def error_text(error: BaseException, secret: str = "") -> str:

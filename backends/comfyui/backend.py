@@ -36,6 +36,7 @@ from ..base import (
     ProtocolError,
 )
 from ..files import sanitize_filename
+from ..policy import DEFAULT_POLICY, TransportPolicy
 from .client import ComfyEventStream, ComfyUIClient, EventStreamClosed
 from .errors import error_from_history
 from .events import apply_event
@@ -93,10 +94,11 @@ class ComfyUIBackend(PreflightChecks, Backend):
         poll_interval: float = 1.0,
         history_grace: float = 10.0,
         settle_timeout: float = 600.0,
+        policy: TransportPolicy = DEFAULT_POLICY,
     ) -> None:
         super().__init__(instance_id, max_concurrent=max_concurrent)
         self.base_url = base_url.rstrip("/")
-        self.client = ComfyUIClient(self.base_url, timeout)
+        self.client = ComfyUIClient(self.base_url, timeout, policy=policy)
         self.object_info_ttl = object_info_ttl
         self.poll_interval = poll_interval
         self.history_grace = history_grace

@@ -8,7 +8,6 @@ raw urllib or socket exception, so the scheduler can decide from the type alone.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
 import urllib.parse
@@ -19,19 +18,23 @@ from typing import Any
 import websocket
 
 from ..base import BackendBusy, BackendError, BackendUnreachable, InvalidRequest, ProtocolError
-from ..files import sanitize_filename, write_atomically
+from ..exchange import Answer
+from ..files import Verify, sanitize_filename, write_atomically
 from ..http import ErrorAnswer, json_object, json_request, multipart, read_all, read_init_image, send, snippet, stream
+from ..policy import DEFAULT_POLICY, TransportPolicy
 from .errors import COMFYUI, START_HINT, rejection_error
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+OBJECT_INFO_FACTOR = 8  # /object_info may be this many times the answer limit
 
 
 class ComfyUIClient:
     """Talks to one ComfyUI server. Holds no connection state, so one instance serves many threads."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, *, policy: TransportPolicy = DEFAULT_POLICY) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.policy = policy
 
     # --- endpoints -------------------------------------------------------------------------
 
@@ -40,7 +43,8 @@ class ComfyUIClient:
 
     def object_info(self, node_class: str | None = None) -> dict[str, Any]:
         path = "/object_info" if node_class is None else f"/object_info/{urllib.parse.quote(node_class)}"
-        return self._json_object("GET", path)
+        # Every node of every custom node pack: real servers send several MiB, so it may take more.
+        return self._json_object("GET", path, limit=OBJECT_INFO_FACTOR * self.policy.answer_bytes)
 
     def queue(self) -> dict[str, Any]:
         return self._json_object("GET", "/queue")
@@ -76,17 +80,18 @@ class ComfyUIClient:
             raise ProtocolError(f"ComfyUI at {self.base_url} sent a malformed history entry for {prompt_id}")
         return entry
 
-    def download(self, file_ref: Mapping[str, Any], destination: str) -> int:
-        """Stream one output file (a {filename, subfolder, type} reference) to destination, atomically."""
+    def download(self, file_ref: Mapping[str, Any], destination: str, *, verify: Verify | None = None) -> int:
+        """Stream one output file (a {filename, subfolder, type} reference) to destination, atomically;
+        `verify` checks the complete file before it takes its name."""
         query = {
             "filename": str(file_ref.get("filename", "")),
             "subfolder": str(file_ref.get("subfolder", "")),
             "type": str(file_ref.get("type", "output")),
         }
         what = f"output file '{query['filename']}'"
-        response = self._open("GET", "/view", query=query, what=what)
+        response = self._open("GET", "/view", query=query, what=what, deadline=self.policy.download_seconds)
         with response:
-            return write_atomically(stream(response, self.base_url, what, COMFYUI), destination)
+            return write_atomically(stream(response, self.base_url, what, COMFYUI), destination, verify=verify)
 
     def upload_image(self, path: str, subfolder: str = "", *, overwrite: bool = False) -> str:
         """Upload a local image; return the name a LoadImage node needs (`subfolder/name`)."""
@@ -123,9 +128,9 @@ class ComfyUIClient:
         with self._open(method, path, body=body) as response:
             read_all(response, self.base_url, COMFYUI)
 
-    def _json_object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _json_object(self, method: str, path: str, *, limit: int | None = None, **kwargs: Any) -> dict[str, Any]:
         with self._open(method, path, **kwargs) as response:
-            raw = read_all(response, self.base_url, COMFYUI)
+            raw = read_all(response, self.base_url, COMFYUI, limit=limit, what=f"its answer to {method} {path}")
         return json_object(
             raw,
             self.base_url,
@@ -145,11 +150,12 @@ class ComfyUIClient:
         content_type: str = "application/json",
         rejected: Any = None,
         what: str = "",
-    ) -> http.client.HTTPResponse:
+        deadline: float | None = None,
+    ) -> Answer:
         url = self.base_url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
         request = json_request(url, method, body=body, raw_body=raw_body, content_type=content_type)
         try:
-            return send(request, self.timeout, self.base_url, COMFYUI)
+            return send(request, self.timeout, self.base_url, COMFYUI, policy=self.policy, deadline=deadline)
         except ErrorAnswer as answer:
             if rejected is not None and answer.status in (400, 403, 409):
                 raise rejected(answer.status, answer.body, self.base_url) from None

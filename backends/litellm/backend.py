@@ -42,6 +42,7 @@ from ..base import (
     ProtocolError,
 )
 from ..files import sanitize_filename, unique_path
+from ..policy import DEFAULT_POLICY, TransportPolicy
 from .client import DEFAULT_URL, GeneratedImage, LiteLLMClient, ModelEntry, Secret, VideoJob
 from .discovery import ListedModels, is_pattern, match_listed
 from .errors import ContentRefused
@@ -158,11 +159,12 @@ class LiteLLMBackend(Backend):
         max_concurrent: int = 2,
         timeout: float = 120.0,
         poll_interval: float = 2.0,
-        video_timeout: float = 30 * 60.0,
+        video_timeout: float | None = None,
+        policy: TransportPolicy = DEFAULT_POLICY,
     ) -> None:
         super().__init__(instance_id, max_concurrent=max_concurrent)
         self.base_url = base_url.rstrip("/")
-        self.client = LiteLLMClient(self.base_url, api_key, timeout=timeout)
+        self.client = LiteLLMClient(self.base_url, api_key, timeout=timeout, policy=policy)
         configured = cloud_models(models)
         self.models = {m.name: m for m in configured if not is_pattern(m.name)}
         # "gpt-image-*=image/final": any model group the proxy lists under that name (discovery.py)
@@ -171,7 +173,7 @@ class LiteLLMBackend(Backend):
         self._listed_lock = threading.Lock()
         self.allow_cloud = allow_cloud
         self.poll_interval = poll_interval
-        self.video_timeout = video_timeout
+        self.video_timeout = policy.job_seconds if video_timeout is None else video_timeout
 
     def __repr__(self) -> str:
         return f"LiteLLMBackend({self.instance_id!r}, {self.base_url!r}, models={list(self.models)})"
@@ -381,6 +383,7 @@ def from_instance_config(config: Any, settings: Any) -> LiteLLMBackend:
         max_concurrent=max(1, int(getattr(config, "slots", 2) or 2)),
         timeout=float(options.get("timeout") or 120.0),
         poll_interval=float(options.get("poll_interval") or 2.0),
+        policy=TransportPolicy.from_options(options, online_access=bool(getattr(settings, "online_access", False))),
     )
 
 

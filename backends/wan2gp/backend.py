@@ -37,6 +37,7 @@ from ..base import (
     ProtocolError,
 )
 from ..files import sanitize_filename, unique_path
+from ..policy import DEFAULT_POLICY, TransportPolicy
 from .client import DEFAULT_URL, JobSnapshot, Wan2GPClient
 from .discovery import ServerModels, discover_models
 from .errors import IS_IT_WAN2GP, job_error
@@ -97,9 +98,10 @@ class Wan2GPBackend(Backend):
         settle_timeout: float = 600.0,
         model_info_ttl: float = 300.0,
         event_limit: int = 50,
+        policy: TransportPolicy = DEFAULT_POLICY,
     ) -> None:
         super().__init__(instance_id, max_concurrent=1)  # the server refuses a second generation anyway
-        self.client = Wan2GPClient(base_url, timeout)
+        self.client = Wan2GPClient(base_url, timeout, policy=policy)
         self.vram_gb = vram_gb
         self.presets = {p.name: p for p in (resolve_presets(presets) if presets else choose_presets(vram_gb))}
         self.poll_interval = poll_interval
