@@ -87,6 +87,12 @@ class SHOTCALLER_PG_instance(bpy.types.PropertyGroup):
     locality: EnumProperty(name="Where", items=LOCALITY_ITEMS, default="AUTO")
     api_key: StringProperty(name="API key", subtype="PASSWORD", description="Kept in your preferences, never in files")
     template_folder: StringProperty(name="Templates", subtype="DIR_PATH", description="Extra ComfyUI templates")
+    # The transport policy's per-server limits (backends/policy.py); `min` refuses what cannot work.
+    job_minutes: FloatProperty(
+        name="Job deadline (min)", default=240.0, min=1.0, description="A job not finished by then is cancelled"
+    )
+    max_download_mb: IntProperty(name="Max download (MB)", default=4096, min=1, description="Largest file taken")
+    max_answer_mb: IntProperty(name="Max answer (MB)", default=8, min=1, description="Largest JSON or text answer")
     models: StringProperty(
         name="Media models",
         description="LiteLLM image and video models, comma-separated as name=media/quality "
@@ -187,6 +193,9 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
             box = column.box()
             for prop in ("name", "kind", "url", "slots", "rate_limit_per_minute", "vram_gb", "locality"):
                 box.prop(item, prop)
+            limits = box.row(align=True)
+            for prop in ("job_minutes", "max_download_mb", "max_answer_mb"):
+                limits.prop(item, prop)
             costs = box.row(align=True)
             costs.prop(item, "cost_per_second")
             costs.prop(item, "cost_per_shot")
@@ -217,7 +226,11 @@ def _draw_template_problems(layout: bpy.types.UILayout) -> None:
 def _instance_config(item: SHOTCALLER_PG_instance) -> InstanceConfig:
     from .routing.registry import InstanceConfig  # the core: imported on first use, not at register
 
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {
+        "job_minutes": item.job_minutes,
+        "max_download_mb": item.max_download_mb,
+        "max_answer_mb": item.max_answer_mb,
+    }
     if item.api_key:
         options["api_key"] = item.api_key
     if item.template_folder:

@@ -14,6 +14,7 @@ from ..base import ProtocolError
 from ..exchange import TooLarge, check_handed_back
 from ..files import Verify, write_atomically
 from ..http import ErrorAnswer, multipart, read_all, read_init_image, send, stream
+from ..numbers import finite
 from .errors import LITELLM, snippet
 from .transport import ProxyTransport
 
@@ -196,10 +197,7 @@ class MediaRequests(ProxyTransport):
             raise ProtocolError(
                 f"LiteLLM at {self.base_url} sent a video object without id or status: {snippet(str(answer))}"
             )
-        try:
-            progress = float(answer.get("progress") or 0.0)
-        except (TypeError, ValueError):
-            progress = 0.0
+        progress = min(100.0, max(0.0, finite(answer.get("progress")) or 0.0))
         error = answer.get("error") if isinstance(answer.get("error"), dict) else None
         return VideoJob(
             video_id,

@@ -54,6 +54,14 @@ WAN_CLASSES = [
 ]
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"preview"
 JSON = "application/json"
+MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"  # what the media check looks for
+PNG_HEAD = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000400000003008020000")
+
+
+def media_bytes(filename: str) -> bytes:
+    """A file's start as the media check wants to see it, then its name (for the tests to find)."""
+    head = PNG_HEAD if filename.lower().endswith(".png") else MP4_HEAD
+    return head + filename.encode()
 
 
 def wan_request(output_dir: Path, **fields: Any) -> GenerationRequest:
@@ -139,7 +147,7 @@ class MiniComfy:
         stub.on("POST", "/prompt", self._prompt)
         stub.on("GET", "/history/*", self._history)
         stub.on("GET", "/queue", self._queue)
-        stub.on("GET", "/view", lambda request: (200, b"media:" + request.query["filename"].encode(), "video/mp4"))
+        stub.on("GET", "/view", lambda request: (200, media_bytes(request.query["filename"]), "video/mp4"))
         stub.on("POST", "/interrupt", (200, b"", "text/plain"))
         stub.on("POST", "/queue", (200, b"", "text/plain"))
         if not websocket:
@@ -245,7 +253,7 @@ def test_run_on_stub_reports_even_progress_previews_and_downloads(stub, tmp_path
     report = Recorder()
     result = stub_backend(stub).run(wan_request(tmp_path), report, threading.Event())
     assert result.files == (str(tmp_path / "sh010_take01.mp4"),)
-    assert Path(result.files[0]).read_bytes() == b"media:ComfyUI_00001_.mp4"
+    assert Path(result.files[0]).read_bytes() == MP4_HEAD + b"ComfyUI_00001_.mp4"
     assert result.server_job_id == comfy.prompt_id
     assert result.model == "Wan 2.2 TI2V 5B"
     assert result.parameters["template"] == WAN and result.parameters["server_url"] == stub.url

@@ -25,6 +25,7 @@ from shotcaller.backends.base import (
 from shotcaller.backends.wan2gp import Wan2GPBackend, Wan2GPClient, Wan2GPPreset
 from shotcaller.shots import MediaKind, Quality, make_spec
 
+MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"  # what the media check looks for
 SLOW = Wan2GPPreset("slow_draft", "slow draft", Quality.DRAFT, "t2v_1.3B", None, steps=400)
 
 
@@ -221,11 +222,11 @@ def test_outputs_found_in_the_gallery_when_the_result_lists_only_files(stub, tmp
     result = {"success": True, "generated_files": [path], "errors": [], "gallery_items": []}
     scripted(stub, [done(result)], gallery=[{"gallery_id": "visual:0123456789ab", "path": path,
                                              "media_type": "video"}])  # fmt: skip
-    stub.routes[("GET", "/dl/1")] = lambda request: web.Response(body=b"mp4 bytes")
+    stub.routes[("GET", "/dl/1")] = lambda request: web.Response(body=MP4_HEAD + b"mp4 bytes")
     backend = Wan2GPBackend("gpu1", stub.mcp_url, poll_interval=0.01)
     result, _ = run(backend, shot(), "wan2gp_draft_5b", tmp_path)
     assert result.files == (str(tmp_path / "opening_take1.mp4"),)
-    assert (tmp_path / "opening_take1.mp4").read_bytes() == b"mp4 bytes"
+    assert (tmp_path / "opening_take1.mp4").read_bytes() == MP4_HEAD + b"mp4 bytes"
 
 
 @pytest.mark.parametrize(

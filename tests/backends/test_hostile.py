@@ -1,0 +1,159 @@
+"""Every attack of tests/hostile_servers.py against each client: refused or bounded, with a message
+that names the cause; no credential reaches another origin; nothing is left on disk."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hostile_servers import TEST_POLICY, Attack, HostileServer, attacks, mcp_routes
+
+from shotcaller.backends.comfyui.client import ComfyUIClient
+from shotcaller.backends.litellm.client import LiteLLMClient
+from shotcaller.backends.media_check import verifier
+from shotcaller.backends.policy import TransportPolicy
+from shotcaller.backends.wan2gp.client import Wan2GPClient
+from shotcaller.shots import MediaKind
+
+KEY = "sk-hostile-test-key-0123456789"
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[HostileServer, HostileServer]]:
+    hostile, other = HostileServer(), HostileServer()
+    hostile.other_url = other.url
+    other.on("GET", "/", (404, "text/plain", b"nothing here"))
+    try:
+        yield hostile, other
+    finally:
+        hostile.close()
+        other.close()
+
+
+def policy_for(attack: Attack) -> TransportPolicy:
+    return TransportPolicy(**{**TEST_POLICY, **attack.policy})
+
+
+def check(attack: Attack, call: Callable[[], Any], folder: Any, other: HostileServer) -> None:
+    kind, words = attack.expect
+    with pytest.raises(kind, match=re.escape(words) if words else None) as caught:
+        call()
+    assert len(str(caught.value)) < 1200, "a message, not a dump"
+    assert KEY not in str(caught.value)
+    assert not [name for name in os.listdir(folder) if not name.startswith("conftest")], "nothing left on disk"
+    for headers in other.headers_seen():  # another origin never sees credentials or custom headers
+        assert not {"authorization", "mcp-session-id", "mcp-protocol-version", "content-type"} & set(headers)
+
+
+VIDEO = verifier(MediaKind.VIDEO, source="the test server", what="the video")
+
+
+# --- ComfyUI -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", attacks("answer", "download"))
+def test_comfyui_client(attack, servers, tmp_path):
+    hostile, other = servers
+    client = ComfyUIClient(hostile.url, 1.0, policy=policy_for(attack))
+    if attack.slot == "answer":
+        hostile.on("GET", "/history/", attack)
+        call: Callable[[], Any] = lambda: client.history("p1")  # noqa: E731
+    else:
+        hostile.on("GET", "/view", attack)
+        call = lambda: client.download({"filename": "take.mp4"}, str(tmp_path / "take.mp4"), verify=VIDEO)  # noqa: E731
+    check(attack, call, tmp_path, other)
+
+
+# --- Wan2GP --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", attacks("answer", "download", "line"))
+def test_wan2gp_client(attack, servers, tmp_path):
+    hostile, other = servers
+    tools = {"wangp_create_gallery_download": {"download_url": "/dl/g1", "filename": "x.mp4"}}
+    attack_tools = {"wangp_list_models": attack} if attack.slot in ("answer", "line") else {}
+    mcp_routes(hostile, tools, attack_tools=attack_tools)
+    client = Wan2GPClient(hostile.url + "/mcp/", 1.0, policy=policy_for(attack))
+    client.initialize()
+    if attack.slot == "download":
+        hostile.on("GET", "/dl/", attack)
+        call: Callable[[], Any] = lambda: client.download("g1", str(tmp_path / "take.mp4"), verify=VIDEO)  # noqa: E731
+    else:
+        call = client.list_models
+    check(attack, call, tmp_path, other)
+
+
+def test_wan2gp_download_link_to_another_server_is_refused(servers, tmp_path):
+    hostile, other = servers
+    mcp_routes(hostile, {"wangp_create_gallery_download": {"download_url": other.url + "/dl/g1"}})
+    client = Wan2GPClient(hostile.url + "/mcp/", 1.0, policy=TransportPolicy(**TEST_POLICY))
+    with pytest.raises(Exception, match="another server"):
+        client.download("g1", str(tmp_path / "take.mp4"))
+    assert other.requests == []
+
+
+# --- LiteLLM -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", attacks("answer", "download", "line"))
+def test_litellm_client(attack, servers, tmp_path):
+    hostile, other = servers
+    client = LiteLLMClient(hostile.url, KEY, timeout=1.0, policy=policy_for(attack))
+    if attack.slot == "answer":
+        hostile.on("GET", "/v1/models", attack)
+        call: Callable[[], Any] = client.models
+    elif attack.slot == "download":
+        hostile.on("GET", "/v1/videos/v1/content", attack)
+        call = lambda: client.download_video("v1", str(tmp_path / "take.mp4"), verify=VIDEO)  # noqa: E731
+    else:
+        hostile.on("POST", "/v1/chat/completions", attack)
+        call = lambda: client.chat_stream("m", [{"role": "user", "content": "hi"}])  # noqa: E731
+    check(attack, call, tmp_path, other)
+    assert all(h.get("authorization") == f"Bearer {KEY}" for h in hostile.headers_seen()), "the key went to the proxy"
+
+
+def image_answer(**item: Any) -> tuple[int, str, bytes]:
+    import json
+
+    return (200, "application/json", json.dumps({"data": [item]}).encode())
+
+
+@pytest.mark.parametrize(
+    ("where", "online", "expected"),
+    [
+        ("http://10.20.30.40/img.png", False, "not on this machine"),
+        ("http://evil.localhost:{port}/img.png", False, "not on this machine"),
+        ("ftp://127.0.0.1/img.png", False, "not an http"),
+        ("{other}/img.png", True, "not an image"),  # another origin may serve it, but gets no key
+    ],
+    ids=["private-address", "evil-localhost", "ftp", "other-origin-no-key"],
+)
+def test_litellm_handed_back_image_url(where, online, expected, servers, tmp_path, monkeypatch):
+    hostile, other = servers
+    other.on("GET", "/img.png", (200, "image/png", b"<html>not an image</html>"))
+    url = where.replace("{other}", other.url).replace("{port}", hostile.url.rsplit(":", 1)[1])
+    hostile.on("POST", "/v1/images/generations", image_answer(url=url))
+    looked_up: list[str] = []
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: looked_up.append(host) or real(host, *a, **k))
+    policy = TransportPolicy(**{**TEST_POLICY, "online_access": online})
+    client = LiteLLMClient(hostile.url, KEY, timeout=1.0, policy=policy)
+    image = client.generate_images("m", "a fox")[0]
+    check_image = verifier(MediaKind.IMAGE, source="LiteLLM", what="the image")
+    with pytest.raises(Exception, match=re.escape(expected)):
+        client.save_image(image, str(tmp_path / "take.png"), verify=check_image)
+    assert "evil.localhost" not in looked_up, "a name that is not this machine is never looked up"
+    assert not list(tmp_path.iterdir())
+    assert all("authorization" not in h for h in other.headers_seen())
+
+
+def test_litellm_base64_payload_past_the_limit(servers, tmp_path):
+    hostile, _ = servers
+    hostile.on("POST", "/v1/images/generations", image_answer(b64_json="QUFB" * (1024 * 1024)))
+    client = LiteLLMClient(hostile.url, KEY, timeout=2.0, policy=TransportPolicy(**TEST_POLICY))
+    with pytest.raises(Exception, match="larger than the limit"):
+        client.generate_images("m", "a fox")
