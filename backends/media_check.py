@@ -133,7 +133,7 @@ def check_bytes(head: bytes, media: MediaKind, *, source: str, what: str) -> str
     found = detect(head)
     kind = "sound" if media in (MediaKind.AUDIO, MediaKind.MUSIC) else media.value
     if found not in ACCEPTED[media]:
-        seen = f"a {found.upper()} file" if found else quote_start(head)
+        seen = f"{found.upper()} data" if found else quote_start(head)
         raise ProtocolError(
             f"{source} sent {what} that is not {'an' if kind == 'image' else 'a'} {kind}: it begins with {seen}",
             hint="Nothing was kept. The server may have answered with an error page; see its console or log.",

@@ -6,22 +6,24 @@ reached it. A second one stands for "another origin" (another port is another or
 `mcp_routes` makes it speak just enough MCP (handshake, tools/call) for the Wan2GP client.
 
 ATTACKS lists one row per attack; each client's test maps the row's `slot` (an answer, a
-download, an event-stream line) to one of its calls. A row's `expect` is the typed error and
-the words its message must carry.
+download, an event-stream line) to one of its calls. A row's `expect` names the typed error and
+the words its message must carry. With `upstream` set, what no route matches is forwarded to a
+real (reference) server, so one route can be attacked in an otherwise genuine exchange.
+
+Stdlib only: Blender's tests start it in the bpy venv's python too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import threading
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-from shotcaller.backends.base import BackendError, ProtocolError
-from shotcaller.backends.exchange import OffMachine, RedirectRefused, TooLarge, TooSlow
 
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 MIB = 1024 * 1024
@@ -39,7 +41,7 @@ class Attack:
     body: bytes = b""
     content_type: str = "application/json"
     declared: int | None = None  # Content-Length to announce (flood); None: none, the body ends at close
-    expect: tuple[type[BackendError], str] = (ProtocolError, "")
+    expect: tuple[str, str] = ("ProtocolError", "")  # the error class's name, words its message carries
     policy: dict[str, Any] = field(default_factory=dict)  # TransportPolicy fields this row needs
 
 
@@ -50,35 +52,35 @@ CROSS = {"cross_origin_redirects": True}
 
 ATTACKS: tuple[Attack, ...] = (
     Attack("redirect-answer-to-other-origin", "credentials", "answer", "redirect", "{other}/steal",
-           expect=(RedirectRefused, "another server")),
+           expect=("RedirectRefused", "another server")),
     Attack("redirect-download-to-other-origin", "credentials", "download", "redirect", "{other}/steal",
-           expect=(RedirectRefused, "another server")),
+           expect=("RedirectRefused", "another server")),
     Attack("redirect-download-cross-allowed", "credentials", "download", "redirect", "{other}/steal",
-           expect=(BackendError, ""), policy=CROSS),  # followed, but without credentials (checked by the test)
+           expect=("BackendError", ""), policy=CROSS),  # followed, but without credentials (checked by the test)
     Attack("redirect-to-ftp", "off-machine", "download", "redirect", "ftp://127.0.0.1/take.mp4",
-           expect=(RedirectRefused, "not an http")),
+           expect=("RedirectRefused", "not an http")),
     Attack("redirect-to-private-network", "off-machine", "download", "redirect", "http://10.20.30.40:8188/x",
-           expect=(OffMachine, "not on this machine"), policy=CROSS),
+           expect=("OffMachine", "not on this machine"), policy=CROSS),
     Attack("redirect-to-evil-localhost", "off-machine", "download", "redirect", "http://evil.localhost:8188/x",
-           expect=(OffMachine, "not on this machine"), policy=CROSS),
+           expect=("OffMachine", "not on this machine"), policy=CROSS),
     Attack("redirect-to-mapped-private", "off-machine", "answer", "redirect", "http://[::ffff:10.0.0.1]:80/x",
-           expect=(OffMachine, "not on this machine"), policy=CROSS),
+           expect=("OffMachine", "not on this machine"), policy=CROSS),
     Attack("drip-answer", "waits", "answer", "drip", body=b'{"a": 1}' + b" " * 200,
-           expect=(TooSlow, "the whole answer counts")),
+           expect=("TooSlow", "the whole answer counts")),
     Attack("drip-download", "waits", "download", "drip", body=b"\x00" * 4096, content_type="video/mp4",
-           expect=(TooSlow, "the whole answer counts")),
+           expect=("TooSlow", "the whole answer counts")),
     Attack("flood-answer-unannounced", "memory", "answer", "flood", body=b'{"a": "',
-           expect=(TooLarge, "larger than the limit")),
+           expect=("TooLarge", "larger than the limit")),
     Attack("flood-answer-announced", "memory", "answer", "flood", body=b'{"a": "', declared=400 * MIB,
-           expect=(TooLarge, "announced 400 MiB")),
+           expect=("TooLarge", "announced 400 MiB")),
     Attack("flood-download", "memory", "download", "flood", body=b"\x00\x00\x00\x18ftypmp42", content_type="video/mp4",
-           expect=(TooLarge, "Max download")),
+           expect=("TooLarge", "Max download")),
     Attack("endless-line", "memory", "line", "endless_line", body=b"data: ", content_type="text/event-stream",
-           expect=(TooLarge, "larger than the limit")),
+           expect=("TooLarge", "larger than the limit")),
     Attack("html-as-media", "not-media", "download", "body", body=HTML_PAGE, content_type="video/mp4",
-           expect=(ProtocolError, "<!DOCTYPE html>")),
+           expect=("ProtocolError", "<!DOCTYPE html>")),
     Attack("empty-as-media", "not-media", "download", "body", body=b"", content_type="video/mp4",
-           expect=(ProtocolError, "an empty file")),
+           expect=("ProtocolError", "an empty file")),
 )  # fmt: skip
 
 
@@ -100,6 +102,7 @@ class HostileServer:
         self.routes: dict[tuple[str, str], Route] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.other_url = ""  # what "{other}" in a redirect becomes
+        self.upstream = ""  # a server to forward unmatched requests to
         self._stop = threading.Event()
         server = self
 
@@ -132,7 +135,23 @@ class HostileServer:
 
     def route(self, method: str, path: str) -> Route:
         matches = [(len(p), r) for (m, p), r in self.routes.items() if m == method and path.startswith(p)]
-        return max(matches, key=lambda item: item[0])[1] if matches else (404, "text/plain", b"no such route")
+        if matches:
+            return max(matches, key=lambda item: item[0])[1]
+        if self.upstream:
+            return lambda body: self.forward(method, path, body)
+        return (404, "text/plain", b"no such route")
+
+    def forward(self, method: str, path: str, body: bytes) -> Plain:
+        """The upstream server's answer to the same request (JSON bodies only: what the clients send)."""
+        parts = urllib.parse.urlsplit(self.upstream)
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+        try:
+            headers = {"Content-Type": "application/json"} if body else {}
+            connection.request(method, path, body=body or None, headers=headers)
+            answer = connection.getresponse()
+            return (answer.status, answer.getheader("Content-Type") or "application/octet-stream", answer.read())
+        finally:
+            connection.close()
 
     def headers_seen(self) -> list[dict[str, str]]:
         return [headers for _, _, headers in self.requests]

@@ -3,6 +3,7 @@ that names the cause; no credential reaches another origin; nothing is left on d
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import socket
@@ -10,8 +11,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from hostile_servers import TEST_POLICY, Attack, HostileServer, attacks, mcp_routes
+from hostile_servers import ATTACKS, TEST_POLICY, Attack, HostileServer, attacks, mcp_routes
 
+from shotcaller.backends import base, exchange
+from shotcaller.backends.base import ProtocolError
 from shotcaller.backends.comfyui.client import ComfyUIClient
 from shotcaller.backends.litellm.client import LiteLLMClient
 from shotcaller.backends.media_check import verifier
@@ -38,9 +41,12 @@ def policy_for(attack: Attack) -> TransportPolicy:
     return TransportPolicy(**{**TEST_POLICY, **attack.policy})
 
 
+ERRORS = {name: getattr(exchange, name, None) or getattr(base, name) for name in {a.expect[0] for a in ATTACKS}}
+
+
 def check(attack: Attack, call: Callable[[], Any], folder: Any, other: HostileServer) -> None:
-    kind, words = attack.expect
-    with pytest.raises(kind, match=re.escape(words) if words else None) as caught:
+    name, words = attack.expect
+    with pytest.raises(ERRORS[name], match=re.escape(words) if words else None) as caught:
         call()
     assert len(str(caught.value)) < 1200, "a message, not a dump"
     assert KEY not in str(caught.value)
@@ -157,3 +163,79 @@ def test_litellm_base64_payload_past_the_limit(servers, tmp_path):
     client = LiteLLMClient(hostile.url, KEY, timeout=2.0, policy=TransportPolicy(**TEST_POLICY))
     with pytest.raises(Exception, match="larger than the limit"):
         client.generate_images("m", "a fox")
+
+
+# --- LiteLLM's backend: the job deadline, numbers, errors on the way out ---------------------------
+
+MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
+
+
+def video_server(hostile: HostileServer, statuses: Iterator[bytes], content: bytes = MP4) -> None:
+    """Just enough of OpenAI's video jobs: create, status (from `statuses`), content, delete."""
+    hostile.on("POST", "/v1/videos", (200, "application/json", b'{"id": "v1", "status": "queued"}'))
+    hostile.on("GET", "/v1/videos/v1", lambda body: (200, "application/json", next(statuses)))
+    hostile.on("GET", "/v1/videos/v1/content", (200, "video/mp4", content))
+    hostile.on("DELETE", "/v1/videos/v1", (200, "application/json", b'{"deleted": true}'))
+
+
+def video_run(hostile: HostileServer, tmp_path: Any, report: Callable[[Any], None] = lambda p: None, **policy: Any):
+    from shotcaller.backends.base import GenerationRequest
+    from shotcaller.backends.litellm.backend import LiteLLMBackend
+    from shotcaller.shots import make_spec
+
+    backend = LiteLLMBackend(
+        "proxy", hostile.url, KEY, [{"name": "v", "media": "video"}], allow_cloud=True, poll_interval=0.02,
+        policy=TransportPolicy(**policy),
+    )  # fmt: skip
+    spec = make_spec(shot_id="shot-0001abcd", label="Harbour", prompt="waves", media=MediaKind.VIDEO)
+    request = GenerationRequest(spec, backend.offers()[0], str(tmp_path / "takes"), "harbour_take1")
+    import threading
+
+    return backend.run(request, report, threading.Event())
+
+
+def deleted(hostile: HostileServer) -> int:
+    return sum(1 for method, path, _ in hostile.requests if method == "DELETE")
+
+
+def test_litellm_video_past_its_job_deadline_is_deleted_on_the_provider(servers, tmp_path):
+    from shotcaller.backends.server_job import JobTimedOut
+
+    hostile, _ = servers
+    video_server(hostile, itertools.repeat(b'{"id": "v1", "status": "in_progress", "progress": 10}'))
+    with pytest.raises(JobTimedOut, match="job deadline; it was cancelled on the server"):
+        video_run(hostile, tmp_path, job_seconds=0.4)
+    assert deleted(hostile) == 1
+    assert not (tmp_path / "takes").exists() or not list((tmp_path / "takes").iterdir())
+
+
+def test_litellm_video_progress_of_1e999_is_no_number(servers, tmp_path):
+    hostile, _ = servers
+    statuses = [b'{"id": "v1", "status": "in_progress", "progress": 1e999}', b'{"id": "v1", "status": "completed"}']
+    video_server(hostile, iter(statuses))
+    seen: list[Any] = []
+    result = video_run(hostile, tmp_path, report=seen.append)
+    assert result.files and all(0.0 <= p.fraction <= 1.0 and "inf" not in p.message for p in seen)
+
+
+def test_litellm_unexpected_error_while_waiting_is_typed_and_deletes_the_video(servers, tmp_path):
+    hostile, _ = servers
+    video_server(hostile, itertools.repeat(b'{"id": "v1", "status": "in_progress", "progress": 10}'))
+
+    def explode(progress: Any) -> None:
+        if "in progress" in progress.message:
+            raise RuntimeError("a bug in a progress handler")
+
+    with pytest.raises(ProtocolError, match="could not use"):
+        video_run(hostile, tmp_path, report=explode)
+    assert deleted(hostile) == 1
+
+
+def test_litellm_html_page_for_the_video_is_not_kept(servers, tmp_path):
+    from hostile_servers import HTML_PAGE
+
+    hostile, _ = servers
+    video_server(hostile, iter([b'{"id": "v1", "status": "completed"}']), content=HTML_PAGE)
+    with pytest.raises(ProtocolError, match="not a video: it begins with '<!DOCTYPE html>"):
+        video_run(hostile, tmp_path)
+    assert not list((tmp_path / "takes").iterdir())

@@ -28,10 +28,13 @@ from shotcaller.backends.base import (
     Offer,
     OutOfMemory,
     Progress,
+    ProtocolError,
 )
 from shotcaller.backends.comfyui import ComfyUIBackend
 from shotcaller.backends.comfyui.outputs import media_for_file, output_files, safe_extension
 from shotcaller.backends.comfyui.templates import BUNDLED_TEMPLATE_DIR
+from shotcaller.backends.policy import TransportPolicy
+from shotcaller.backends.server_job import JobTimedOut
 from shotcaller.shots import MediaKind, Quality, make_spec
 
 WAN = "wan22_ti2v_5b_t2v"
@@ -1060,3 +1063,57 @@ def test_jpeg_previews_and_slow_steps_on_the_reference_server(tmp_path: Path):
     assert any(p.preview_format == "jpeg" and p.preview_image for p in report.updates)  # as real ComfyUI sends
     assert len(result.files) == 1
     assert (probe.queue_running, probe.queue_pending) == (0, 0)
+
+
+# --- the job deadline, numbers from the server, errors on the way out ------------------------
+
+
+def test_a_job_the_server_keeps_running_is_cancelled_at_its_deadline(stub, tmp_path: Path):
+    comfy = MiniComfy(stub, events=[], websocket=False, history_lag=10**6)
+    backend = stub_backend(stub, policy=TransportPolicy(job_seconds=0.5))
+    with pytest.raises(JobTimedOut, match="job deadline; it was cancelled on the server") as caught:
+        backend.run(wan_request(tmp_path), Recorder(), threading.Event())
+    assert caught.value.failover, "another server may still make the shot"
+    assert "Job deadline" in caught.value.hint
+    assert [json.loads(b) for b in stub.requests_to("POST", "/interrupt")] == [{"prompt_id": comfy.prompt_id}]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_with_an_infinite_maximum_is_harmless(stub, tmp_path: Path):
+    events = [{"type": "progress", "data": {"value": 1, "max": float("inf"), "node": "3"}}]
+    comfy = MiniComfy(stub, events=events, history_lag=3)
+    # What a server really sends is the text 1e999 (json.dumps would write Infinity): swap it in.
+    stub.ws_script = [
+        ("raw_text", lambda build=value: json.dumps(build()).replace("Infinity", "1e999")) if kind == "text" else step
+        for step in stub.ws_script
+        for kind, value in [step]
+    ]
+    result = stub_backend(stub).run(wan_request(tmp_path), Recorder(), threading.Event())
+    assert result.files and comfy.prompt_id
+
+
+def test_memory_sizes_of_1e999_are_no_number(stub):
+    stub.on("GET", "/system_stats", (200, '{"system": {"ram_total": 1e999}, "devices": [{"vram_total": 1e999}]}', JSON))
+    stub.on("GET", "/queue", (200, {"queue_running": [], "queue_pending": []}, JSON))
+    probe = stub_backend(stub).probe()
+    assert (probe.vram_total, probe.ram_total) == (0, 0)
+
+
+def test_an_unexpected_error_after_submitting_is_typed_and_cancels_the_prompt(stub, tmp_path: Path):
+    comfy = MiniComfy(stub, events=[], websocket=False, history_lag=10**6)
+
+    def report(progress: Progress) -> None:
+        if "queued" in progress.message:
+            raise KeyError("a bug in a progress handler")
+
+    with pytest.raises(ProtocolError, match="could not use"):
+        stub_backend(stub).run(wan_request(tmp_path), report, threading.Event())
+    assert [json.loads(b) for b in stub.requests_to("POST", "/interrupt")] == [{"prompt_id": comfy.prompt_id}]
+
+
+def test_an_html_page_for_the_video_is_not_kept(stub, tmp_path: Path):
+    MiniComfy(stub)
+    stub.on("GET", "/view", (200, b"<!DOCTYPE html><html><body>Proxy error</body></html>", "video/mp4"))
+    with pytest.raises(ProtocolError, match="not a video: it begins with '<!DOCTYPE html>"):
+        stub_backend(stub).run(wan_request(tmp_path / "takes"), Recorder(), threading.Event())
+    assert not (tmp_path / "takes").exists() or list((tmp_path / "takes").iterdir()) == []
