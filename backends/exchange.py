@@ -80,7 +80,7 @@ class Deadline:
         self.at = time.monotonic() + seconds
         self.cancel = cancel
         self.fired = ""  # "deadline" or "cancel" once it has shut the socket
-        self._connection: http.client.HTTPConnection | None = None
+        self._connection: Any = None  # anything with a `.sock`: an HTTPConnection, a websocket
         self._lock = threading.Lock()
 
     def left(self) -> float:
@@ -91,7 +91,7 @@ class Deadline:
             return "cancel"
         return "deadline" if now >= self.at else ""
 
-    def watch(self, connection: http.client.HTTPConnection) -> None:
+    def watch(self, connection: Any) -> None:
         with self._lock:
             self._connection = connection
         if self.fired:

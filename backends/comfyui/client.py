@@ -18,10 +18,11 @@ from typing import Any
 import websocket
 
 from ..base import BackendBusy, BackendError, BackendUnreachable, InvalidRequest, ProtocolError
-from ..exchange import Answer
+from ..exchange import WATCHDOG, Answer, Deadline
 from ..files import Verify, sanitize_filename, write_atomically
 from ..http import ErrorAnswer, json_object, json_request, multipart, read_all, read_init_image, send, snippet, stream
 from ..policy import DEFAULT_POLICY, TransportPolicy
+from ..urls import UnsafeURL, connect, is_loopback_host
 from .errors import COMFYUI, START_HINT, rejection_error
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -118,7 +119,9 @@ class ComfyUIClient:
 
     def events(self, client_id: str, *, connect_timeout: float | None = None) -> ComfyEventStream:
         """A connected websocket event stream for this client_id (use as a context manager)."""
-        stream = ComfyEventStream(self.base_url, client_id, connect_timeout=connect_timeout or self.timeout)
+        stream = ComfyEventStream(
+            self.base_url, client_id, connect_timeout=connect_timeout or self.timeout, policy=self.policy
+        )
         stream.connect()
         return stream
 
@@ -215,10 +218,18 @@ class EventStreamClosed(ProtocolError):
 class ComfyEventStream:
     """A websocket session on /ws?clientId=..., yielding parsed events."""
 
-    def __init__(self, base_url: str, client_id: str, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        *,
+        connect_timeout: float = 10.0,
+        policy: TransportPolicy = DEFAULT_POLICY,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         self.connect_timeout = connect_timeout
+        self.policy = policy
         self._socket: websocket.WebSocket | None = None
 
     @property
@@ -229,9 +240,21 @@ class ComfyEventStream:
         return urllib.parse.urlunsplit((scheme, parts.netloc, parts.path + "/ws", query, ""))
 
     def connect(self) -> None:
+        parts = urllib.parse.urlsplit(self.url)
         try:
+            # The address policy as for HTTP: a plain ws:// socket is opened by it; wss:// is
+            # left to websocket-client (it wraps the socket itself) once the host has passed.
+            options: dict[str, Any] = {}
+            if parts.scheme == "ws":
+                address = (parts.hostname or "", parts.port or 80)
+                options["socket"] = connect(address, self.connect_timeout, online_access=self.policy.online_access)
+            elif not self.policy.online_access and not is_loopback_host(parts.hostname or ""):
+                raise UnsafeURL(f"{parts.hostname} is not on this machine and Blender's online access is off")
             # No Origin header: ComfyUI's origin guard rejects an Origin that differs from Host.
-            sock = websocket.create_connection(self.url, timeout=self.connect_timeout, suppress_origin=True)
+            # No redirects: websocket-client would follow them to any host.
+            sock = websocket.create_connection(
+                self.url, timeout=self.connect_timeout, suppress_origin=True, redirect_limit=0, **options
+            )
             # Announcing preview metadata makes previews carry their prompt_id (binary type 4).
             sock.send(json.dumps({"type": "feature_flags", "data": {"supports_preview_metadata": True}}))
         except (OSError, websocket.WebSocketException, ValueError) as exc:
@@ -245,6 +268,11 @@ class ComfyEventStream:
         """The next event, or None if nothing useful arrived within `timeout` seconds."""
         if self._socket is None:
             raise EventStreamClosed(f"the event stream of {self.base_url} is not connected")
+        # A frame must be whole within its own deadline: one dripped a byte at a time would
+        # otherwise hold the job past every check (the watchdog shuts the socket).
+        clock = Deadline(timeout + self.connect_timeout)
+        clock.watch(self._socket)
+        WATCHDOG.arm(clock)
         try:
             self._socket.settimeout(timeout)
             opcode, payload = self._socket.recv_data()
@@ -252,7 +280,13 @@ class ComfyEventStream:
             return None
         except (OSError, websocket.WebSocketException) as exc:
             self.close()
+            if clock.fired:
+                raise EventStreamClosed(
+                    f"ComfyUI at {self.base_url} sent an event too slowly; polling instead"
+                ) from exc
             raise EventStreamClosed(f"the event stream of ComfyUI at {self.base_url} dropped: {exc}") from exc
+        finally:
+            WATCHDOG.disarm(clock)
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             self.close()
             raise EventStreamClosed(f"ComfyUI at {self.base_url} closed the event stream")

@@ -239,3 +239,14 @@ def test_litellm_html_page_for_the_video_is_not_kept(servers, tmp_path):
     with pytest.raises(ProtocolError, match="not a video: it begins with '<!DOCTYPE html>"):
         video_run(hostile, tmp_path)
     assert not list((tmp_path / "takes").iterdir())
+
+
+def test_comfyui_event_stream_follows_no_redirect(servers):
+    from shotcaller.backends.base import BackendUnreachable
+
+    hostile, other = servers
+    hostile.on("GET", "/ws", Attack("ws-redirect", "credentials", "answer", "redirect", "{other}/ws"))
+    client = ComfyUIClient(hostile.url, 1.0, policy=TransportPolicy(**TEST_POLICY))
+    with pytest.raises(BackendUnreachable, match="event stream"):
+        client.events("c1")
+    assert other.requests == []
