@@ -37,9 +37,9 @@ class ServerJob:
         self.deadline_seconds = deadline_seconds
         self._clock = clock
         self._ends_at = clock() + deadline_seconds
-        self._cancel: Callable[[], None] | None = None
+        self._cancel: Callable[[], object] | None = None
 
-    def started(self, cancel_on_server: Callable[[], None]) -> None:
+    def started(self, cancel_on_server: Callable[[], object]) -> None:
         """A job now exists on the server; `cancel_on_server` stops it (it may raise BackendError)."""
         self._cancel = cancel_on_server
 
