@@ -2,7 +2,8 @@
 
 Every client (ComfyUI, Wan2GP, LiteLLM) sends every request through backends/exchange.py under
 one of these. The defaults are safe: loopback only, redirects within the same origin, answers of
-a few MiB, downloads up to 4 GiB, a job of at most 4 hours (a long final video on a slow GPU).
+a few MiB, inline base64 images up to 64 MiB, downloads up to 4 GiB, a job of at most 4 hours
+(a long final video on a slow GPU).
 Per server they come from the server's entry in the preferences (`from_options`).
 """
 
@@ -19,6 +20,7 @@ DEFAULT_ANSWER_MB = 8  # JSON and text answers, event-stream lines
 DEFAULT_DOWNLOAD_MB = 4096  # downloaded files and base64 payloads
 DEFAULT_JOB_MINUTES = 240.0
 DEFAULT_DOWNLOAD_MINUTES = 60.0
+BASE64_FACTOR = 8  # an inline base64 image may be this many times the answer limit
 
 WHERE_TO_RAISE = "Preferences > Add-ons > Shotcaller > the server's entry"
 
@@ -65,8 +67,9 @@ class TransportPolicy:
 
     @property
     def base64_bytes(self) -> int:
-        """The longest base64 text of one payload: the decoded bytes are a download."""
-        return self.download_bytes * 4 // 3 + 4
+        """The longest base64 text of one inline payload (an image in a JSON answer): BASE64_FACTOR
+        times the answer limit, 64 MiB by default, raised with Max answer."""
+        return BASE64_FACTOR * self.answer_bytes
 
     def answer_limit_text(self) -> str:
         return f"{describe_bytes(self.answer_bytes)} (Max answer, in {WHERE_TO_RAISE})"

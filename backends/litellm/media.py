@@ -15,6 +15,7 @@ from ..exchange import TooLarge, check_handed_back
 from ..files import Verify, write_atomically
 from ..http import ErrorAnswer, multipart, read_all, read_init_image, send, stream
 from ..numbers import finite
+from ..policy import BASE64_FACTOR, describe_bytes
 from .errors import LITELLM, snippet
 from .transport import ProxyTransport
 
@@ -86,8 +87,9 @@ class MediaRequests(ProxyTransport):
             if item.get("b64_json"):
                 if len(item["b64_json"]) > self.policy.base64_bytes:
                     raise TooLarge(
-                        f"LiteLLM at {self.base_url} sent an image larger than the limit of"
-                        f" {self.policy.download_limit_text()}",
+                        f"LiteLLM at {self.base_url} sent an inline image larger than the limit of"
+                        f" {describe_bytes(self.policy.base64_bytes)} of base64 ({BASE64_FACTOR} x"
+                        f" {self.policy.answer_limit_text()})",
                         hint="Nothing was saved; if the image is genuine, raise the limit.",
                     )
                 try:

@@ -157,12 +157,16 @@ def test_litellm_handed_back_image_url(where, online, expected, servers, tmp_pat
     assert all("authorization" not in h for h in other.headers_seen())
 
 
-def test_litellm_base64_payload_past_the_limit(servers, tmp_path):
+@pytest.mark.parametrize(
+    ("quads", "words"), [(540 * 1024, "inline image larger than the limit of 2 MiB"), (1024 * 1024, "larger than")]
+)
+def test_litellm_base64_payload_past_the_limit(quads, words, servers, tmp_path):
     hostile, _ = servers
-    hostile.on("POST", "/v1/images/generations", image_answer(b64_json="QUFB" * (1024 * 1024)))
+    hostile.on("POST", "/v1/images/generations", image_answer(b64_json="QUFB" * quads))
     client = LiteLLMClient(hostile.url, KEY, timeout=2.0, policy=TransportPolicy(**TEST_POLICY))
-    with pytest.raises(Exception, match="larger than the limit"):
+    with pytest.raises(exchange.TooLarge, match=words) as caught:
         client.generate_images("m", "a fox")
+    assert "Max answer" in str(caught.value)
 
 
 # --- LiteLLM's backend: the job deadline, numbers, errors on the way out ---------------------------
