@@ -325,7 +325,7 @@ class LiteLLMBackend(Backend):
             model,
             spec,
             size=job.size or size,
-            seconds=int(job.seconds or seconds),
+            seconds=_whole(job.seconds, seconds),
             prompt=spec.prompt,
             init_image=bool(spec.init_image),
         )
@@ -435,6 +435,11 @@ def _image_extension(image: GeneratedImage) -> str:
         if ext in (".png", ".jpg", ".jpeg", ".webp"):
             return ext
     return ".png"
+
+
+def _whole(text: str, default: int) -> int:
+    """A provider's "8" as 8; anything else (empty, "1e999", "eight") as what was asked for."""
+    return int(text) if text.strip().isdigit() and len(text.strip()) < 6 else default
 
 
 def _progress(fraction: float, message: str) -> Progress:
