@@ -578,7 +578,8 @@ def test_broken_templates_are_sentences_for_the_ui_and_leave_the_rest(refused_ur
 
 def test_too_long_shots_are_refused_before_anything_is_sent(refused_url: str, tmp_path: Path):
     backend = ComfyUIBackend("local", refused_url)  # a request would fail as unreachable
-    with pytest.raises(InvalidRequest, match=r"at most 121 frames and shot 'Lighthouse' has 200") as caught:
+    too_long = r"at most 7\.6 s \(121 frames at 16 fps\) and shot 'Lighthouse' lasts 12\.5 s \(200 frames\)"
+    with pytest.raises(InvalidRequest, match=too_long) as caught:
         backend.run(wan_request(tmp_path, frame_count=200), Recorder(), threading.Event())
     assert "split" in caught.value.hint
     sound = GenerationRequest(
@@ -587,7 +588,7 @@ def test_too_long_shots_are_refused_before_anything_is_sent(refused_url: str, tm
         output_dir=str(tmp_path),
         file_stem="rain",
     )
-    with pytest.raises(InvalidRequest, match="at most 47 seconds"):
+    with pytest.raises(InvalidRequest, match=r"at most 47\.0 s and shot '.*' lasts 60\.0 s"):
         backend.run(sound, Recorder(), threading.Event())
 
 
