@@ -7,14 +7,17 @@ from typing import Any
 import bpy
 from bpy.app.handlers import persistent
 
+from . import lazy
 from .properties import ACTIVE_STATUSES
 from .sequencer import compat
-from .session import current_session
 
 
 @persistent
 def on_load_post(*_args: Any) -> None:
-    session = current_session()
+    submission = lazy.loaded("submission")
+    if submission is not None:
+        submission.forget_waiting()  # shots still to submit belonged to the file that was closed
+    session = lazy.current_session()
     running = set(session.jobs) if session is not None else set()
     for scene in bpy.data.scenes:
         if scene.sequence_editor is None:

@@ -7,14 +7,16 @@ plain `Settings` copy handed to the core hides them from repr and logs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from .panels.details import region_chars, wrapped
-from .routing.registry import InstanceConfig
 from .sequencer import compat
+
+if TYPE_CHECKING:
+    from .routing.registry import InstanceConfig
 
 ADDON_PACKAGE = __package__ or "shotcaller"
 DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
@@ -100,6 +102,12 @@ class SHOTCALLER_PG_instance(bpy.types.PropertyGroup):
     test_state: EnumProperty(name="Test", items=TEST_ITEMS, default="NONE", options={"SKIP_SAVE"})
     test_report: StringProperty(name="Test result", description="What the last Test found", options={"SKIP_SAVE"})
     test_token: StringProperty(options={"HIDDEN", "SKIP_SAVE"})  # finds this entry again when its test ends
+    # The transport policy's per-server limits (backends/policy.py); `min` refuses what cannot work.
+    job_minutes: FloatProperty(
+        name="Job deadline (min)", default=240.0, min=1.0, description="A job not finished by then is cancelled"
+    )
+    max_download_mb: IntProperty(name="Max download (MB)", default=4096, min=1, description="Largest file taken")
+    max_answer_mb: IntProperty(name="Max answer (MB)", default=8, min=1, description="Largest JSON or text answer")
     models: StringProperty(
         name="Media models",
         description="LiteLLM image and video models, comma-separated as name=media/quality "
@@ -283,6 +291,9 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
                 wrapped(box, line, region_chars(context))
             for prop in ("slots", "rate_limit_per_minute", "vram_gb", "locality"):
                 box.prop(item, prop)
+            limits = box.row(align=True)
+            for prop in ("job_minutes", "max_download_mb", "max_answer_mb"):
+                limits.prop(item, prop)
             costs = box.row(align=True)
             costs.prop(item, "cost_per_second")
             costs.prop(item, "cost_per_shot")
@@ -313,7 +324,7 @@ def _draw_address_note(layout: bpy.types.UILayout, item: SHOTCALLER_PG_instance,
 
 
 def _draw_template_problems(layout: bpy.types.UILayout, width: int) -> None:
-    from .session import current_session
+    from .lazy import current_session
 
     session = current_session()
     if session is None:
@@ -323,7 +334,13 @@ def _draw_template_problems(layout: bpy.types.UILayout, width: int) -> None:
 
 
 def _instance_config(item: SHOTCALLER_PG_instance) -> InstanceConfig:
-    options: dict[str, Any] = {}
+    from .routing.registry import InstanceConfig  # the core: imported on first use, not at register
+
+    options: dict[str, Any] = {
+        "job_minutes": item.job_minutes,
+        "max_download_mb": item.max_download_mb,
+        "max_answer_mb": item.max_answer_mb,
+    }
     if item.api_key:
         options["api_key"] = item.api_key
     if item.template_folder:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import queue
 import time
+from collections import deque
 from collections.abc import Callable
 
 import bpy
 
-from . import background, previews
+from . import background, previews, submission
 from .jobs.events import (
     TERMINAL_EVENTS,
     JobCancelled,
@@ -33,7 +34,11 @@ from .submission import find_shot_strip
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.2
-DRAIN_BUDGET_SECONDS = 0.02  # keep each UI tick short so Blender stays responsive
+BACKLOG_TICK_SECONDS = 0.03  # events were left for the next tick: come back after about two frames
+# A 60 fps frame is 16.7 ms, and Blender draws in it too: a drain applies events for at most this
+# long. Everything slow (writing previews, routing, downloads) happens on other threads.
+DRAIN_BUDGET_SECONDS = 0.003
+LANDINGS_PER_DRAIN = 1  # placing a take loads its file's header: one per drain keeps the drain short
 
 EventListener = Callable[[JobEvent, str], None]  # (event, what happened on the timeline)
 
@@ -41,18 +46,22 @@ EventListener = Callable[[JobEvent, str], None]  # (event, what happened on the 
 def drain(
     session: Session | None = None, budget_seconds: float = DRAIN_BUDGET_SECONDS, on_event: EventListener | None = None
 ) -> int:
-    """Apply queued events until the queue is empty or the time budget is spent. Returns how many."""
+    """Apply queued events until the queue is empty, the time budget is spent or a second take
+    would be placed. Returns how many were applied."""
     session = session or current_session()
     if session is None:
         return 0
     deadline = time.monotonic() + budget_seconds
-    applied = 0
-    newest_previews: dict[str, tuple[bytes, str]] = {}  # one file write per shot per drain, not per frame
-    while True:
-        try:
-            event = session.events.get_nowait()
-        except queue.Empty:
-            break
+    applied = landings = 0
+    newest_previews: dict[str, tuple[bytes, str]] = {}  # one frame per shot per drain, not one per event
+    events = _take_all(session.events)  # one lock for the whole drain, not one per event
+    while events:
+        event = events.popleft()
+        if isinstance(event, JobSucceeded):
+            if landings >= LANDINGS_PER_DRAIN:
+                events.appendleft(event)
+                break
+            landings += 1
         if isinstance(event, JobProgress) and event.preview_image:
             newest_previews[event.shot_id] = (event.preview_image, event.preview_format)
         outcome = apply_event(session, event)
@@ -61,11 +70,33 @@ def drain(
             on_event(event, outcome)
         if time.monotonic() >= deadline:
             break
-    for shot_id, (image, image_format) in newest_previews.items():
-        previews.show(shot_id, image, image_format)
-    if applied:
+    if events:
+        _put_back(session.events, events)
+    previews.offer_many(newest_previews)  # written on the previews thread
+    swapped = previews.swap_ready()
+    if applied or swapped:
         redraw_sequencers()
     return applied
+
+
+def _take_all(events: queue.Queue[JobEvent]) -> deque[JobEvent]:
+    with events.mutex:
+        taken: deque[JobEvent] = events.queue  # type: ignore[attr-defined]
+        events.queue = deque()  # type: ignore[attr-defined]
+        return taken
+
+
+def _put_back(events: queue.Queue[JobEvent], left: deque[JobEvent]) -> None:
+    """Return what a drain did not apply to the front of the queue, in order, so it is applied next
+    (and `has_work` sees it)."""
+    with events.mutex:
+        left.extend(events.queue)  # type: ignore[attr-defined]
+        events.queue = left  # type: ignore[attr-defined]
+        events.not_empty.notify()
+
+
+def has_backlog(session: Session | None) -> bool:
+    return session is not None and not session.events.empty()
 
 
 def apply_event(session: Session, event: JobEvent) -> str:
@@ -129,8 +160,12 @@ def tick() -> float | None:
     try:
         drain(session)
         background.drain()
+        if submission.waiting():
+            submission.continue_submitting()  # a large batch, a slice per tick
     except Exception:  # a timer that raises is silently dropped by Blender: log and keep going
         log.exception("Shotcaller could not apply an event")
+    if has_backlog(session) or submission.waiting():
+        return BACKLOG_TICK_SECONDS
     if (session is not None and session.has_work()) or background.has_work():
         return TICK_SECONDS
     return None

@@ -13,7 +13,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .base import BackendError
 
@@ -26,6 +26,9 @@ _WINDOWS_RESERVED = {
     *(f"COM{i}" for i in range(1, 10)),
     *(f"LPT{i}" for i in range(1, 10)),
 }
+
+
+Verify = Callable[[str], None]  # looks at a complete temporary file; raises to refuse it
 
 
 class DiskFull(BackendError):
@@ -69,11 +72,11 @@ def _current_umask() -> int:
 FILE_MODE = 0o666 & ~_current_umask()
 
 
-def write_atomically(chunks: Iterable[bytes], destination: str) -> int:
-    """Stream chunks to a temporary sibling, fsync, then rename onto destination.
+def write_atomically(chunks: Iterable[bytes], destination: str, *, verify: Verify | None = None) -> int:
+    """Stream chunks to a temporary sibling, fsync, `verify` it, then rename onto destination.
 
-    Returns the number of bytes written. On any failure the temporary file is
-    removed and the destination is untouched.
+    Returns the number of bytes written. On any failure (a limit passed, a media check refused,
+    the disk full) the temporary file is removed and the destination is untouched.
     """
     directory = os.path.dirname(os.path.abspath(destination))
     try:
@@ -91,6 +94,8 @@ def write_atomically(chunks: Iterable[bytes], destination: str) -> int:
                 written += len(chunk)
             handle.flush()
             os.fsync(handle.fileno())
+        if verify is not None:
+            verify(temporary)
         os.replace(temporary, destination)
     except OSError as exc:
         with contextlib.suppress(OSError):

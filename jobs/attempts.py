@@ -43,7 +43,7 @@ class InterruptedOnServer(BackendError):
     kind = "interrupted"
 
 
-@dataclass
+@dataclass(eq=False)  # a job is itself: the scheduler's queue finds and removes it by identity, not by its fields
 class JobState:
     job_id: str
     spec: ShotSpec  # the settings it runs with: smaller than submitted after a step-down
@@ -61,6 +61,14 @@ class JobState:
     last_oom: str = ""  # where it last ran out of memory, to say why settings stepped down
     last_error: BackendError | None = None
     decision_log: DecisionLog | None = None  # the project's log; None: the scheduler's own
+    expected_seconds: float = 0.0  # its run time as routed at submission: the dispatch order (longest first)
+    started_at: float = 0.0  # wall clock when its first attempt started on a server (0: none did)
+    ran_seconds: float = 0.0  # how long its attempts ran, failed ones included
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """For a failed or cancelled shot's event: when it started and how long it ran."""
+        return {"started_at": self.started_at, "seconds": round(self.ran_seconds, 3)}
 
 
 def remember_failure(

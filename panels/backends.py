@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bpy
 
+from ..lazy import current_session
 from ..sequencer import compat
-from ..session import current_session
 from .details import region_chars, wrapped
 
 

@@ -11,6 +11,7 @@ the new names wherever they exist.
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
 import bpy
@@ -87,6 +88,17 @@ def all_strips(sequence_editor: Any) -> Any:
     if hasattr(sequence_editor, "strips_all"):
         return sequence_editor.strips_all
     return sequence_editor.sequences_all
+
+
+def strip_spans(strips: Any) -> tuple[array, array, array]:
+    """Channel, first frame and end frame (exclusive) of every strip in a collection, read in three
+    bulk calls: far cheaper than reading three attributes per strip from Python."""
+    count = len(strips)
+    channels, starts, ends = (array("i", bytes(4 * count)) for _ in range(3))
+    strips.foreach_get("channel", channels)
+    strips.foreach_get("left_handle" if NEW_TIMING else "frame_final_start", starts)
+    strips.foreach_get("right_handle" if NEW_TIMING else "frame_final_end", ends)
+    return channels, starts, ends
 
 
 def strip_parent(sequence_editor: Any, strip: Any) -> Any:

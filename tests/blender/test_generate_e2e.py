@@ -91,7 +91,14 @@ def test_operator_places_takes_and_they_survive_reopening(addon, sequencer_scene
     previews = importlib.import_module(f"{addon.__name__}.previews")
     compat = importlib.import_module(f"{addon.__name__}.sequencer.compat")
     shot_ids = [s.shotcaller.shot_id for s in compat.all_strips(sequencer_scene.sequence_editor) if s.type == "COLOR"]
-    assert all(previews.has_preview(shot_id) for shot_id in shot_ids)  # the sampler's live frames reached the panel
+    # The sampler's live frames were written off the main thread; nothing drew them (headless), so
+    # none was swapped in until a panel asks for one: then the next drain shows it.
+    assert previews.flush()
+    assert all(previews.ready_path(shot_id) and os.path.isfile(previews.ready_path(shot_id)) for shot_id in shot_ids)
+    assert not any(previews.has_preview(shot_id) for shot_id in shot_ids)
+    previews.icon_id(shot_ids[0])
+    pump.drain()
+    assert previews.has_preview(shot_ids[0]) and not previews.has_preview(shot_ids[1])
 
     film = tmp_path / "film.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(film))

@@ -266,6 +266,38 @@ def test_cancel_while_queued_never_runs(tmp_path, schedulers):
     assert [c.file_stem for c in backend.calls] == ["a"]
 
 
+def test_cancel_all_is_one_pass_over_the_queue(tmp_path, schedulers, monkeypatch):
+    """1000 queued jobs: every one ends cancelled, and no job is compared with another (the old
+    cancel-all searched the queue once per job: jobs x queue comparisons)."""
+    from shotcaller.jobs.attempts import JobState
+
+    gate = threading.Event()
+    scheduler = Scheduler([ScriptedBackend("local", block=gate)])
+    schedulers.append(scheduler)
+    ids = [scheduler.submit(spec(shot_id=f"shot{i:08d}"), str(tmp_path), f"s{i}") for i in range(1000)]
+    comparisons = []
+    original = JobState.__eq__
+    monkeypatch.setattr(JobState, "__eq__", lambda a, b: comparisons.append(1) or original(a, b))
+    assert scheduler.cancel_all() == 1000
+    assert comparisons == []
+    finished, _ = run_all(scheduler, ids)  # the one running sees its cancel while it waits on the gate
+    gate.set()
+    assert all(isinstance(event, JobCancelled) for event in finished.values())
+    assert scheduler.active_count == 0
+
+
+def test_cancel_many_ignores_unknown_and_repeated_ids(tmp_path, schedulers):
+    gate = threading.Event()
+    scheduler = Scheduler([ScriptedBackend("local", block=gate)])
+    schedulers.append(scheduler)
+    first = scheduler.submit(spec(), str(tmp_path), "a")
+    second = scheduler.submit(spec(shot_id="shot0002bbbb"), str(tmp_path), "b")
+    assert scheduler.cancel_many([second, second, "no-such-job"]) == 1
+    assert isinstance(run_to_end(scheduler, second)[-1], JobCancelled)
+    gate.set()
+    assert isinstance(run_to_end(scheduler, first)[-1], JobSucceeded)
+
+
 def test_workers_are_bounded_per_instance(tmp_path, schedulers):
     gate = threading.Event()
     backend = ScriptedBackend("local", block=gate, max_concurrent=2)
@@ -383,7 +415,8 @@ def test_every_binding_is_written_to_the_decision_log(tmp_path, schedulers):
         ("routed", 2, "box-b"),
         ("no_route", 0, None),
     ]
-    assert records[1]["candidates"][0]["reason"].startswith("already failed this job")
+    excluded = records[1]["rejected"]["excluded"]  # rejections are grouped by filter
+    assert excluded["reason"].startswith("already failed this job") and excluded["where"] == ["box-a/t2v"]
 
 
 def test_each_job_logs_to_its_own_projects_decision_log(tmp_path, schedulers):
