@@ -156,9 +156,9 @@ class Loop:
         self.landing_drains: list[float] = []  # drains that placed a take (Blender opens the movie)
         self.ticks: list[float] = []
         self.controls: list[float] = []
-        self._drain, self._land = pump.drain, pump._land_take
+        self._drain, self._land = pump.drain, pump.takes.land_take
         self._landed = False
-        pump.drain, pump._land_take = self._timed_drain, self._flag_landing
+        pump.drain, pump.takes.land_take = self._timed_drain, self._flag_landing
 
     def _flag_landing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         self._landed = True
@@ -178,7 +178,7 @@ class Loop:
             samples.clear()
 
     def restore(self) -> None:
-        self.pump.drain, self.pump._land_take = self._drain, self._land
+        self.pump.drain, self.pump.takes.land_take = self._drain, self._land
 
     def run(self, until: Callable[[], bool], timeout: float) -> float:
         """Tick until `until()` or the timeout; returns the seconds it took."""

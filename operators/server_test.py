@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 import bpy
 from bpy.props import IntProperty
 
-from .. import background, pump
-from ..backends.server_check import ServerCheck, check_server
 from ..preferences import ADDON_PACKAGE, _instance_config
-from ..session import BackendSettings, build_instances
+
+if TYPE_CHECKING:
+    from ..backends.server_check import ServerCheck
 
 
 def _prefs(context: bpy.types.Context):  # type: ignore[no-untyped-def]
@@ -36,6 +37,11 @@ class PREFERENCES_OT_shotcaller_instance_test(bpy.types.Operator):
     index: IntProperty(name="Server", default=0, min=0)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        # The core (the backend clients, the session) is imported when a server is tested, not at register.
+        from .. import background, pump
+        from ..backends.server_check import check_server
+        from ..session import BackendSettings, build_instances
+
         prefs = _prefs(context)
         if prefs is None or not 0 <= self.index < len(prefs.instances):
             self.report({"ERROR"}, "There is no such server in the list.")

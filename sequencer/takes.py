@@ -11,13 +11,15 @@ import json
 import os
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 
-from ..jobs.events import JobSucceeded
 from . import compat, status_colours
 from .timeline import PlacementError, picture_size, place_take
+
+if TYPE_CHECKING:
+    from ..jobs.events import JobSucceeded
 
 
 def scene_of(shot: Any) -> Any:
