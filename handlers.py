@@ -10,16 +10,18 @@ from typing import Any
 import bpy
 from bpy.app.handlers import persistent
 
-from .jobs.journal import JOURNAL_NAME
+from . import lazy
 from .properties import ACTIVE_STATUSES
 from .sequencer import compat
-from .session import current_session
 
 log = logging.getLogger(__name__)
 
 
 @persistent
 def on_load_post(*_args: Any) -> None:
+    submission = lazy.loaded("submission")
+    if submission is not None:
+        submission.forget_waiting()  # shots still to submit belonged to the file that was closed
     followed = 0
     for scene in bpy.data.scenes:
         if scene.sequence_editor is None:
@@ -28,7 +30,7 @@ def on_load_post(*_args: Any) -> None:
             followed += _recover(scene)
         except Exception:  # a broken journal must never stop a file from opening
             log.exception("Shotcaller could not follow up the jobs of scene '%s'", scene.name)
-        session = current_session()
+        session = lazy.current_session()  # after _recover: the jobs it followed up are running
         running = set(session.jobs) if session is not None else set()
         for strip in compat.all_strips(scene.sequence_editor):
             shot = strip.shotcaller
@@ -43,6 +45,7 @@ def on_load_post(*_args: Any) -> None:
 
 
 def _recover(scene: Any) -> int:
+    from .jobs.journal import JOURNAL_NAME
     from .preferences import current_settings
     from .recovery import recover_jobs
     from .submission import project_journal, takes_folder

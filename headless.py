@@ -12,18 +12,29 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import bpy
 
 from . import pump
 from .backends.files import write_atomically
-from .jobs.events import TERMINAL_EVENTS, JobEvent, JobFailed, JobRouted, JobStarted, JobSucceeded, describe
+from .jobs.events import (
+    TERMINAL_EVENTS,
+    JobEvent,
+    JobFailed,
+    JobProgress,
+    JobRouted,
+    JobStarted,
+    JobSucceeded,
+    describe,
+)
 from .preferences import DEFAULT_URLS, current_settings, parse_media_models
 from .recovery import recover_jobs
 from .routing.registry import InstanceConfig
 from .sequencer import compat
-from .submission import is_take_strip, submit_strips
+from .shots import closest_name
+from .submission import find_shot_strip, is_take_strip, submit_strips
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -32,9 +43,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="Generate Shotcaller shots without the UI.",
     )
     parser.add_argument("--quality", choices=("draft", "final"), default="draft")
-    parser.add_argument("--shots", nargs="+", metavar="NAME", help="strip names (default: every shot with a prompt)")
+    parser.add_argument(
+        "--shots",
+        nargs="+",
+        metavar="NAME",
+        help="strip names (exact, or any case); an unknown name stops the run before anything starts "
+        "(default: every shot with a prompt)",
+    )
+    parser.add_argument("--list", action="store_true", help="print the scene's shots with status and takes, and exit")
     parser.add_argument("--scene", help="scene name (default: the active scene)")
-    parser.add_argument("--comfyui-url", help="overrides the preferences")
+    parser.add_argument("--comfyui-url", help="the ComfyUI server; replaces the preferences' ComfyUI servers")
     parser.add_argument(
         "--server",
         action="append",
@@ -91,16 +109,28 @@ def main(argv: list[str]) -> int:
     if scene.sequence_editor is None:
         print(f"shotcaller: scene '{scene.name}' has no sequencer strips", file=sys.stderr)
         return 2
-    strips = _pick_strips(scene, args.shots)
-    reports = {strip.name: ShotReport(strip.name) for strip in strips}
-    missing = [name for name in args.shots or [] if name not in reports]
-    for name in missing:
-        reports[name] = ShotReport(name, error=f"no strip named '{name}' in scene '{scene.name}'")
+    if args.list:
+        for line in shot_list(scene):
+            print(line, flush=True)
+        return 0
+    try:
+        strips, skipped = pick_strips(scene, args.shots)
+    except UnknownShot as exc:
+        print(f"shotcaller: {exc}", file=sys.stderr)
+        return 2
+    reports = {strip.name: ShotReport(strip.name, shot_id=strip.shotcaller.shot_id) for strip in strips}
+    for name, why in skipped:
+        print(f"shotcaller: skipped '{name}': {why}", flush=True)
+        reports[name] = ShotReport(name, status="skipped", error=why)
 
     settings = current_settings()
     overrides: dict[str, Any] = {}
+    where = "Shotcaller's preferences"  # where the server addresses came from, for hints
     if args.comfyui_url:
-        overrides["comfyui_url"] = args.comfyui_url
+        others = tuple(config for config in settings.instances if config.kind != "comfyui")
+        comfyui = InstanceConfig(kind="comfyui", url=args.comfyui_url.strip(), slots=settings.jobs_per_server)
+        overrides["comfyui_url"], overrides["instances"] = args.comfyui_url, (comfyui, *others)
+        where = "the command line (--comfyui-url)"
     if args.templates:
         overrides["template_folder"] = os.path.abspath(args.templates)
     if args.output_dir:
@@ -111,6 +141,7 @@ def main(argv: list[str]) -> int:
         except ValueError as exc:
             print(f"shotcaller: {exc}", file=sys.stderr)
             return 2
+        where = "the command line (--server)"
     if args.allow_cloud:
         scene.shotcaller_project.allow_cloud = True
     if args.online_access and not bpy.app.online_access:
@@ -119,6 +150,11 @@ def main(argv: list[str]) -> int:
         else:
             bpy.context.preferences.system.use_online_access = True
     settings = dataclasses.replace(settings, **overrides)
+    for line in server_lines(settings, where):
+        print(line, flush=True)
+
+    def explain(text: str) -> str:
+        return text.replace("Shotcaller's preferences", where) if where != "Shotcaller's preferences" else text
 
     # Jobs a killed run left on a server are followed up first: their shots are not generated again.
     recovery = recover_jobs(scene, settings, regenerate_if_lost=True) if strips else None
@@ -134,7 +170,7 @@ def main(argv: list[str]) -> int:
     outcome = submit_strips(scene, to_submit, args.quality, settings) if to_submit else None
     if outcome is not None:
         for problem in outcome.problems + outcome.warnings:
-            print(f"shotcaller: {problem}", flush=True)
+            print(f"shotcaller: {explain(problem)}", flush=True)
         for strip_name, job_id in outcome.submitted:
             report = reports[strip_name]
             report.job_id, report.status, report.submitted_at = job_id, "queued", time.time()
@@ -142,14 +178,15 @@ def main(argv: list[str]) -> int:
             report = reports[strip.name]
             report.shot_id = strip.shotcaller.shot_id
             if not report.job_id:
-                report.status, report.error = "failed", strip.shotcaller.message or " ".join(outcome.problems)
-    elif not strips:
+                report.status = "failed"
+                report.error = explain(strip.shotcaller.message or " ".join(outcome.problems))
+    else:
         print("shotcaller: no shot with a prompt to generate", flush=True)
 
     session = outcome.session if outcome is not None and outcome.session is not None else None
     session = session or (recovery.session if recovery is not None else None)
     if session is not None:
-        _run_until_done(session, reports, args.timeout)
+        _run_until_done(session, reports, args.timeout, explain)
 
     if args.report:
         _write_report(args.report, scene, args.quality, reports)
@@ -160,9 +197,96 @@ def main(argv: list[str]) -> int:
         else:
             print("shotcaller: --save given but this .blend was never saved; nothing written", file=sys.stderr)
             return 2
-    generated = sum(1 for r in reports.values() if r.status == "done")
-    print(f"shotcaller: {generated} of {len(reports)} shot(s) got a take", flush=True)
-    return 0 if reports and generated == len(reports) else 1
+    wanted = [r for r in reports.values() if r.status != "skipped"]
+    generated = sum(1 for r in wanted if r.status == "done")
+    left_out = f"; {len(skipped)} skipped" if skipped else ""
+    print(f"shotcaller: {generated} of {len(wanted)} shot(s) got a take{left_out}", flush=True)
+    return 0 if wanted and generated == len(wanted) else 1
+
+
+class UnknownShot(ValueError):
+    """A --shots name matches no strip of the scene; the message lists the names and the closest one."""
+
+
+def _shot_strips(scene: Any) -> list[Any]:
+    strips = [s for s in compat.all_strips(scene.sequence_editor) if not is_take_strip(s)]
+    return sorted(strips, key=lambda s: (compat.left_handle(s), s.channel, s.name))
+
+
+def pick_strips(scene: Any, names: list[str] | None) -> tuple[list[Any], list[tuple[str, str]]]:
+    """(the shots to generate, (name, why) for each one left out). Raises UnknownShot before anything runs."""
+    everything = list(compat.all_strips(scene.sequence_editor))
+    if names:
+        candidates, unknown = [], []
+        for name in names:
+            found = next((s for s in everything if s.name == name), None)
+            if found is None:
+                same = [s for s in everything if s.name.casefold() == name.casefold()]
+                found = same[0] if len(same) == 1 else None
+            if found is None:
+                unknown.append(name)
+            elif found not in candidates:
+                candidates.append(found)
+        if unknown:
+            raise UnknownShot(_unknown_message(scene, unknown))
+    else:
+        candidates = _shot_strips(scene)
+    picked, skipped = [], []
+    for strip in candidates:
+        why = skip_reason(scene, strip)
+        if why:
+            skipped.append((strip.name, why))
+        else:
+            picked.append(strip)
+    return picked, skipped
+
+
+def skip_reason(scene: Any, strip: Any) -> str:
+    """Why `strip` is not generated ("" when it is)."""
+    shot = strip.shotcaller
+    if is_take_strip(strip):
+        owner = find_shot_strip(scene, shot.take_of)
+        return f"it is a take of shot '{owner.name}', not a shot" if owner is not None else "it is a take, not a shot"
+    if not shot.prompt.strip():
+        return "it has no prompt (write one in the sidebar's Shot panel)"
+    if shot.media in {"audio", "music"} and not compat.HAS_AUDIO:
+        return f"it is a {shot.media} shot and this Blender build has no audio support to place it"
+    return ""
+
+
+def _unknown_message(scene: Any, unknown: list[str]) -> str:
+    names = [s.name for s in _shot_strips(scene)]
+    parts = []
+    for name in unknown:
+        closest = closest_name(name, names)
+        parts.append(f"no shot named '{name}'" + (f" (closest: '{closest}')" if closest else ""))
+    listed = ", ".join(f"'{name}'" for name in names) or "(none)"
+    return f"{'; '.join(parts)} in scene '{scene.name}'. Its shots: {listed}. Nothing was generated."
+
+
+def shot_list(scene: Any) -> list[str]:
+    """--list: one line per shot with its frames, media, status and takes."""
+    strips = _shot_strips(scene)
+    lines = [f"shotcaller: scene '{scene.name}': {len(strips)} strip(s) that are not takes"]
+    for strip in strips:
+        shot = strip.shotcaller
+        status = shot.bl_rna.properties["status"].enum_items[shot.status].name
+        count = len(shot.takes)
+        takes = f"{count} take{'s' if count != 1 else ''}"
+        if 0 <= shot.active_take < count:
+            takes += f" (take {shot.active_take + 1} in the edit)"
+        prompt = shot.prompt.strip() or "(no prompt: skipped)"
+        frames = f"{compat.left_handle(strip)}-{compat.right_handle(strip) - 1}"
+        lines.append(f"  {strip.name}: frames {frames}, {shot.media}, {status}, {takes}; {prompt}")
+    return lines
+
+
+def server_lines(settings: Any, where: str) -> list[str]:
+    """Which servers this run uses and where their addresses came from (hints name the same place)."""
+    configs = [c for c in settings.instances if c.enabled] or (
+        [InstanceConfig(kind="comfyui", url=settings.comfyui_url)] if settings.comfyui_url else []
+    )
+    return [f"shotcaller: {c.kind} server {c.url} (from {where})" for c in configs]
 
 
 def _server(value: str, args: argparse.Namespace) -> InstanceConfig:
@@ -178,21 +302,19 @@ def _server(value: str, args: argparse.Namespace) -> InstanceConfig:
     return InstanceConfig(kind=kind, url=url.strip(), options=options)
 
 
-def _pick_strips(scene: Any, names: list[str] | None) -> list[Any]:
-    strips = [s for s in compat.all_strips(scene.sequence_editor) if not is_take_strip(s)]
-    if names:
-        wanted = set(names)
-        return [s for s in strips if s.name in wanted]
-    return sorted((s for s in strips if s.shotcaller.prompt.strip()), key=lambda s: (compat.left_handle(s), s.channel))
-
-
-def _run_until_done(session: Any, reports: dict[str, ShotReport], timeout: float) -> None:
+def _run_until_done(
+    session: Any, reports: dict[str, ShotReport], timeout: float, explain: Callable[[str], str] = str
+) -> None:
     by_job = {r.job_id: r for r in reports.values() if r.job_id}
     pending = set(by_job)
     deadline = time.monotonic() + timeout
+    last_line: dict[str, str] = {}  # per job: progress events repeat (previews, node and sampler updates)
 
     def on_event(event: JobEvent, outcome: str) -> None:
-        print(describe(event) + (f" -> {outcome}" if outcome else ""), flush=True)
+        line = explain(describe(event) + (f" -> {outcome}" if outcome else ""))
+        if not (isinstance(event, JobProgress) and last_line.get(event.job_id) == line):
+            print(line, flush=True)
+        last_line[event.job_id] = line
         report = by_job.get(event.job_id)
         if report is None:
             return
@@ -211,11 +333,13 @@ def _run_until_done(session: Any, reports: dict[str, ShotReport], timeout: float
             if not placed:
                 report.error = outcome
         elif isinstance(event, JobFailed):
-            report.status, report.error, report.finished_at = "failed", event.text, time.time()
+            report.status, report.error, report.finished_at = "failed", explain(event.text), time.time()
         elif isinstance(event, TERMINAL_EVENTS):
             report.status, report.finished_at = "cancelled", time.time()
         if isinstance(event, TERMINAL_EVENTS):
             pending.discard(event.job_id)
+            if not isinstance(event, JobSucceeded):  # a failed or cancelled shot ran too: say for how long
+                report.seconds = round(report.finished_at - report.submitted_at, 3)
 
     cancelled_at: float | None = None
     while pending:
@@ -229,7 +353,10 @@ def _run_until_done(session: Any, reports: dict[str, ShotReport], timeout: float
             cancelled_at = now
         elif cancelled_at is not None and now > cancelled_at + 30:
             for job_id in pending:
-                by_job[job_id].status, by_job[job_id].error = "failed", "timed out; the server did not stop"
+                report = by_job[job_id]
+                report.status, report.error = "failed", "timed out; the server did not stop"
+                report.finished_at = time.time()
+                report.seconds = round(report.finished_at - report.submitted_at, 3)
             return
         time.sleep(0.05)
 

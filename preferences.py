@@ -7,12 +7,16 @@ plain `Settings` copy handed to the core hides them from repr and logs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from .routing.registry import InstanceConfig
+from .panels.details import region_chars, wrapped
+from .sequencer import compat
+
+if TYPE_CHECKING:
+    from .routing.registry import InstanceConfig
 
 ADDON_PACKAGE = __package__ or "shotcaller"
 DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
@@ -71,6 +75,15 @@ def parse_media_models(text: str) -> list[dict[str, str]]:
     return models
 
 
+TEST_ITEMS = [
+    ("NONE", "Not tested", ""),
+    ("RUNNING", "Testing", ""),
+    ("OK", "Reachable", ""),
+    ("FAILED", "Not reachable", ""),
+]
+TEST_ICONS = {"NONE": "NETWORK_DRIVE", "RUNNING": "TIME", "OK": "CHECKMARK", "FAILED": "ERROR"}
+
+
 class SHOTCALLER_PG_instance(bpy.types.PropertyGroup):
     """One backend server in a pool."""
 
@@ -78,7 +91,7 @@ class SHOTCALLER_PG_instance(bpy.types.PropertyGroup):
     kind: EnumProperty(name="Kind", items=KIND_ITEMS, default="comfyui")
     name: StringProperty(name="Name", description="How the instance is called in routing reasons (e.g. gpu-box-2)")
     url: StringProperty(name="URL", default=DEFAULT_COMFYUI_URL)
-    slots: IntProperty(name="Slots", default=1, min=1, max=32, description="Jobs it runs at once")
+    slots: IntProperty(name="Jobs at once", default=1, min=1, max=32, description="How many shots it generates at once")
     rate_limit_per_minute: IntProperty(name="Jobs per minute", default=0, min=0, description="0: no limit")
     vram_gb: FloatProperty(name="VRAM (GB)", default=0.0, min=0.0, description="0: ask the server")
     cost_per_second: FloatProperty(name="Cost per second", default=0.0, min=0.0)
@@ -86,6 +99,15 @@ class SHOTCALLER_PG_instance(bpy.types.PropertyGroup):
     locality: EnumProperty(name="Where", items=LOCALITY_ITEMS, default="AUTO")
     api_key: StringProperty(name="API key", subtype="PASSWORD", description="Kept in your preferences, never in files")
     template_folder: StringProperty(name="Templates", subtype="DIR_PATH", description="Extra ComfyUI templates")
+    test_state: EnumProperty(name="Test", items=TEST_ITEMS, default="NONE", options={"SKIP_SAVE"})
+    test_report: StringProperty(name="Test result", description="What the last Test found", options={"SKIP_SAVE"})
+    test_token: StringProperty(options={"HIDDEN", "SKIP_SAVE"})  # finds this entry again when its test ends
+    # The transport policy's per-server limits (backends/policy.py); `min` refuses what cannot work.
+    job_minutes: FloatProperty(
+        name="Job deadline (min)", default=240.0, min=1.0, description="A job not finished by then is cancelled"
+    )
+    max_download_mb: IntProperty(name="Max download (MB)", default=4096, min=1, description="Largest file taken")
+    max_answer_mb: IntProperty(name="Max answer (MB)", default=8, min=1, description="Largest JSON or text answer")
     models: StringProperty(
         name="Media models",
         description="LiteLLM image and video models, comma-separated as name=media/quality "
@@ -98,7 +120,7 @@ class SHOTCALLER_UL_instances(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):  # type: ignore[no-untyped-def]
         row = layout.row(align=True)
         row.prop(item, "enabled", text="")
-        row.label(text=item.name or item.url, icon="NETWORK_DRIVE")
+        row.label(text=item.name or item.url, icon=TEST_ICONS.get(item.test_state, "NETWORK_DRIVE"))
         row.label(text=dict((k, n) for k, n, _ in KIND_ITEMS)[item.kind])
 
 
@@ -134,13 +156,73 @@ class PREFERENCES_OT_shotcaller_instance_remove(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def _status_colours_changed(prefs: ShotcallerPreferences, _context: bpy.types.Context) -> None:
+    from .sequencer import status_colours
+
+    status_colours.show_all(prefs.status_colours)
+
+
+def _first_comfyui(prefs: Any) -> Any:
+    return next((item for item in prefs.instances if item.kind == "comfyui"), None)
+
+
+def _first_comfyui_url(prefs: Any) -> str:
+    item = _first_comfyui(prefs)
+    return str(item.url) if item is not None else DEFAULT_COMFYUI_URL
+
+
+def _ensure_first_comfyui(prefs: Any) -> Any:
+    item = _first_comfyui(prefs)
+    if item is None:
+        item = prefs.instances.add()
+        item.kind, item.url = "comfyui", DEFAULT_COMFYUI_URL
+        prefs.instances.move(len(prefs.instances) - 1, 0)
+        item = prefs.instances[0]
+    return item
+
+
+def _set_first_comfyui_url(prefs: Any, value: str) -> None:
+    _ensure_first_comfyui(prefs).url = value
+
+
+def _first_comfyui_slots(prefs: Any) -> int:
+    item = _first_comfyui(prefs)
+    return int(item.slots) if item is not None else 1
+
+
+def _set_first_comfyui_slots(prefs: Any, value: int) -> None:
+    _ensure_first_comfyui(prefs).slots = value
+
+
+def migrate_single_url(prefs: Any) -> bool:
+    """Older versions kept one ComfyUI address (and its 'Jobs per server') apart from the list: make it the
+    list's first entry, once. Their stored values outlive the properties that now alias the list."""
+    storage = prefs.bl_system_properties_get() if hasattr(prefs, "bl_system_properties_get") else prefs
+    if storage is None:
+        return False
+    url, jobs = storage.get("comfyui_url"), storage.get("jobs_per_server")
+    for key in ("comfyui_url", "jobs_per_server"):
+        if key in storage:
+            del storage[key]
+    if not isinstance(url, str) or not url.strip() or _first_comfyui(prefs) is not None:
+        return False
+    item = _ensure_first_comfyui(prefs)
+    item.url = url.strip()
+    if isinstance(jobs, int) and jobs > 0:
+        item.slots = jobs
+    return True
+
+
 class ShotcallerPreferences(bpy.types.AddonPreferences):
     bl_idname = ADDON_PACKAGE
 
+    # The first ComfyUI server of the list under its old names, for scripts and older setups: the
+    # list is the one place servers are set (an empty list means ComfyUI at DEFAULT_COMFYUI_URL).
     comfyui_url: StringProperty(
         name="ComfyUI URL",
-        default=DEFAULT_COMFYUI_URL,
-        description="The one ComfyUI server used while the server list below is empty",
+        description="The first ComfyUI server of the list (setting it adds one when there is none)",
+        get=_first_comfyui_url,
+        set=_set_first_comfyui_url,
     )
     template_folder: StringProperty(
         name="Extra templates",
@@ -151,13 +233,26 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
         name="Takes folder",
         default=DEFAULT_OUTPUT_FOLDER,
         subtype="DIR_PATH",
+        options=compat.BLEND_RELATIVE_PATH,
         description="Where generated files go; // means next to the .blend file",
     )
     jobs_per_server: IntProperty(
-        name="Jobs per server", default=1, min=1, max=16, description="How many shots one server generates at once"
+        name="Jobs at once",
+        min=1,
+        max=32,
+        description="How many shots the first ComfyUI server generates at once (its 'Jobs at once')",
+        get=_first_comfyui_slots,
+        set=_set_first_comfyui_slots,
     )
     instances: CollectionProperty(type=SHOTCALLER_PG_instance)
     active_instance: IntProperty(default=0)
+    status_colours: BoolProperty(
+        name="Status colours on shot strips",
+        default=True,
+        description="Show each shot's status on the timeline through its strip's colour tag "
+        "(off: strips keep their own colour tag)",
+        update=_status_colours_changed,
+    )
     writing_model: StringProperty(
         name="Writing model", default="gpt-4o-mini", description="LiteLLM model for prompt enhancement and scripts"
     )
@@ -170,6 +265,7 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
         column = layout.column()
         column.prop(self, "output_folder")
         column.prop(self, "template_folder")
+        column.prop(self, "status_colours")
         column.separator()
         column.label(text="Servers (several per kind make a pool, balanced by load)")
         row = column.row()
@@ -179,13 +275,25 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
             buttons.operator("preferences.shotcaller_instance_add", text=label, icon="ADD").kind = kind
         buttons.operator("preferences.shotcaller_instance_remove", text="", icon="REMOVE")
         if not len(self.instances):
-            column.prop(self, "comfyui_url")
-            column.prop(self, "jobs_per_server")
+            column.label(text=f"No servers yet: Shotcaller uses ComfyUI at {DEFAULT_COMFYUI_URL}", icon="INFO")
         elif 0 <= self.active_instance < len(self.instances):
             item = self.instances[self.active_instance]
             box = column.box()
-            for prop in ("name", "kind", "url", "slots", "rate_limit_per_minute", "vram_gb", "locality"):
+            for prop in ("name", "kind", "url"):
                 box.prop(item, prop)
+            _draw_address_note(box, item, region_chars(context))
+            test = box.row()
+            test.operator(
+                "preferences.shotcaller_instance_test", text="Test", icon="PLUGIN"
+            ).index = self.active_instance
+            test.label(text=item.bl_rna.properties["test_state"].enum_items[item.test_state].name)
+            for line in item.test_report.splitlines():
+                wrapped(box, line, region_chars(context))
+            for prop in ("slots", "rate_limit_per_minute", "vram_gb", "locality"):
+                box.prop(item, prop)
+            limits = box.row(align=True)
+            for prop in ("job_minutes", "max_download_mb", "max_answer_mb"):
+                limits.prop(item, prop)
             costs = box.row(align=True)
             costs.prop(item, "cost_per_second")
             costs.prop(item, "cost_per_shot")
@@ -200,21 +308,39 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
         column.prop(self, "transcription_model")
         if not bpy.app.online_access:
             column.label(text="Online access is off: only servers on this machine are used", icon="INFO")
-        _draw_template_problems(column)
+        _draw_template_problems(column, region_chars(context))
 
 
-def _draw_template_problems(layout: bpy.types.UILayout) -> None:
-    from .session import current_session
+def _draw_address_note(layout: bpy.types.UILayout, item: SHOTCALLER_PG_instance, width: int) -> None:
+    """Say so when the address has a path or fragment Shotcaller drops (a browser's or an endpoint's address)."""
+    from .backends.urls import UnsafeURL, server_root
+
+    try:
+        note = server_root(item.url, item.kind)[1]
+    except UnsafeURL as exc:
+        note = str(exc)
+    if note:
+        wrapped(layout, note, width, icon="INFO")
+
+
+def _draw_template_problems(layout: bpy.types.UILayout, width: int) -> None:
+    from .lazy import current_session
 
     session = current_session()
     if session is None:
         return
     for problem in session.problems():
-        layout.label(text=problem, icon="ERROR")
+        wrapped(layout, problem, width, icon="ERROR")
 
 
 def _instance_config(item: SHOTCALLER_PG_instance) -> InstanceConfig:
-    options: dict[str, Any] = {}
+    from .routing.registry import InstanceConfig  # the core: imported on first use, not at register
+
+    options: dict[str, Any] = {
+        "job_minutes": item.job_minutes,
+        "max_download_mb": item.max_download_mb,
+        "max_answer_mb": item.max_answer_mb,
+    }
     if item.api_key:
         options["api_key"] = item.api_key
     if item.template_folder:
@@ -243,7 +369,7 @@ def current_settings(context: bpy.types.Context | None = None) -> Settings:
         return Settings()
     prefs = addon.preferences
     return Settings(
-        comfyui_url=prefs.comfyui_url,
+        comfyui_url=prefs.comfyui_url,  # the first ComfyUI of the list, or the default when the list is empty
         template_folder=prefs.template_folder,
         output_folder=prefs.output_folder,
         jobs_per_server=prefs.jobs_per_server,
@@ -269,4 +395,11 @@ CLASSES = (
     PREFERENCES_OT_shotcaller_instance_remove,
     ShotcallerPreferences,
 )
-register, unregister = bpy.utils.register_classes_factory(CLASSES)
+_register_classes, unregister = bpy.utils.register_classes_factory(CLASSES)
+
+
+def register() -> None:
+    _register_classes()  # type: ignore[has-type]
+    addon = bpy.context.preferences.addons.get(ADDON_PACKAGE)
+    if addon is not None and addon.preferences is not None:
+        migrate_single_url(addon.preferences)

@@ -50,9 +50,44 @@ STATE_ITEMS = [
 ]
 
 
+def _seed_typed(shot: SHOTCALLER_PG_shot, _context: bpy.types.Context) -> None:
+    """A seed someone sets by hand is one they want kept: typing it locks it."""
+    if not shot.seed_locked and not _seed_guard:
+        shot.seed_locked = True
+
+
+_seed_guard = False  # set while Shotcaller itself rolls a random seed
+
+
+def roll_seed(shot: SHOTCALLER_PG_shot, seed: int) -> None:
+    """Set a seed Shotcaller picked, without locking it."""
+    global _seed_guard
+    _seed_guard = True
+    try:
+        shot.seed = seed
+    finally:
+        _seed_guard = False
+
+
+def _active_take_changed(shot: SHOTCALLER_PG_shot, _context: bpy.types.Context) -> None:
+    from .sequencer import takes
+
+    takes.show_active_take(shot)
+
+
+def _shot_list_clicked(view: SHOTCALLER_PG_shot_list, _context: bpy.types.Context) -> None:
+    """A click on a row of the Shots list selects that shot's strip and makes it the active one."""
+    scene = view.id_data
+    strips = compat.all_strips(scene.sequence_editor) if scene.sequence_editor else []
+    if 0 <= view.active_index < len(strips):
+        from .sequencer import takes
+
+        takes.select_only(scene, strips[view.active_index])
+
+
 class SHOTCALLER_PG_take(bpy.types.PropertyGroup):
     take_id: StringProperty(name="Take ID")
-    filepath: StringProperty(name="File", subtype="FILE_PATH")
+    filepath: StringProperty(name="File", subtype="FILE_PATH", options=compat.BLEND_RELATIVE_PATH)
     strip_name: StringProperty(name="Strip", description="The strip showing this take on the timeline")
     media: StringProperty(name="Media")
     quality: StringProperty(name="Quality")
@@ -62,11 +97,16 @@ class SHOTCALLER_PG_take(bpy.types.PropertyGroup):
     seed: IntProperty(name="Seed")
     reason: StringProperty(name="Why this backend")
     parameters: StringProperty(name="Parameters", description="The exact parameters sent, as JSON")
-    record_path: StringProperty(name="Record", subtype="FILE_PATH")
+    record_path: StringProperty(name="Record", subtype="FILE_PATH", options=compat.BLEND_RELATIVE_PATH)
     generation_seconds: FloatProperty(name="Generation time", unit="TIME_ABSOLUTE")
     cost: FloatProperty(name="Cost", min=0.0, description="What the take cost, as its service reported it")
     cost_source: StringProperty(name="Cost from", description="Where the cost comes from")
     created: StringProperty(name="Created")
+    # The take's own picture size and the frame it fills (cropped to fill, never letterboxed).
+    take_width: IntProperty(name="Take width")
+    take_height: IntProperty(name="Take height")
+    frame_width: IntProperty(name="Frame width")
+    frame_height: IntProperty(name="Frame height")
 
 
 class SHOTCALLER_PG_shot(bpy.types.PropertyGroup):
@@ -74,7 +114,12 @@ class SHOTCALLER_PG_shot(bpy.types.PropertyGroup):
     prompt: StringProperty(name="Prompt", description="What the shot should show")
     negative_prompt: StringProperty(name="Negative prompt", description="What the shot must not show")
     media: EnumProperty(name="Media", items=MEDIA_ITEMS, default="video")
-    seed: IntProperty(name="Seed", min=0, default=0)
+    seed: IntProperty(name="Seed", min=0, default=0, update=_seed_typed)
+    seed_locked: BoolProperty(
+        name="Lock seed",
+        default=False,
+        description="Keep this seed for every Generate; unlocked, each Generate picks a new random seed",
+    )
     use_scene_resolution: BoolProperty(
         name="Scene resolution", default=True, description="Generate at the scene's output resolution"
     )
@@ -87,13 +132,36 @@ class SHOTCALLER_PG_shot(bpy.types.PropertyGroup):
         name="Pin backend", description="Only use this backend instance or kind (empty: let Shotcaller choose)"
     )
     take_of: StringProperty(name="Take of", description="Set on take strips: the shot ID they were made for")
+    take_id: StringProperty(name="Take ID", description="Set on take strips: which of the shot's takes they show")
     status: EnumProperty(name="Status", items=STATUS_ITEMS, default="NONE")
     progress: FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")
     message: StringProperty(name="Message")
     routing_reason: StringProperty(name="Routing")
+    hint: StringProperty(name="Hint", description="What to do about the last failure")
+    backend_used: StringProperty(name="Backend", description="Where the last job went")
+    candidates: StringProperty(name="Alternatives", description="Every candidate considered, as JSON")
+    user_color_tag: StringProperty(name="Own colour tag", description="The strip's colour tag before status colours")
     job_id: StringProperty(name="Job")
+    last_quality: EnumProperty(name="Last quality", items=QUALITY_ITEMS, default="draft")
     takes: CollectionProperty(type=SHOTCALLER_PG_take)
-    active_take: IntProperty(name="Active take", default=-1)
+    active_take: IntProperty(
+        name="Active take", default=-1, update=_active_take_changed, description="The take seen in the edit"
+    )
+
+
+SHOT_FILTER_ITEMS = [
+    ("ALL", "All", "Every shot of the scene"),
+    ("FAILED", "Failed", "Shots whose last generation failed or was interrupted"),
+    ("RUNNING", "Running", "Shots queued or generating"),
+    ("NOT_GENERATED", "Not generated", "Shots without a take yet"),
+]
+
+
+class SHOTCALLER_PG_shot_list(bpy.types.PropertyGroup):
+    """The Shots panel's filter and cursor (saved with the scene)."""
+
+    show: EnumProperty(name="Show", items=SHOT_FILTER_ITEMS, default="ALL")
+    active_index: IntProperty(name="Shot", default=-1, update=_shot_list_clicked)
 
 
 class SHOTCALLER_PG_project(bpy.types.PropertyGroup):
@@ -150,7 +218,13 @@ class SHOTCALLER_PG_writing(bpy.types.PropertyGroup):
     transcribe_message: StringProperty(name="Message")
 
 
-CLASSES = (SHOTCALLER_PG_take, SHOTCALLER_PG_shot, SHOTCALLER_PG_project, SHOTCALLER_PG_writing)
+CLASSES = (
+    SHOTCALLER_PG_take,
+    SHOTCALLER_PG_shot,
+    SHOTCALLER_PG_shot_list,
+    SHOTCALLER_PG_project,
+    SHOTCALLER_PG_writing,
+)
 
 
 def register() -> None:
@@ -158,12 +232,15 @@ def register() -> None:
         bpy.utils.register_class(cls)
     compat.strip_type().shotcaller = PointerProperty(type=SHOTCALLER_PG_shot)
     bpy.types.Scene.shotcaller_project = PointerProperty(type=SHOTCALLER_PG_project)
+    bpy.types.Scene.shotcaller_shots = PointerProperty(type=SHOTCALLER_PG_shot_list)
     bpy.types.Scene.shotcaller_writing = PointerProperty(type=SHOTCALLER_PG_writing)
 
 
 def unregister() -> None:
     if hasattr(bpy.types.Scene, "shotcaller_writing"):
         del bpy.types.Scene.shotcaller_writing
+    if hasattr(bpy.types.Scene, "shotcaller_shots"):
+        del bpy.types.Scene.shotcaller_shots
     if hasattr(bpy.types.Scene, "shotcaller_project"):
         del bpy.types.Scene.shotcaller_project
     strip_type = compat.strip_type()

@@ -7,17 +7,15 @@ events through the same function.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import time
+from collections import deque
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
 
 import bpy
 
-from . import background, previews
+from . import background, previews, submission
 from .jobs.events import (
     TERMINAL_EVENTS,
     JobCancelled,
@@ -28,14 +26,19 @@ from .jobs.events import (
     JobStarted,
     JobSucceeded,
 )
-from .sequencer.timeline import PlacementError, place_take
+from .panels.text import candidates_json
+from .sequencer import status_colours, takes
 from .session import JobContext, Session, current_session
 from .submission import find_shot_strip
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.2
-DRAIN_BUDGET_SECONDS = 0.02  # keep each UI tick short so Blender stays responsive
+BACKLOG_TICK_SECONDS = 0.03  # events were left for the next tick: come back after about two frames
+# A 60 fps frame is 16.7 ms, and Blender draws in it too: a drain applies events for at most this
+# long. Everything slow (writing previews, routing, downloads) happens on other threads.
+DRAIN_BUDGET_SECONDS = 0.003
+LANDINGS_PER_DRAIN = 1  # placing a take loads its file's header: one per drain keeps the drain short
 
 EventListener = Callable[[JobEvent, str], None]  # (event, what happened on the timeline)
 
@@ -43,18 +46,22 @@ EventListener = Callable[[JobEvent, str], None]  # (event, what happened on the 
 def drain(
     session: Session | None = None, budget_seconds: float = DRAIN_BUDGET_SECONDS, on_event: EventListener | None = None
 ) -> int:
-    """Apply queued events until the queue is empty or the time budget is spent. Returns how many."""
+    """Apply queued events until the queue is empty, the time budget is spent or a second take
+    would be placed. Returns how many were applied."""
     session = session or current_session()
     if session is None:
         return 0
     deadline = time.monotonic() + budget_seconds
-    applied = 0
-    newest_previews: dict[str, tuple[bytes, str]] = {}  # one file write per shot per drain, not per frame
-    while True:
-        try:
-            event = session.events.get_nowait()
-        except queue.Empty:
-            break
+    applied = landings = 0
+    newest_previews: dict[str, tuple[bytes, str]] = {}  # one frame per shot per drain, not one per event
+    events = _take_all(session.events)  # one lock for the whole drain, not one per event
+    while events:
+        event = events.popleft()
+        if isinstance(event, JobSucceeded):
+            if landings >= LANDINGS_PER_DRAIN:
+                events.appendleft(event)
+                break
+            landings += 1
         if isinstance(event, JobProgress) and event.preview_image:
             newest_previews[event.shot_id] = (event.preview_image, event.preview_format)
         outcome = apply_event(session, event)
@@ -63,11 +70,33 @@ def drain(
             on_event(event, outcome)
         if time.monotonic() >= deadline:
             break
-    for shot_id, (image, image_format) in newest_previews.items():
-        previews.show(shot_id, image, image_format)
-    if applied:
+    if events:
+        _put_back(session.events, events)
+    previews.offer_many(newest_previews)  # written on the previews thread
+    swapped = previews.swap_ready()
+    if applied or swapped:
         redraw_sequencers()
     return applied
+
+
+def _take_all(events: queue.Queue[JobEvent]) -> deque[JobEvent]:
+    with events.mutex:
+        taken: deque[JobEvent] = events.queue  # type: ignore[attr-defined]
+        events.queue = deque()  # type: ignore[attr-defined]
+        return taken
+
+
+def _put_back(events: queue.Queue[JobEvent], left: deque[JobEvent]) -> None:
+    """Return what a drain did not apply to the front of the queue, in order, so it is applied next
+    (and `has_work` sees it)."""
+    with events.mutex:
+        left.extend(events.queue)  # type: ignore[attr-defined]
+        events.queue = left  # type: ignore[attr-defined]
+        events.not_empty.notify()
+
+
+def has_backlog(session: Session | None) -> bool:
+    return session is not None and not session.events.empty()
 
 
 def apply_event(session: Session, event: JobEvent) -> str:
@@ -86,6 +115,8 @@ def apply_event(session: Session, event: JobEvent) -> str:
     if isinstance(event, JobRouted):
         shot.status, shot.routing_reason = "QUEUED", event.explanation
         shot.message = f"queued on {event.backend}" + (f" (attempt {event.attempt})" if event.attempt > 1 else "")
+        shot.backend_used, shot.hint = f"{event.backend} with {event.template}", ""
+        shot.candidates = candidates_json(event.candidates)
     elif isinstance(event, JobStarted):
         shot.status, shot.message = "RUNNING", f"generating on {event.backend}"
     elif isinstance(event, JobProgress):
@@ -93,73 +124,14 @@ def apply_event(session: Session, event: JobEvent) -> str:
         if event.message:
             shot.message = event.message
     elif isinstance(event, JobSucceeded):
-        return _land_take(scene, strip, event)
+        return takes.land_take(scene, strip, event)
     elif isinstance(event, JobFailed):
-        shot.status, shot.message, shot.job_id = "FAILED", event.text, ""
+        shot.status, shot.message, shot.hint, shot.job_id = "FAILED", event.text, event.hint, ""
     elif isinstance(event, JobCancelled):
         shot.status, shot.message, shot.job_id = "CANCELLED", event.message, ""
+    if not isinstance(event, JobProgress):
+        status_colours.show(strip)
     return ""
-
-
-def _land_take(scene: Any, strip: Any, event: JobSucceeded) -> str:
-    shot = strip.shotcaller
-    take = event.take
-    number = len(shot.takes) + 1
-    record = shot.takes.add()
-    record.take_id = take.take_id
-    record.filepath = take.primary_file
-    record.media = take.media.value
-    record.quality = take.quality.value
-    record.backend = f"{take.backend_kind} '{take.backend_instance}'"
-    record.template = take.template
-    record.model = take.model
-    record.seed = take.seed
-    record.reason = take.routing_reason
-    record.parameters = json.dumps(take.parameters, sort_keys=True, default=str)
-    record.record_path = event.record_path
-    record.generation_seconds = take.generation_seconds
-    record.cost, record.cost_source = take.cost, take.cost_source
-    if take.cost > 0:
-        add_spending(scene, take.backend_kind, take.cost)
-    record.created = datetime.fromtimestamp(take.finished_at or time.time()).isoformat(timespec="seconds")
-    shot.active_take = len(shot.takes) - 1
-    shot.job_id, shot.progress = "", 1.0
-    try:
-        segments = take.parameters.get("segments")
-        placed = place_take(scene, strip, take.primary_file, take.media, f"{strip.name} take {number}", segments)
-    except PlacementError as exc:
-        shot.status, shot.message = "FAILED", f"take {number} saved but not placed: {exc}"
-        return shot.message
-    placed.shotcaller.take_of = shot.shot_id
-    record.strip_name = placed.name
-    shot.status = "DONE"
-    shot.message = f"take {number} on channel {placed.channel} ({take.generation_seconds:.1f} s)"
-    if take.cost_source == "cache":
-        shot.message = (
-            f"take {number} on channel {placed.channel}: an identical request's take, reused (nothing generated)"
-        )
-    elif take.recovered:
-        shot.message = f"recovered from {recovered_from(take)}: take {number} on channel {placed.channel}"
-    return f"placed '{placed.name}' on channel {placed.channel}" + (" (recovered)" if take.recovered else "")
-
-
-def recovered_from(take: Any) -> str:
-    """'ComfyUI at http://127.0.0.1:8188': the server a recovered take was fetched from."""
-    url = str(take.parameters.get("server_url") or "")
-    name = {"comfyui": "ComfyUI", "wan2gp": "Wan2GP", "litellm": "LiteLLM"}.get(take.backend_kind, take.backend_kind)
-    return f"{name} at {url}" if url else f"{name} '{take.backend_instance}'"
-
-
-def add_spending(scene: Any, backend_kind: str, cost: float) -> None:
-    """The project's spending as the services reported it, kept in the .blend (the journal keeps it too)."""
-    project = scene.shotcaller_project
-    project.spent += cost
-    try:
-        per_backend = json.loads(project.spent_by_backend or "{}")
-    except ValueError:
-        per_backend = {}
-    per_backend[backend_kind] = round(float(per_backend.get(backend_kind, 0.0)) + cost, 6)
-    project.spent_by_backend = json.dumps(per_backend, sort_keys=True)
 
 
 def _orphaned(event: JobEvent, context: JobContext) -> str:
@@ -188,8 +160,12 @@ def tick() -> float | None:
     try:
         drain(session)
         background.drain()
+        if submission.waiting():
+            submission.continue_submitting()  # a large batch, a slice per tick
     except Exception:  # a timer that raises is silently dropped by Blender: log and keep going
         log.exception("Shotcaller could not apply an event")
+    if has_backlog(session) or submission.waiting():
+        return BACKLOG_TICK_SECONDS
     if (session is not None and session.has_work()) or background.has_work():
         return TICK_SECONDS
     return None

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from .backends.base import Backend
-from .backends.urls import check_service_url
+from .backends.policy import TransportPolicy
+from .backends.urls import check_service_url, server_root
 from .jobs.events import JobEvent
 from .jobs.scheduler import InstanceReport, Scheduler
 from .routing.decision_log import DecisionLog
@@ -73,6 +74,11 @@ class BackendSettings:
 BackendFactory = Callable[[InstanceConfig, BackendSettings], Backend]
 
 
+def transport_policy(config: InstanceConfig, settings: BackendSettings) -> TransportPolicy:
+    """The server's limits (its entry's options) under Blender's online access; a bad limit raises."""
+    return TransportPolicy.from_options(config.options, online_access=settings.online_access)
+
+
 def _comfyui(config: InstanceConfig, settings: BackendSettings) -> Backend:
     from .backends.comfyui.backend import ComfyUIBackend
 
@@ -81,7 +87,11 @@ def _comfyui(config: InstanceConfig, settings: BackendSettings) -> Backend:
         if folder.strip():
             template_dirs.append(folder.strip())
     return ComfyUIBackend(
-        instance_id=config.name, base_url=config.url, template_dirs=template_dirs, max_concurrent=config.slots
+        instance_id=config.name,
+        base_url=config.url,
+        template_dirs=template_dirs,
+        max_concurrent=config.slots,
+        policy=transport_policy(config, settings),
     )
 
 
@@ -89,7 +99,9 @@ def _wan2gp(config: InstanceConfig, settings: BackendSettings) -> Backend:
     from .backends.wan2gp.backend import Wan2GPBackend
 
     # One generation at a time whatever the slots say: the server refuses a second one.
-    return Wan2GPBackend(config.name, config.url, vram_gb=config.vram_gb or None)
+    return Wan2GPBackend(
+        config.name, config.url, vram_gb=config.vram_gb or None, policy=transport_policy(config, settings)
+    )
 
 
 def _litellm(config: InstanceConfig, settings: BackendSettings) -> Backend:
@@ -133,6 +145,9 @@ def build_instances(settings: BackendSettings) -> tuple[list[tuple[Backend, Inst
                 raise ValueError(f"unknown backend kind '{config.kind}' (known: {known})")
             url = config.url
             if url:
+                url, note = server_root(url, config.kind)  # a browser's or an endpoint's address: its root
+                if note:
+                    problems.append(f"{service} {config.name or config.url}: {note}")
                 url = check_service_url(url, online_access=settings.online_access, service=service)
             config = replace(config, url=url, name=_instance_name(config, taken), slots=max(1, config.slots))
             built.append((factory(config, settings), config))
@@ -158,6 +173,7 @@ class JobContext:
     strip_name: str
     quality: str
     submitted_at: float = field(default_factory=time.time)
+    bypass_cache: bool = False  # Redo and Variation: a new take, never a cached copy
 
 
 class Session:

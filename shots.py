@@ -128,3 +128,17 @@ def _plain_error(err: Any) -> str:
     message = str(err.get("msg", "invalid"))
     message = message.removeprefix("Value error, ")
     return f"{field}: {message}" if field else message
+
+
+def closest_name(wanted: str, names: list[str]) -> str | None:
+    """The name in `names` most like `wanted` (ignoring case), for "did you mean ...?"; None if none is close."""
+    import difflib
+
+    folded = {name.casefold(): name for name in names}
+    if wanted.casefold() in folded:
+        return folded[wanted.casefold()]
+    found = difflib.get_close_matches(wanted.casefold(), list(folded), n=1, cutoff=0.5)
+    if found:
+        return folded[found[0]]
+    contained = [name for key, name in folded.items() if wanted.casefold() in key or key in wanted.casefold()]
+    return contained[0] if contained else None

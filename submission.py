@@ -6,7 +6,10 @@ Shared by the sidebar operator and the headless batch so both behave the same.
 from __future__ import annotations
 
 import os
+import secrets
+import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +19,11 @@ from .backends.files import slug
 from .backends.urls import UnsafeURL
 from .jobs.journal import Journal, JournalError, journal_at
 from .preferences import ADDON_PACKAGE, Settings, current_settings
-from .sequencer import compat
+from .properties import roll_seed
+from .sequencer import compat, status_colours
+from .sequencer import index as strip_index
 from .session import BackendSettings, JobContext, RoutingPolicy, Session, get_session
-from .shots import ShotError, ShotSpec, make_spec, new_shot_id
+from .shots import ShotError, ShotSpec, make_spec
 
 
 @dataclass
@@ -27,38 +32,47 @@ class SubmitOutcome:
     problems: list[str] = field(default_factory=list)  # shots that were not submitted, and why
     warnings: list[str] = field(default_factory=list)  # submitted, but something needs the user's eye
     session: Session | None = None
+    waiting: int = 0  # shots not submitted yet: the pump submits them over the next ticks
 
 
-def is_take_strip(strip: Any) -> bool:
-    return bool(strip.shotcaller.take_of)
+is_take_strip = strip_index.is_take_strip
 
 
 def ensure_shot_ids(scene: Any) -> None:
     """Give every shot a stable id, and a fresh one to copies (Shift+D copies the id too)."""
     seen: set[str] = set()
+    fresh: list[Any] = []
     for strip in sorted(compat.all_strips(scene.sequence_editor), key=lambda s: s.name):
         shot = strip.shotcaller
-        if is_take_strip(strip):
+        if shot.take_of:
             continue
-        if not shot.shot_id or shot.shot_id in seen:
-            if shot.shot_id:  # a copy: it starts its own history
+        shot_id = shot.shot_id
+        if not shot_id or shot_id in seen:
+            if shot_id:  # a copy: it starts its own history
                 shot.takes.clear()
                 shot.active_take = -1
                 shot.status, shot.message, shot.job_id = "NONE", "", ""
-            shot.shot_id = new_shot_id()
-        seen.add(shot.shot_id)
+            fresh.append(shot)
+            continue
+        seen.add(shot_id)
+    if fresh:
+        # The same 128 random bits per id as new_shot_id (uuid4), read in one system call for all of
+        # them: a thousand new strips cost one read, not a thousand.
+        pool = os.urandom(16 * len(fresh)).hex()
+        for n, shot in enumerate(fresh):
+            shot.shot_id = pool[32 * n : 32 * n + 32]
+        strip_index.invalidate(scene)
 
 
-def find_shot_strip(scene: Any, shot_id: str) -> Any | None:
-    if scene is None or scene.sequence_editor is None:
-        return None
-    for strip in compat.all_strips(scene.sequence_editor):
-        if strip.shotcaller.shot_id == shot_id and not is_take_strip(strip):
-            return strip
-    return None
+find_shot_strip = strip_index.find_shot_strip  # constant time: see sequencer/index.py
 
 
-def spec_from_strip(scene: Any, strip: Any, quality: str) -> ShotSpec:
+def random_seed() -> int:
+    """A new seed for a shot (Blender's integer properties hold up to 2**31 - 1)."""
+    return secrets.randbelow(2**31 - 1)
+
+
+def spec_from_strip(scene: Any, strip: Any, quality: str, seed: int | None = None) -> ShotSpec:
     shot = strip.shotcaller
     render = scene.render
     if shot.use_scene_resolution:
@@ -73,7 +87,7 @@ def spec_from_strip(scene: Any, strip: Any, quality: str) -> ShotSpec:
         negative_prompt=shot.negative_prompt,
         media=shot.media,
         quality=quality,
-        seed=shot.seed,
+        seed=shot.seed if seed is None else seed,
         width=max(16, width - width % 2),
         height=max(16, height - height % 2),
         fps=render.fps / render.fps_base,
@@ -143,16 +157,55 @@ def job_context(scene: Any, strip: Any, quality: str) -> dict[str, Any]:
     }
 
 
+SUBMIT_BUDGET_SECONDS = 0.008  # the operator's and each later tick's share of a 60 fps frame
+
+
+@dataclass
+class _Target:
+    """Where a batch's jobs go, decided once, with its first shot that can be submitted."""
+
+    session: Session
+    folder: str
+    policy: RoutingPolicy
+    decision_log: Any
+    journal: Journal | None
+
+
+@dataclass
+class _Batch:
+    """Shots still to submit, by strip name (Blender finds a strip by name in constant time, and a
+    reference to a strip would not survive an undo between two ticks)."""
+
+    scene_name: str
+    names: deque[str]
+    quality: str
+    settings: Settings
+    outcome: SubmitOutcome
+    seed: int | None = None  # Redo's and Variation's seed; None: each unlocked shot rolls its own
+    bypass_cache: bool = False
+    target: _Target | None = None
+    failed: bool = False
+
+
+_batches: list[_Batch] = []  # submitted a slice per tick by the pump (see `continue_submitting`)
+
+
 def submit_strips(
     scene: Any,
     strips: list[Any],
     quality: str,
     settings: Settings | None = None,
+    budget_seconds: float | None = None,
     *,
+    seed: int | None = None,
     bypass_cache: bool = False,
 ) -> SubmitOutcome:
-    """Submit the shots of `strips`. `bypass_cache` (Redo, Regenerate) generates even when an identical
-    request already made a take."""
+    """Submit the shots among `strips`. With a budget (the operator's), stop when it is spent and
+    leave the rest to the pump's next ticks, so 1000 shots never freeze the UI; `outcome.waiting`
+    says how many are left. Without one (headless, tests), submit everything now. A shot whose seed
+    is not locked gets a new random seed (kept on the shot, so Redo repeats it) unless `seed` is
+    given: Redo passes the take's seed, Variation a new one, both with `bypass_cache` so they make a
+    new take, not a cached copy."""
     outcome = SubmitOutcome()
     settings = settings or current_settings()
     shots = [s for s in strips if not is_take_strip(s)]
@@ -160,50 +213,107 @@ def submit_strips(
         outcome.problems.append("No shot strip is selected: select the strips to generate in the Sequencer.")
         return outcome
     ensure_shot_ids(scene)
-    specs: list[tuple[Any, ShotSpec]] = []
-    for strip in shots:
-        if strip.shotcaller.media in {"audio", "music"} and not compat.HAS_AUDIO:
-            message = f"'{strip.name}' is a sound shot, but this Blender build has no audio support to place it"
-            strip.shotcaller.status, strip.shotcaller.message = "FAILED", message
-            outcome.problems.append(message)
-            continue
-        try:
-            specs.append((strip, spec_from_strip(scene, strip, quality)))
-        except ShotError as exc:
-            strip.shotcaller.status, strip.shotcaller.message = "FAILED", str(exc)
-            outcome.problems.append(str(exc))
-    if not specs:
-        return outcome
+    batch = _Batch(scene.name, deque(s.name for s in shots), quality, settings, outcome, seed, bypass_cache)
+    _run(batch, scene, None if budget_seconds is None else time.monotonic() + budget_seconds)
+    if batch.names:
+        _batches.append(batch)
+    return outcome
+
+
+def continue_submitting(budget_seconds: float = SUBMIT_BUDGET_SECONDS) -> int:
+    """The pump's share of submitting: more shots of the waiting batches, within the budget. Returns how
+    many are still waiting."""
+    deadline = time.monotonic() + budget_seconds
+    for batch in list(_batches):
+        scene = bpy.data.scenes.get(batch.scene_name)
+        if scene is None or scene.sequence_editor is None:
+            batch.names.clear()
+        else:
+            _run(batch, scene, deadline)
+        if not batch.names:
+            _batches.remove(batch)
+        if time.monotonic() >= deadline:
+            break
+    return waiting()
+
+
+def waiting() -> int:
+    return sum(len(batch.names) for batch in _batches)
+
+
+def forget_waiting() -> None:
+    """Another file was opened: the waiting shots' strips are not in it."""
+    _batches.clear()
+
+
+def _run(batch: _Batch, scene: Any, deadline: float | None) -> None:
+    outcome, strips = batch.outcome, compat.all_strips(scene.sequence_editor)
+    while batch.names and not batch.failed:
+        strip = strips.get(batch.names.popleft())
+        if strip is not None and not is_take_strip(strip):
+            _submit_one(batch, scene, strip)
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+    outcome.waiting = 0 if batch.failed else len(batch.names)
+    if batch.failed:
+        batch.names.clear()
+
+
+def _submit_one(batch: _Batch, scene: Any, strip: Any) -> None:
+    outcome, quality = batch.outcome, batch.quality
+    shot = strip.shotcaller
+    if shot.media in {"audio", "music"} and not compat.HAS_AUDIO:
+        message = f"'{strip.name}' is a sound shot, but this Blender build has no audio support to place it"
+        shot.status, shot.message = "FAILED", message
+        outcome.problems.append(message)
+        return
+    if batch.seed is None and not shot.seed_locked:
+        roll_seed(shot, random_seed())
     try:
-        session = get_session(backend_settings(settings))
+        spec = spec_from_strip(scene, strip, quality, batch.seed)
+    except ShotError as exc:
+        shot.status, shot.message = "FAILED", str(exc)
+        outcome.problems.append(str(exc))
+        return
+    target = batch.target or _target(batch, scene)
+    if target is None:
+        return
+    shot_folder = os.path.join(target.folder, slug(strip.name))
+    file_stem = f"{slug(strip.name)}_{quality}_{uuid.uuid4().hex[:8]}"
+    job_id = target.session.scheduler.submit(
+        spec,
+        shot_folder,
+        file_stem,
+        policy=target.policy,
+        decision_log=target.decision_log,
+        journal=target.journal,
+        context=job_context(scene, strip, quality),
+        bypass_cache=batch.bypass_cache,
+    )
+    target.session.jobs[job_id] = JobContext(
+        scene.name, spec.shot_id, strip.name, quality, bypass_cache=batch.bypass_cache
+    )
+    shot.job_id, shot.status, shot.progress = job_id, "QUEUED", 0.0
+    shot.message, shot.hint, shot.last_quality = "queued", "", quality
+    status_colours.show(strip)
+    outcome.submitted.append((strip.name, job_id))
+
+
+def _target(batch: _Batch, scene: Any) -> _Target | None:
+    outcome = batch.outcome
+    try:
+        session = get_session(backend_settings(batch.settings))
     except UnsafeURL as exc:
         outcome.problems.append(str(exc))
-        return outcome
+        batch.failed = True
+        return None
     except Exception as exc:  # a broken template folder, say: the message names the file
         outcome.problems.append(f"Shotcaller could not start: {exc}")
-        return outcome
+        batch.failed = True
+        return None
     outcome.session = session
     outcome.warnings.extend(session.problems())  # a broken user template, a server that could not be set up
-    folder = takes_folder(settings)
-    policy = routing_policy(scene)
+    folder = takes_folder(batch.settings)
     decision_log = session.decision_log_at(decision_log_path(folder))
-    journal = project_journal(folder, outcome)
-    for strip, spec in specs:
-        shot_folder = os.path.join(folder, slug(strip.name))
-        file_stem = f"{slug(strip.name)}_{quality}_{uuid.uuid4().hex[:8]}"
-        job_id = session.scheduler.submit(
-            spec,
-            shot_folder,
-            file_stem,
-            policy=policy,
-            decision_log=decision_log,
-            journal=journal,
-            context=job_context(scene, strip, quality),
-            bypass_cache=bypass_cache,
-        )
-        session.jobs[job_id] = JobContext(scene.name, spec.shot_id, strip.name, quality)
-        shot = strip.shotcaller
-        shot.job_id, shot.status, shot.progress = job_id, "QUEUED", 0.0
-        shot.message = "queued"
-        outcome.submitted.append((strip.name, job_id))
-    return outcome
+    batch.target = _Target(session, folder, routing_policy(scene), decision_log, project_journal(folder, outcome))
+    return batch.target

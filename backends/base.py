@@ -23,6 +23,9 @@ class BackendError(Exception):
 
     failover: ClassVar[bool] = True
     kind: ClassVar[str] = "backend_error"
+    # The failure is about the server's address (unreachable, no such endpoint, not this protocol),
+    # not about the template or model: the job does not try that server's other templates.
+    address_failure: bool = False
 
     def __init__(self, message: str, *, hint: str = "", backend: str = "") -> None:
         super().__init__(message)
@@ -37,6 +40,7 @@ class BackendError(Exception):
 
 class BackendUnreachable(BackendError):
     kind = "unreachable"
+    address_failure = True
 
 
 class BackendBusy(BackendError):

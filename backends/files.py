@@ -13,7 +13,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .base import BackendError
 
@@ -26,6 +26,9 @@ _WINDOWS_RESERVED = {
     *(f"COM{i}" for i in range(1, 10)),
     *(f"LPT{i}" for i in range(1, 10)),
 }
+
+
+Verify = Callable[[str], None]  # looks at a complete temporary file; raises to refuse it
 
 
 class DiskFull(BackendError):
@@ -57,11 +60,23 @@ def slug(text: str, *, max_len: int = 40, fallback: str = "shot") -> str:
     return text[:max_len].strip("_") or fallback
 
 
-def write_atomically(chunks: Iterable[bytes], destination: str) -> int:
-    """Stream chunks to a temporary sibling, fsync, then rename onto destination.
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
-    Returns the number of bytes written. On any failure the temporary file is
-    removed and the destination is untouched.
+
+# Read once at import, on the main thread: os.umask can only be read by setting it, and doing that
+# while worker threads create files would race. Files get the user's normal permissions from it
+# (mkstemp's own 0600 would make takes unreadable to the rest of a studio's pipeline).
+FILE_MODE = 0o666 & ~_current_umask()
+
+
+def write_atomically(chunks: Iterable[bytes], destination: str, *, verify: Verify | None = None) -> int:
+    """Stream chunks to a temporary sibling, fsync, `verify` it, then rename onto destination.
+
+    Returns the number of bytes written. On any failure (a limit passed, a media check refused,
+    the disk full) the temporary file is removed and the destination is untouched.
     """
     directory = os.path.dirname(os.path.abspath(destination))
     try:
@@ -72,11 +87,15 @@ def write_atomically(chunks: Iterable[bytes], destination: str) -> int:
     written = 0
     try:
         with os.fdopen(fd, "wb") as handle:
+            if hasattr(os, "fchmod"):  # not on Windows, where mkstemp's files are not private anyway
+                os.fchmod(handle.fileno(), FILE_MODE)
             for chunk in chunks:
                 handle.write(chunk)
                 written += len(chunk)
             handle.flush()
             os.fsync(handle.fileno())
+        if verify is not None:
+            verify(temporary)
         os.replace(temporary, destination)
     except OSError as exc:
         with contextlib.suppress(OSError):

@@ -1,6 +1,9 @@
 """HTTP plumbing the backend clients share: sending a request, network failures as typed errors,
 reading and streaming answers, JSON answers, upload bodies.
 
+Every request goes through exchange.py under the client's TransportPolicy (policy.py): the
+address policy on every hop, same-origin redirects, one deadline per exchange, bounded reads.
+
 Stdlib only (it runs inside Blender). What a broken connection means is the same for every
 service, so it is mapped here once; what a service's HTTP error answers mean differs per service
 on purpose and stays in that service's own errors module. The words differ too (a proxy is not a
@@ -9,13 +12,14 @@ server, Wan2GP serves plain http), so each service describes itself with a `Serv
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import mimetypes
 import socket
 import ssl
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,14 +28,14 @@ from email.message import Message
 from typing import Any
 
 from .base import BackendError, BackendUnreachable, InvalidRequest, ProtocolError
+from .exchange import Answer, ErrorStatus, exchange
+from .policy import DEFAULT_POLICY, TransportPolicy
 
 CHUNK = 64 * 1024
 # What a read can raise (a dropped connection, a malformed reply); opening can raise ValueError too,
 # for an address urllib cannot parse.
 READ_ERRORS = (OSError, http.client.HTTPException)
 OPEN_ERRORS = (*READ_ERRORS, ValueError)
-
-Opener = Callable[..., Any]  # urllib.request.urlopen, or an OpenerDirector's `open`
 
 
 @dataclass(frozen=True)
@@ -69,10 +73,23 @@ def snippet(body: bytes | str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def fill_address(hint: str, url: str) -> str:
+    """A start hint naming the address actually used: {port} is the URL's port, {listen} the address
+    to listen on (loopback for this machine, every interface for a server others reach)."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a malformed port: the hint cannot name one
+        return hint.replace("{port}", "PORT").replace("{listen}", "127.0.0.1")
+    host = parts.hostname or "127.0.0.1"
+    listen = host if host in {"127.0.0.1", "localhost", "::1"} else "0.0.0.0"
+    return hint.replace("{port}", str(port)).replace("{listen}", listen)
+
+
 def transport_error(exc: BaseException, url: str, service: Service) -> BackendError:
     """A network-level failure, as an error that says whether the server is there at all."""
     reason: Any = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    name, start = service.name, service.start_hint
+    name, start = service.name, fill_address(service.start_hint, url)
     program = service.program or name
     if isinstance(reason, http.client.IncompleteRead):
         return ProtocolError(
@@ -98,10 +115,12 @@ def transport_error(exc: BaseException, url: str, service: Service) -> BackendEr
             hint=f"Is {program} still running at {url}? {start}",
         )
     if isinstance(reason, http.client.HTTPException):
-        return ProtocolError(
+        error = ProtocolError(
             f"{url} answered with something that is not HTTP ({type(reason).__name__})",
             hint=service.not_http_hint or f"Is this address really a {name} server?",
         )
+        error.address_failure = True  # another template on the same address would fare no better
+        return error
     if isinstance(reason, ValueError):
         return BackendUnreachable(
             f"the {service.url_name or service.settings_name} address {url!r} is not a valid URL",
@@ -127,54 +146,47 @@ def json_request(
 
 
 def send(
-    request: urllib.request.Request, timeout: float, url: str, service: Service, *, opener: Opener | None = None
-) -> http.client.HTTPResponse:
-    """The response to `request`; an HTTP error status raises ErrorAnswer, anything else a typed error."""
+    request: urllib.request.Request,
+    timeout: float,
+    url: str,
+    service: Service,
+    *,
+    policy: TransportPolicy = DEFAULT_POLICY,
+    deadline: float | None = None,
+    cancel: threading.Event | None = None,
+) -> Answer:
+    """The answer to `request` under `policy`; an HTTP error status raises ErrorAnswer, anything else
+    a typed error. `url` is the server's address for messages; `timeout` bounds each wait for a
+    byte and `deadline` (default: `timeout`) the whole exchange, body included."""
+    headers = {name: value for name, value in request.header_items()}
     try:
-        response: http.client.HTTPResponse = (opener or urllib.request.urlopen)(request, timeout=timeout)
-        return response
-    except urllib.error.HTTPError as exc:
-        raise ErrorAnswer(exc.code, error_body(exc), exc.headers) from None
+        return exchange(
+            request.full_url,
+            request.get_method(),
+            policy=policy,
+            label=f"{service.name} at {url}",
+            on_error=lambda exc: transport_error(exc, url, service),
+            body=request.data,
+            headers=headers,
+            idle_timeout=timeout,
+            deadline=deadline or timeout,
+            cancel=cancel,
+        )
+    except ErrorStatus as status:
+        raise ErrorAnswer(status.status, status.body, status.headers) from None
     except OPEN_ERRORS as exc:
         raise transport_error(exc, url, service) from exc
 
 
-def error_body(exc: urllib.error.HTTPError) -> bytes:
-    """The body of an error answer (empty if it cannot be read), closing its connection."""
-    with contextlib.closing(exc):
-        try:
-            return exc.read()
-        except READ_ERRORS:
-            return b""
+def read_all(response: Answer, url: str, service: Service, *, limit: int | None = None, what: str = "") -> bytes:
+    """The whole answer, at most `limit` bytes (default: the policy's answer limit)."""
+    return response.read_all(limit, what or "an answer")
 
 
-def read_all(response: http.client.HTTPResponse, url: str, service: Service) -> bytes:
-    try:
-        return response.read()
-    except READ_ERRORS as exc:
-        raise transport_error(exc, url, service) from exc
-
-
-def stream(response: http.client.HTTPResponse, url: str, what: str, service: Service) -> Iterator[bytes]:
-    """The body in chunks. Errors are BackendErrors, so write_atomically discards a partial file."""
-    # HTTPResponse.read(n) returns b"" on a connection cut short instead of raising, so the length
-    # is checked here.
-    expected = response.headers.get("Content-Length")
-    received = 0
-    while True:
-        try:
-            chunk = response.read(CHUNK)
-        except READ_ERRORS as exc:
-            raise transport_error(exc, url, service) from exc
-        if not chunk:
-            break
-        received += len(chunk)
-        yield chunk
-    if expected is not None and expected.isdigit() and received != int(expected):
-        raise ProtocolError(
-            f"{service.name} at {url} stopped sending {what} after {received} of {expected} bytes",
-            hint="The connection dropped; generate again.",
-        )
+def stream(response: Answer, url: str, what: str, service: Service) -> Iterator[bytes]:
+    """The body in chunks, within the download limit. Errors are BackendErrors, so write_atomically
+    discards a partial file."""
+    return response.chunks(what)
 
 
 def json_object(
@@ -183,7 +195,7 @@ def json_object(
     """The JSON object a server answered `path` with; anything else is a ProtocolError (with `hint`
     when it is not JSON at all). `quote` puts the server's text into the message."""
     try:
-        answer = json.loads(raw)
+        answer = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError):
         raise ProtocolError(
             f"{service.name} at {url} answered {path} with something that is not JSON: {quote(raw) or '(empty)'}",
@@ -192,6 +204,10 @@ def json_object(
     if not isinstance(answer, dict):
         raise ProtocolError(f"{service.name} at {url} answered {path} with {quote(raw)}")
     return answer
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")  # NaN, Infinity: Python's json would take them
 
 
 def unreadable_init_image(path: str, exc: OSError) -> InvalidRequest:

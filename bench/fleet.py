@@ -1,23 +1,26 @@
-"""Fleet simulation on a virtual clock: 200 mixed shots on 4 unequal instances.
+"""Fleet simulation on a virtual clock: mixed shots on unequal instances, router against baselines.
 
-Shotcaller's side uses the live code: the Router (filters, scorers, measured speed
-learned from the simulated completions, starting from nothing) and the scheduler's
-late-binding planner (`plan_dispatch`). Only time is simulated: a job's true run
-time is its work x the offer's base rate x the instance's slowness x +-10% noise.
-Baselines on the same shots and instances: round robin (each shot to the next
-instance that can make it, queued there), always the single best instance, and the
-lower bound (total work / total capacity).
+Shotcaller's side uses the live code: the Router (filters, scorers, measured speed learned
+from the simulated completions, starting from nothing) and the scheduler's late-binding
+planner (`plan_dispatch`). Only time is simulated: a job's true run time is its work x the
+offer's base rate x the instance's slowness x +-10% noise. The baselines (bench/baselines.py)
+run the same shots on the same instances with the same true times.
+
+Each fleet is chosen so that something matters: which cards can hold the 14B finals (VRAM
+fit), which box is fast (unequal speed), and drafts and finals mixed in one batch.
 """
 
 from __future__ import annotations
 
 import heapq
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shotcaller.backends.base import Offer
-from shotcaller.jobs.dispatch import SlotBoard, plan_dispatch
+from shotcaller.jobs.dispatch import SlotBoard, longest_first, plan_dispatch
 from shotcaller.routing.candidates import ShotNeeds
+from shotcaller.routing.decision_log import decision_record
 from shotcaller.routing.registry import InstanceView, Locality
 from shotcaller.routing.router import Router
 from shotcaller.routing.stats import SpeedStats, work_units
@@ -51,20 +54,41 @@ class SimInstance:
 # A small studio's mixed boxes: a fast 4090; an A6000 running two jobs at once (each slower);
 # a fast 16 GB 4080 too small for the 14B finals (drafts and stills only); an old 24 GB P40,
 # roomy but slow. Unequal in speed, slots and memory.
-INSTANCES = (
+STUDIO = (
     SimInstance("gpu-4090", 1, 1.0, 24.0),
     SimInstance("gpu-a6000", 2, 2.2, 48.0),
     SimInstance("gpu-4080", 1, 1.3, 16.0),
     SimInstance("gpu-p40", 1, 4.5, 24.0),
 )
+# Memory decides: two fast 12 GB cards can make drafts and stills only (Flux just fits), so every
+# final must go to the two roomy cards, one of them slow. A queue that hands drafts to the roomy
+# cards first leaves the finals waiting.
+VRAM_SPLIT = (
+    SimInstance("gpu-3080-a", 1, 1.1, 12.0),
+    SimInstance("gpu-3080-b", 1, 1.1, 12.0),
+    SimInstance("gpu-a100", 2, 1.4, 80.0),
+    SimInstance("gpu-p40", 1, 4.5, 24.0),
+)
+# Speed decides: one fast card and four slow ones that can all make everything; a job started
+# late on a slow card ends the batch long after the fast one would have.
+SPEED_SKEW = (
+    SimInstance("gpu-h100", 1, 0.5, 80.0),
+    SimInstance("gpu-t4-a", 1, 4.0, 24.0),
+    SimInstance("gpu-t4-b", 1, 4.0, 24.0),
+    SimInstance("gpu-t4-c", 1, 4.0, 24.0),
+    SimInstance("gpu-t4-d", 1, 4.0, 24.0),
+)
+FLEETS: dict[str, tuple[SimInstance, ...]] = {"studio": STUDIO, "vram_split": VRAM_SPLIT, "speed_skew": SPEED_SKEW}
+INSTANCES = STUDIO  # the default fleet
 
 
-def make_shots(count: int = 200, seed: int = 7) -> list[ShotSpec]:
+def make_shots(count: int = 200, seed: int = 7, finals: float = 0.3) -> list[ShotSpec]:
+    """A batch as submitted: drafts, video finals and stills mixed, in the order of the edit."""
     rng = random.Random(seed)
     shots = []
     for i in range(count):
         roll = rng.random()
-        if roll < 0.6:
+        if roll < 0.9 - finals:
             fields = {"quality": "draft", "width": 832, "height": 480, "frame_count": rng.choice((49, 81, 121))}
         elif roll < 0.9:
             fields = {"quality": "final", "width": 1280, "height": 720, "frame_count": rng.choice((49, 81))}
@@ -78,7 +102,7 @@ class TrueTimes:
     """The simulated world: how long a shot really takes on an instance (deterministic noise)."""
 
     def __init__(self, seed: int = 11) -> None:
-        self._rng = random.Random(seed)
+        self.seed = seed
         self._noise: dict[tuple[str, str], float] = {}
 
     def reference_seconds(self, spec: ShotSpec, offer: Offer) -> float:
@@ -86,13 +110,14 @@ class TrueTimes:
 
     def seconds(self, spec: ShotSpec, offer: Offer, instance: SimInstance) -> float:
         key = (spec.shot_id, instance.name)
-        if key not in self._noise:
-            self._noise[key] = self._rng.uniform(0.9, 1.1)
+        if key not in self._noise:  # drawn from the pair alone: the same world whoever asks first
+            self._noise[key] = random.Random(f"{self.seed}/{spec.shot_id}/{instance.name}").uniform(0.9, 1.1)
         return self.reference_seconds(spec, offer) * instance.slowness * self._noise[key]
 
 
 def offer_for(spec: ShotSpec) -> Offer:
-    """What the router would pick by tier and quality (the baselines use the same offer)."""
+    """The model a shot needs (drafts the 5B, finals the 14B, stills Flux): the router picks by
+    tier and quality first, and every baseline uses the same model, so all compare like for like."""
     if spec.media == MediaKind.IMAGE:
         return IMAGE
     return FINAL if spec.quality == Quality.FINAL else DRAFT
@@ -103,6 +128,11 @@ def fits(spec: ShotSpec, offer: Offer, instance: SimInstance) -> bool:
     return offer.estimate_vram_gb(spec.width, spec.height, needs.frames) <= instance.vram_gb
 
 
+def eligible(spec: ShotSpec, instances: Sequence[SimInstance]) -> list[SimInstance]:
+    offer = offer_for(spec)
+    return [inst for inst in instances if fits(spec, offer, inst)]
+
+
 @dataclass
 class FleetResult:
     makespan: float
@@ -110,10 +140,8 @@ class FleetResult:
     log: list[dict]
 
 
-def simulate_router(shots: list[ShotSpec], world: TrueTimes) -> FleetResult:
-    """The live router and planner, all shots submitted at t=0, on a virtual clock."""
-    by_name = {inst.name: inst for inst in INSTANCES}
-    views = [
+def views_of(instances: Sequence[SimInstance]) -> list[InstanceView]:
+    return [
         InstanceView(
             backend=InertBackend(inst.name),
             instance_id=inst.name,
@@ -124,14 +152,24 @@ def simulate_router(shots: list[ShotSpec], world: TrueTimes) -> FleetResult:
             vram_free_gb=inst.vram_gb,
             vram_source="configured",
         )
-        for inst in INSTANCES
+        for inst in instances
     ]
+
+
+def simulate_router(
+    shots: list[ShotSpec], world: TrueTimes, instances: Sequence[SimInstance] = INSTANCES
+) -> FleetResult:
+    """The live router and planner, all shots submitted at t=0, on a virtual clock."""
+    by_name = {inst.name: inst for inst in instances}
+    views = views_of(instances)
     router = Router(speeds=SpeedStats())
+    # As Scheduler.submit does: each shot is routed once when it arrives, and that estimate orders the queue.
+    expected = {spec.shot_id: router.route(spec, views).scores[0].run_seconds for spec in shots}
     pending = list(shots)
-    running: dict[str, dict[int, tuple[float, float]]] = {inst.name: {} for inst in INSTANCES}  # (started, expected)
+    running: dict[str, dict[int, tuple[float, float]]] = {inst.name: {} for inst in instances}  # (started, expected)
     completions: list[tuple[float, int, str, ShotSpec, Offer, float]] = []
     now, sequence, makespan = 0.0, 0, 0.0
-    per_instance = {inst.name: 0 for inst in INSTANCES}
+    per_instance = {inst.name: 0 for inst in instances}
     log: list[dict] = []
     while pending or completions:
         boards = {
@@ -140,7 +178,9 @@ def simulate_router(shots: list[ShotSpec], world: TrueTimes) -> FleetResult:
             )
             for name, jobs in running.items()
         }
-        placements = plan_dispatch(pending, boards, lambda spec, waits: router.route(spec, views, waits=waits))
+        order = longest_first(pending, lambda spec: expected[spec.shot_id], lambda spec: False)
+        placements = plan_dispatch(order, boards, lambda spec, waits: router.route(spec, views, waits=waits))
+        started: set[str] = set()
         for placement in list(placements):
             decision = placement.decision
             if decision.chosen is None:
@@ -148,53 +188,25 @@ def simulate_router(shots: list[ShotSpec], world: TrueTimes) -> FleetResult:
             if not placement.start_now:
                 continue
             spec, chosen = placement.job, decision.chosen
-            pending.remove(spec)
+            started.add(spec.shot_id)
             seconds = world.seconds(spec, chosen.offer, by_name[chosen.instance_id])
             sequence += 1
             running[chosen.instance_id][sequence] = (now, decision.scores[0].run_seconds)
             heapq.heappush(completions, (now + seconds, sequence, chosen.instance_id, spec, chosen.offer, seconds))
             per_instance[chosen.instance_id] += 1
             log.append(
-                {"event": "routed", "job_id": spec.shot_id, "attempt": 1, "submitted_at": 0.0, **decision.to_record()}
+                {
+                    "event": "routed",
+                    "job_id": spec.shot_id,
+                    "attempt": 1,
+                    "submitted_at": 0.0,
+                    **decision_record(decision),
+                }
             )
+        if started:
+            pending = [spec for spec in pending if spec.shot_id not in started]
         finished, done, name, spec, offer, seconds = heapq.heappop(completions)
         now = makespan = finished
         router.speeds.record(name, offer.name, seconds, work_units(spec))
         del running[name][done]
     return FleetResult(makespan, per_instance, log)
-
-
-def _queue_makespan(assignments: dict[str, list[float]]) -> float:
-    """Each instance runs its own queue in order on its slots."""
-    makespan = 0.0
-    for name, durations in assignments.items():
-        slots = [0.0] * next(inst.slots for inst in INSTANCES if inst.name == name)
-        for seconds in durations:
-            start = heapq.heappop(slots)
-            heapq.heappush(slots, start + seconds)
-            makespan = max(makespan, start + seconds)
-    return makespan
-
-
-def simulate_round_robin(shots: list[ShotSpec], world: TrueTimes) -> float:
-    assignments: dict[str, list[float]] = {inst.name: [] for inst in INSTANCES}
-    turn = 0
-    for spec in shots:
-        offer = offer_for(spec)
-        for step in range(len(INSTANCES)):
-            inst = INSTANCES[(turn + step) % len(INSTANCES)]
-            if fits(spec, offer, inst):
-                assignments[inst.name].append(world.seconds(spec, offer, inst))
-                turn = (turn + step + 1) % len(INSTANCES)
-                break
-    return _queue_makespan(assignments)
-
-
-def simulate_single_best(shots: list[ShotSpec], world: TrueTimes) -> float:
-    best = max(INSTANCES, key=lambda inst: inst.capacity)
-    return _queue_makespan({best.name: [world.seconds(spec, offer_for(spec), best) for spec in shots]})
-
-
-def lower_bound(shots: list[ShotSpec], world: TrueTimes) -> float:
-    work = sum(world.reference_seconds(spec, offer_for(spec)) for spec in shots)
-    return work / sum(inst.capacity for inst in INSTANCES)

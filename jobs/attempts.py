@@ -44,7 +44,7 @@ class InterruptedOnServer(BackendError):
     kind = "interrupted"
 
 
-@dataclass
+@dataclass(eq=False)  # a job is itself: the scheduler's queue finds and removes it by identity, not by its fields
 class JobState:
     job_id: str
     spec: ShotSpec  # the settings it runs with: smaller than submitted after a step-down
@@ -69,6 +69,14 @@ class JobState:
     server_job_id: str = ""  # the current attempt's job on its server, once the backend announced it
     server_finished: bool = False  # the server has the result ready: a failed fetch is retried there
     run_seconds: float = 0.0  # the finished attempt's run time on the server (or measured, if it did not say)
+    expected_seconds: float = 0.0  # its run time as routed at submission: the dispatch order (longest first)
+    started_at: float = 0.0  # wall clock when its first attempt started on a server (0: none did)
+    ran_seconds: float = 0.0  # how long its attempts ran, failed ones included
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """For a failed or cancelled shot's event: when it started and how long it ran."""
+        return {"started_at": self.started_at, "seconds": round(self.ran_seconds, 3)}
 
 
 def remember_failure(
@@ -105,7 +113,9 @@ def remember_failure(
         health.release_probe(iid)
     elif may_fail_over:
         health.record_failure(iid, exc.message)
-        job.excluded[(iid, offer)] = Exclusion(exc.message)
+        # An address-level failure (a 404 on a core endpoint, not this protocol) would fail every
+        # template there the same way: not that server again for this job.
+        job.excluded[(iid, ANY_OFFER if exc.address_failure else offer)] = Exclusion(exc.message)
     else:  # a user error says nothing about the server's health
         health.release_probe(iid)
     family = kept_family(exc)

@@ -7,6 +7,9 @@ slot board: each job takes the candidate that finishes it earliest, counting the
 jobs planned before it. A job whose best place is busy reserves a slot there and
 waits (later jobs see the reservation); a job whose best place is free starts.
 That is earliest-finish-time list scheduling, and it adapts as speeds are measured.
+Pending jobs are planned longest first (`longest_first`): a batch whose long finals start last
+ends with them running alone on whatever box is left, which is what made a plain shared queue
+look as good as the router (see the README's benchmark section for the numbers).
 Pure: the scheduler runs it under its lock, the fleet benchmark on a virtual clock.
 """
 
@@ -63,6 +66,14 @@ class Placement(Generic[J]):
 
 
 Route = Callable[[J, Mapping[str, float]], Decision]
+
+
+def longest_first(
+    pending: Sequence[J], expected_seconds: Callable[[J], float], retried: Callable[[J], bool]
+) -> list[J]:
+    """The planning order: jobs that failed over first (they have waited longest), then the longest
+    expected job first (LPT); equal ones keep their submission order."""
+    return sorted(pending, key=lambda job: (not retried(job), -expected_seconds(job)))
 
 
 def plan_dispatch(pending: Sequence[J], boards: dict[str, SlotBoard], route: Route[J]) -> Iterator[Placement[J]]:

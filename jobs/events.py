@@ -63,6 +63,8 @@ class JobFailed(JobEvent):
     error_kind: str
     message: str
     hint: str = ""
+    started_at: float = 0.0  # wall clock when its first attempt started on a server; 0.0: it never started
+    seconds: float = 0.0  # how long its attempts ran
 
     @property
     def text(self) -> str:
@@ -72,6 +74,8 @@ class JobFailed(JobEvent):
 @dataclass(frozen=True)
 class JobCancelled(JobEvent):
     message: str = "cancelled"
+    started_at: float = 0.0  # as JobFailed's
+    seconds: float = 0.0
 
 
 TERMINAL_EVENTS = (JobSucceeded, JobFailed, JobCancelled)

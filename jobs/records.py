@@ -11,6 +11,7 @@ from typing import Any
 from ..backends.base import BackendError, GenerationResult
 from ..backends.files import write_atomically
 from ..routing.candidates import Candidate
+from ..routing.decision_log import decision_record
 from ..routing.router import Decision
 from ..shots import ShotSpec, Take
 from .attempts import JobState
@@ -84,6 +85,6 @@ def log_record(job: JobState, decision: Decision, event: str, explanation: str) 
         "submitted_at": job.submitted_at,
         "strategy": "best",
         "adjustments": job.adjustments[:],
-        **decision.to_record(),
+        **decision_record(decision),  # compact: the full candidate list is in the take's record
         "explanation": explanation,
     }

@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -48,7 +48,7 @@ from .attempts import (
     route_with_step_down,
 )
 from .costs import actual_cost, known_costs
-from .dispatch import SlotBoard, plan_dispatch
+from .dispatch import SlotBoard, longest_first, plan_dispatch
 from .events import CandidateNote, JobCancelled, JobEvent, JobFailed, JobProgress, JobRouted, JobStarted, JobSucceeded
 from .journal import Journal, JournalEntry
 from .limits import RateLimiter
@@ -183,6 +183,7 @@ class Scheduler:
                 self._emit(JobFailed(job.job_id, spec.shot_id, "no_route", decision.explanation))
                 record = (job, log_record(job, decision, "no_route", decision.explanation))
             else:
+                job.expected_seconds = decision.scores[0].run_seconds if decision.scores else 0.0
                 self._jobs[job.job_id] = job
                 self._pending.append(job)
                 self._wake()
@@ -259,22 +260,26 @@ class Scheduler:
             return self._route(spec, policy or self.policy, self._views(), self._waits(self._clock()), {})
 
     def cancel(self, job_id: str) -> bool:
+        return self.cancel_many([job_id]) == 1
+
+    def cancel_many(self, job_ids: Iterable[str]) -> int:
+        """Cancel these jobs in one pass over the queue (linear, not jobs x queue). Returns how many were
+        active. Queued ones end now; running ones are told and end when their backend stops."""
         with self._cond:
-            job = self._jobs.get(job_id)
-            if job is None:
-                return False
-            job.cancel.set()
-            if job in self._pending:  # never reached a worker: nothing will report it
-                self._pending.remove(job)
-                self._finish_locked(job, JobCancelled(job.job_id, job.spec.shot_id, "cancelled before it started"))
-            return True
+            jobs = [self._jobs[j] for j in dict.fromkeys(job_ids) if j in self._jobs]
+            for job in jobs:
+                job.cancel.set()
+            doomed = {id(job) for job in jobs}
+            queued = [job for job in self._pending if id(job) in doomed]  # never reached a worker
+            if queued:
+                self._pending[:] = [job for job in self._pending if id(job) not in doomed]
+                for job in queued:
+                    self._finish_locked(job, JobCancelled(job.job_id, job.spec.shot_id, "cancelled before it started"))
+            return len(jobs)
 
     def cancel_all(self) -> int:
         with self._cond:
-            ids = list(self._jobs)
-        for job_id in ids:
-            self.cancel(job_id)
-        return len(ids)
+            return self.cancel_many(list(self._jobs))
 
     @property
     def active_count(self) -> int:
@@ -350,9 +355,8 @@ class Scheduler:
         boards = {view.instance_id: self._board(view, now) for view in views}
         wake = [_IDLE_RECHECK]
         records: list[tuple[JobState, dict]] = []
-        for placement in plan_dispatch(
-            list(self._pending), boards, lambda job, waits: self._route_job(job, views, waits)
-        ):
+        order = longest_first(self._pending, lambda job: job.expected_seconds, lambda job: bool(job.attempts))
+        for placement in plan_dispatch(order, boards, lambda job, waits: self._route_job(job, views, waits)):
             job, decision = placement.job, placement.decision
             if decision.chosen is None:
                 if decision.retry_in is not None:
@@ -360,7 +364,7 @@ class Scheduler:
                     continue
                 self._pending.remove(job)
                 kind, message, hint = no_route_failure(job, decision)
-                self._finish_locked(job, JobFailed(job.job_id, job.spec.shot_id, kind, message, hint))
+                self._finish_locked(job, JobFailed(job.job_id, job.spec.shot_id, kind, message, hint, **job.timings))
                 records.append((job, log_record(job, decision, "no_route", message)))
                 continue
             if not placement.start_now:
@@ -510,15 +514,19 @@ class Scheduler:
         request = GenerationRequest(job.spec, candidate.offer, job.output_dir, job.file_stem)
         started_wall, started = time.time(), self._clock()
         recovered = bool(job.resume_server_job)
+        job.started_at = job.started_at or started_wall
         try:
             progress = JournalReporter(self._emit, job)
-            result = run_attempt(
-                backend,
-                request,
-                job,
-                progress,
-                lambda: run_planned(backend, request, candidate.instance.offers, progress, job.cancel),
-            )
+            try:
+                result = run_attempt(
+                    backend,
+                    request,
+                    job,
+                    progress,
+                    lambda: run_planned(backend, request, candidate.instance.offers, progress, job.cancel),
+                )
+            finally:  # a failed or cancelled attempt ran too: reports say how long
+                job.ran_seconds += self._clock() - started
         except Cancelled as exc:
             if job.cancel.is_set() or self._closed:
                 self._cancelled(running, exc)
@@ -593,12 +601,14 @@ class Scheduler:
                 self._wake()
                 return
             message = failure_message(job, exc, candidate.backend.display_name, self.max_attempts)
-            self._finish_locked(job, JobFailed(job.job_id, job.spec.shot_id, exc.kind, message, exc.hint))
+            self._finish_locked(
+                job, JobFailed(job.job_id, job.spec.shot_id, exc.kind, message, exc.hint, **job.timings)
+            )
 
     def _cancelled(self, running: _Running, exc: Cancelled) -> None:
         """The shot is cancelled for the user now; its slot stays taken until the server has stopped it."""
         job, iid = running.job, running.candidate.instance_id
-        event = JobCancelled(job.job_id, job.spec.shot_id, exc.message or "cancelled")
+        event = JobCancelled(job.job_id, job.spec.shot_id, exc.message or "cancelled", **job.timings)
         if exc.settle is None or self._stopping.is_set():
             self._done(running, event)
             return

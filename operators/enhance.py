@@ -13,11 +13,9 @@ from typing import Any
 
 import bpy
 
-from .. import background, pump
+from ..lazy import current_session
 from ..sequencer import compat
-from ..session import current_session
-from ..submission import ensure_shot_ids, find_shot_strip, is_take_strip, routing_policy, spec_from_strip
-from ..writing import enhance_prompt
+from ..sequencer.index import find_shot_strip, is_take_strip
 from .language import Refused, error_text, language_request, notify, push_undo, redraw
 
 log = logging.getLogger(__name__)
@@ -50,6 +48,8 @@ def route_target(scene: Any, strip: Any) -> str:
     """The model the shot's route would use now (when backends are running), else its media kind."""
     session = current_session()
     if session is not None:
+        from ..submission import routing_policy, spec_from_strip
+
         for quality in ("final", "draft"):
             try:
                 spec = spec_from_strip(scene, strip, quality)
@@ -88,6 +88,10 @@ class SEQUENCER_OT_shotcaller_enhance_prompt(bpy.types.Operator):
             writing.enhance_state, writing.enhance_message = "FAILED", str(exc)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        from .. import background, pump  # the core: imported on first use, not when the add-on registers
+        from ..submission import ensure_shot_ids
+        from ..writing import enhance_prompt
+
         ensure_shot_ids(scene)
         target = route_target(scene, strip)
         prompt, negative, media = shot.prompt, shot.negative_prompt, shot.media

@@ -5,11 +5,9 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty
 
-from .. import pump
+from ..lazy import current_session
 from ..properties import ACTIVE_STATUSES, QUALITY_ITEMS
 from ..sequencer import compat
-from ..session import current_session
-from ..submission import is_take_strip, submit_strips
 
 
 def _selected_strips(scene: bpy.types.Scene) -> list:
@@ -33,16 +31,19 @@ class SEQUENCER_OT_shotcaller_generate(bpy.types.Operator):
         return scene is not None and scene.sequence_editor is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        from .. import pump  # the core: imported on first use, not when the add-on registers
+        from ..submission import SUBMIT_BUDGET_SECONDS, submit_strips
+
         scene = compat.sequencer_scene(context)
-        outcome = submit_strips(scene, _selected_strips(scene), self.quality)
-        if not outcome.submitted:
+        outcome = submit_strips(scene, _selected_strips(scene), self.quality, budget_seconds=SUBMIT_BUDGET_SECONDS)
+        if not outcome.submitted and not outcome.waiting:
             self.report({"ERROR"}, " ".join(outcome.problems) or "Nothing to generate.")
             return {"CANCELLED"}
         if outcome.problems:
             self.report({"WARNING"}, f"Skipped: {' '.join(outcome.problems)}")
         for warning in outcome.warnings:
             self.report({"WARNING"}, warning)
-        count = len(outcome.submitted)
+        count = len(outcome.submitted) + outcome.waiting  # the rest are submitted over the next ticks
         self.report({"INFO"}, f"Generating {count} shot{'s' if count != 1 else ''} ({self.quality})")
         pump.ensure_timer()
         return {"FINISHED"}
@@ -60,16 +61,22 @@ class SEQUENCER_OT_shotcaller_cancel(bpy.types.Operator):
         return current_session() is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        from .. import pump
+        from ..submission import is_take_strip
+
         session = current_session()
         scene = compat.sequencer_scene(context)
-        cancelled = 0
-        for strip in _selected_strips(scene):
-            shot = strip.shotcaller
-            if is_take_strip(strip) or shot.status not in ACTIVE_STATUSES or session is None:
-                continue
-            if session.scheduler.cancel(shot.job_id):
+        shots = [
+            strip.shotcaller
+            for strip in _selected_strips(scene)
+            if not is_take_strip(strip) and strip.shotcaller.status in ACTIVE_STATUSES
+        ]
+        active = set(session.scheduler.active_job_ids()) if session is not None else set()
+        shots = [shot for shot in shots if shot.job_id in active]
+        cancelled = session.scheduler.cancel_many([shot.job_id for shot in shots]) if session is not None else 0
+        for shot in shots:  # a queued one hears "cancelled before it started" at the next drain
+            if shot.status == "RUNNING":
                 shot.message = "cancelling"
-                cancelled += 1
         if not cancelled:
             self.report({"WARNING"}, "None of the selected shots is generating.")
             return {"CANCELLED"}

@@ -16,16 +16,15 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..backends.base import BackendError
-from ..backends.litellm.client import LiteLLMClient
-from ..backends.urls import UnsafeURL, check_service_url
 from ..preferences import current_settings, language_service
-from ..pump import redraw_sequencers
+
+if TYPE_CHECKING:  # the clients are imported on first use, not when the add-on registers
+    from ..backends.litellm.client import LiteLLMClient
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +49,10 @@ def language_request(context: Any, scene: Any, *, model_setting: str, purpose: s
     `model_setting` is "writing_model" or "transcription_model"; `purpose` completes "... may send
     {purpose} to a cloud provider".
     """
+    from ..backends.litellm.client import LiteLLMClient
+    from ..backends.policy import TransportPolicy
+    from ..backends.urls import UnsafeURL, check_service_url
+
     settings = current_settings(context)
     service = language_service(settings)
     if service is None:
@@ -79,11 +82,15 @@ def language_request(context: Any, scene: Any, *, model_setting: str, purpose: s
                 " allow cloud. Tick Allow Cloud in Shotcaller > Project, or, if its models run on your own"
                 " machines, set its 'Where' to Local in Preferences > Add-ons > Shotcaller."
             )
-    return LanguageRequest(LiteLLMClient(url, service.api_key, timeout=WRITING_TIMEOUT), model, service.api_key)
+    policy = TransportPolicy(online_access=bool(bpy.app.online_access))
+    client = LiteLLMClient(url, service.api_key, timeout=WRITING_TIMEOUT, policy=policy)
+    return LanguageRequest(client, model, service.api_key)
 
 
 def error_text(error: BaseException, secret: str = "") -> str:
     """One readable line for the panel and the report, never carrying the key."""
+    from ..backends.base import BackendError
+
     if isinstance(error, BackendError):
         text = error.message.strip()
         if error.hint:
@@ -127,7 +134,11 @@ def push_undo(message: str) -> None:
         bpy.ops.ed.undo_push(message=message)
 
 
-redraw = redraw_sequencers  # the sequencer areas only: the rest of Blender need not repaint
+def redraw() -> None:
+    """Repaint the sequencer areas only: the rest of Blender need not repaint."""
+    from ..pump import redraw_sequencers
+
+    redraw_sequencers()
 
 
 class SEQUENCER_OT_shotcaller_report(bpy.types.Operator):

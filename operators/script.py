@@ -12,18 +12,17 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 from bpy.props import IntProperty, StringProperty
 
-from .. import background, pump
-from ..backends.base import Cancelled
 from ..sequencer import compat
 from ..sequencer.timeline import MAX_CHANNEL, first_free_channel
-from ..submission import ensure_shot_ids
-from ..writing import ShotDraft, script_to_shots, timeline
 from .language import Refused, error_text, language_request, notify, push_undo, redraw, sentence
+
+if TYPE_CHECKING:  # the core is imported on first use, not when the add-on registers
+    from ..writing import ShotDraft
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +103,9 @@ class SEQUENCER_OT_shotcaller_script_to_shots(bpy.types.Operator):
         else:
             frame_start = writing.script_frame_start
         channel = self.channel if self.properties.is_property_set("channel") else writing.script_channel
+        from .. import background, pump
+        from ..writing import script_to_shots
+
         fps = scene.render.fps / scene.render.fps_base
         task = ScriptTask(scene.name)
         _script_tasks[scene.name] = task
@@ -149,6 +151,8 @@ class SEQUENCER_OT_shotcaller_script_to_shots(bpy.types.Operator):
 def _script_done(
     task: ScriptTask, result: Any, error: BaseException | None, frame_start: int, channel: int, secret: str
 ) -> None:
+    from ..backends.base import Cancelled
+
     if _script_tasks.get(task.scene_name) is task:
         del _script_tasks[task.scene_name]
     scene = bpy.data.scenes.get(task.scene_name)
@@ -182,6 +186,9 @@ def place_drafts(scene: Any, drafts: list[ShotDraft], frame_start: int, channel:
     On `channel` if it is free over all of them (0: the first free one); else the first free
     channel above it, and the message says so.
     """
+    from ..submission import ensure_shot_ids
+    from ..writing import timeline
+
     if not drafts:
         raise Refused("The model returned no shots; nothing was made.")
     if scene.sequence_editor is None:

@@ -13,15 +13,16 @@ import logging
 import os
 import tempfile
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 
-from .. import background, pump
-from ..backends.litellm.transcribe import Segment, SubtitleCue, subtitle_cues, transcribe_file
 from ..sequencer import compat
 from ..sequencer.timeline import first_free_channel, strip_container
 from .language import Refused, error_text, language_request, notify, push_undo, redraw
+
+if TYPE_CHECKING:  # the clients are imported on first use, not when the add-on registers
+    from ..backends.litellm.transcribe import Segment, SubtitleCue
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,9 @@ class SEQUENCER_OT_shotcaller_transcribe(bpy.types.Operator):
             writing.transcribe_state, writing.transcribe_message = "FAILED", str(exc)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        from .. import background, pump
+        from ..backends.litellm.transcribe import transcribe_file
+
         request_id = uuid.uuid4().hex
         _tasks[scene.name] = request_id
         scene_name, strip_name = scene.name, strip.name
@@ -163,6 +167,8 @@ def _transcribe_done(
         notify("ERROR", writing.transcribe_message)
         redraw()
         return
+    from ..backends.litellm.transcribe import subtitle_cues
+
     fps = scene.render.fps / scene.render.fps_base
     cues = subtitle_cues(
         list(result),

@@ -6,8 +6,9 @@ import json
 
 import bpy
 
+from ..lazy import current_session
 from ..sequencer import compat
-from ..session import current_session
+from .details import region_chars, wrapped
 
 
 class SEQUENCER_PT_shotcaller_project(bpy.types.Panel):
@@ -60,6 +61,7 @@ class SEQUENCER_PT_shotcaller_backends(bpy.types.Panel):
         if session is None:
             layout.label(text="Backends start with the first generation")
             return
+        width = region_chars(context)
         for report in session.fleet_status():
             status = report.status
             box = layout.box()
@@ -72,11 +74,11 @@ class SEQUENCER_PT_shotcaller_backends(bpy.types.Panel):
             if status.vram_free_gb is not None:
                 box.label(text=f"{status.vram_free_gb:.1f} of {status.vram_total_gb or 0:.1f} GB free")
             if report.breaker != "closed":
-                box.label(text=report.breaker_reason)
+                wrapped(box, report.breaker_reason, width)
             if status.probe_error:
-                box.label(text=status.probe_error)
+                wrapped(box, status.probe_error, width)
         for problem in session.problems():
-            layout.label(text=problem, icon="ERROR")
+            wrapped(layout, problem, width, icon="ERROR")
 
 
 CLASSES = (SEQUENCER_PT_shotcaller_project, SEQUENCER_PT_shotcaller_backends)

@@ -63,6 +63,17 @@ class InstanceConfig:
     # kind-specific (template folder, API key...): kept out of repr so keys never reach a log
     options: Mapping[str, Any] = field(default_factory=dict, hash=False, repr=False)
 
+    def __post_init__(self) -> None:
+        # Refused where it is entered (preferences, --server, code): 0 slots would never run a job
+        # and divide by zero in the scorers; negative limits and costs mean nothing.
+        server = self.name or self.url or self.kind
+        if isinstance(self.slots, bool) or not isinstance(self.slots, int) or self.slots < 1:
+            raise ValueError(f"server {server}: slots must be 1 or more, not {self.slots!r}")
+        for name in ("rate_limit_per_minute", "vram_gb", "cost_per_second", "cost_per_shot"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not value >= 0 or value == float("inf"):
+                raise ValueError(f"server {server}: {name} must be 0 or more, not {value!r}")
+
     @property
     def locality(self) -> Locality:
         from_url = locality_from_url(self.url)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .decision_log import read_log
+from .decision_log import OPTION_COLUMNS, read_log
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,26 @@ STRATEGIES: dict[str, Strategy] = {
 }
 
 
+def _options(record: dict[str, Any], slots: dict[str, int]) -> list[Option]:
+    """The ranked top-tier options of a compact log line (see decision_log.decision_record)."""
+    tier, quality = int(record.get("option_tier", 0)), float(record.get("option_quality", 0))
+    options = []
+    for row in record.get("options", []):
+        values = dict(zip(OPTION_COLUMNS, row, strict=False))
+        slots[values["instance"]] = max(slots.get(values["instance"], 1), int(values.get("slots", 1)))
+        options.append(
+            Option(
+                values["instance"],
+                values["offer"],
+                float(values["run_seconds"]),
+                float(values.get("cost", 0)),
+                tier,
+                quality,
+            )
+        )
+    return options
+
+
 def load_shots(records: Iterable[dict[str, Any]]) -> tuple[list[ReplayShot], dict[str, int]]:
     """First attempts that were routed, in order; and each instance's slots as logged."""
     shots: list[ReplayShot] = []
@@ -128,8 +148,8 @@ def load_shots(records: Iterable[dict[str, Any]]) -> tuple[list[ReplayShot], dic
         if record.get("event") != "routed" or not chosen or job_id in seen:
             continue
         seen.add(job_id)
-        options = []
-        for c in record.get("candidates", []):
+        options = _options(record, slots)
+        for c in record.get("candidates", []):  # the log's earlier format: every candidate in full
             slots[c["instance"]] = max(slots.get(c["instance"], 1), int(c.get("slots", 1)))
             if c.get("accepted") and "run_seconds" in c:
                 options.append(

@@ -65,7 +65,7 @@ def wait_seconds(candidate: Candidate, ctx: RouteContext) -> float:
     instance = candidate.instance
     wait = ctx.waits.get(instance.instance_id, 0.0)
     if instance.foreign_queue:
-        wait += instance.foreign_queue * ctx.speeds.mean_job_seconds(instance.instance_id) / instance.slots
+        wait += instance.foreign_queue * ctx.speeds.mean_job_seconds(instance.instance_id) / max(1, instance.slots)
     return wait
 
 

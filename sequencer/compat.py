@@ -11,6 +11,7 @@ the new names wherever they exist.
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
 import bpy
@@ -18,6 +19,9 @@ import bpy
 VERSION: tuple[int, int, int] = tuple(bpy.app.version)  # type: ignore[assignment]
 # The 4.2 bpy wheel on PyPI is built without Audaspace, so sound strips cannot be made there.
 HAS_AUDIO = bool(getattr(bpy.app.build_options, "audaspace", True))
+# Path properties holding "//"-relative paths say so from 4.5 on (else a warning each time one is set);
+# 4.2 has no such option and refuses to register a property that names it.
+BLEND_RELATIVE_PATH: set[str] = {"PATH_SUPPORTS_BLEND_RELATIVE"} if VERSION >= (4, 5, 0) else set()
 
 
 def strip_type() -> Any:
@@ -84,6 +88,17 @@ def all_strips(sequence_editor: Any) -> Any:
     if hasattr(sequence_editor, "strips_all"):
         return sequence_editor.strips_all
     return sequence_editor.sequences_all
+
+
+def strip_spans(strips: Any) -> tuple[array, array, array]:
+    """Channel, first frame and end frame (exclusive) of every strip in a collection, read in three
+    bulk calls: far cheaper than reading three attributes per strip from Python."""
+    count = len(strips)
+    channels, starts, ends = (array("i", bytes(4 * count)) for _ in range(3))
+    strips.foreach_get("channel", channels)
+    strips.foreach_get("left_handle" if NEW_TIMING else "frame_final_start", starts)
+    strips.foreach_get("right_handle" if NEW_TIMING else "frame_final_end", ends)
+    return channels, starts, ends
 
 
 def strip_parent(sequence_editor: Any, strip: Any) -> Any:

@@ -50,7 +50,9 @@ def place_segments(
             if sound:
                 part = inner.new_sound(name=label, filepath=path, channel=lane, frame_start=at - fade)
             else:  # its source starts `skip` frames early and its left handle hides them
-                part = inner.new_movie(name=label, filepath=path, channel=lane, frame_start=at - skip, fit_method="FIT")
+                part = inner.new_movie(
+                    name=label, filepath=path, channel=lane, frame_start=at - skip, fit_method="FILL"
+                )
                 compat.set_left_handle(part, at)
             compat.set_right_handle(part, at + keep)
             if fade and previous is not None:

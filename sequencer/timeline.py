@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..shots import MediaKind
 from . import compat
 from .joined import JoinError, place_segments
+
+if TYPE_CHECKING:
+    from ..shots import MediaKind
 
 MAX_CHANNEL = 128
 
@@ -23,11 +25,8 @@ class PlacementError(RuntimeError):
 def first_free_channel(container: Any, frame_start: int, frame_end: int, lowest: int = 1) -> int | None:
     """The lowest channel >= `lowest` with no strip of `container` (a sequence editor or a meta strip)
     between frame_start and frame_end (exclusive); None when every one up to MAX_CHANNEL is taken."""
-    busy = {
-        strip.channel
-        for strip in compat.top_strips(container)
-        if compat.left_handle(strip) < frame_end and compat.right_handle(strip) > frame_start
-    }
+    channels, starts, ends = compat.strip_spans(compat.top_strips(container))
+    busy = {c for c, s, e in zip(channels, starts, ends, strict=True) if s < frame_end and e > frame_start}
     return next((channel for channel in range(max(1, lowest), MAX_CHANNEL + 1) if channel not in busy), None)
 
 
@@ -42,6 +41,18 @@ def first_free_channel_above(sequence_editor: Any, strip: Any) -> int:
     return channel
 
 
+def picture_size(strip: Any) -> tuple[int, int]:
+    """The take's own picture size as Blender read it from the file (a segmented take's: its first
+    segment's); (0, 0) for sound."""
+    if strip.type == "META":
+        pictures = [inner for inner in compat.top_strips(strip) if getattr(inner, "elements", None)]
+        return picture_size(pictures[0]) if pictures else (0, 0)
+    elements = getattr(strip, "elements", None)
+    if not elements:
+        return 0, 0
+    return int(elements[0].orig_width), int(elements[0].orig_height)
+
+
 def place_take(
     scene: Any,
     shot_strip: Any,
@@ -52,7 +63,12 @@ def place_take(
 ) -> Any:
     """A new strip showing the take, trimmed to the shot's frame range. Returns it.
 
-    A take made in `segments` (jobs/segmented.py) becomes one meta strip holding them (joined.py)."""
+    A take made in `segments` (jobs/segmented.py) becomes one meta strip holding them (joined.py).
+    A picture whose size differs from the frame fills it keeping its aspect (cropped at the
+    edges, never letterboxed): models make sizes like 480x288 for a 480x272 scene.
+    """
+    from ..shots import MediaKind  # pydantic: imported on first use, not when the add-on registers
+
     if segments and len(segments) > 1:
         if media not in (MediaKind.VIDEO, MediaKind.IMAGE) and not compat.HAS_AUDIO:
             raise PlacementError(
@@ -69,9 +85,9 @@ def place_take(
     strips = compat.container_of(sequence_editor, shot_strip)
     try:
         if media is MediaKind.VIDEO:
-            take = strips.new_movie(name=name, filepath=filepath, channel=channel, frame_start=start, fit_method="FIT")
+            take = strips.new_movie(name=name, filepath=filepath, channel=channel, frame_start=start, fit_method="FILL")
         elif media is MediaKind.IMAGE:
-            take = strips.new_image(name=name, filepath=filepath, channel=channel, frame_start=start, fit_method="FIT")
+            take = strips.new_image(name=name, filepath=filepath, channel=channel, frame_start=start, fit_method="FILL")
         else:
             if not compat.HAS_AUDIO:
                 raise PlacementError(

@@ -22,3 +22,15 @@ def test_take_requires_files():
         Take(
             shot_id="s", media=MediaKind.VIDEO, files=(), backend_kind="comfyui", backend_instance="local", template="t"
         )
+
+
+def test_closest_name_ignores_case_then_spelling_then_finds_a_part():
+    from shotcaller.shots import closest_name
+
+    names = ["Intro", "Street at night", "Door"]
+    assert closest_name("intro", names) == "Intro"
+    assert closest_name("01 Intro", names) == "Intro"
+    assert closest_name("Stret at nite", names) == "Street at night"
+    assert closest_name("Street", names) == "Street at night"
+    assert closest_name("Finale", names) is None
+    assert closest_name("x", []) is None

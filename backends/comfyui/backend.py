@@ -4,8 +4,9 @@ A job is checked against its template's ranges (no network), then against the se
 before it is sent (node types, model files and the other choices the workflow makes,
 from a short-lived /object_info cache: preflight.py), followed over the websocket
 (events.py) with /history polling whenever the socket is down, cancelled through the
-queue or /interrupt, and its outputs are taken from /history, the source of truth
-(outputs.py).
+queue or /interrupt (a cancel returns at once; its `settle` waits until the interrupted prompt has
+left the server's queue, as real ComfyUI finishes the node it is in first), and its outputs are
+taken from /history, the source of truth (outputs.py).
 
 Live previews: binary previews (type 1, or type 4 after announcing feature flags) become
 `Progress.preview_image` with their format, PNG or JPEG (real ComfyUI encodes sampler
@@ -37,6 +38,9 @@ from ..base import (
     announce_server_job,
 )
 from ..files import sanitize_filename
+from ..numbers import whole
+from ..policy import DEFAULT_POLICY, TransportPolicy
+from ..server_job import ServerJob
 from .client import ComfyEventStream, ComfyUIClient, EventStreamClosed
 from .errors import error_from_history
 from .events import apply_event
@@ -94,10 +98,12 @@ class ComfyUIBackend(PreflightChecks, Backend):
         poll_interval: float = 1.0,
         history_grace: float = 10.0,
         settle_timeout: float = 600.0,
+        policy: TransportPolicy = DEFAULT_POLICY,
     ) -> None:
         super().__init__(instance_id, max_concurrent=max_concurrent)
         self.base_url = base_url.rstrip("/")
-        self.client = ComfyUIClient(self.base_url, timeout)
+        self.client = ComfyUIClient(self.base_url, timeout, policy=policy)
+        self.policy = policy
         self.object_info_ttl = object_info_ttl
         self.poll_interval = poll_interval
         self.history_grace = history_grace
@@ -169,6 +175,12 @@ class ComfyUIBackend(PreflightChecks, Backend):
     # --- one job ---------------------------------------------------------------------------
 
     def run(self, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event) -> GenerationResult:
+        with ServerJob(f"ComfyUI at {self.base_url}", self.policy.job_seconds) as job:
+            return self._run(request, report, cancel, job)
+
+    def _run(
+        self, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event, job: ServerJob
+    ) -> GenerationResult:
         template = self.templates.get(request.offer.name)
         if template is None:
             raise InvalidRequest(
@@ -216,14 +228,16 @@ class ComfyUIBackend(PreflightChecks, Backend):
         try:
             prompt_id = self.client.submit(prompt, client_id, wanted_id)
             announce_server_job(report, prompt_id)  # an old server may have chosen its own
+            job.started(lambda: self._cancel_on_server(prompt_id))
             progress.update(RUN_START / 2, "queued on ComfyUI")
             tracker = NodeProgress(template.node_classes, expected_weights(prompt))
-            entry = self._wait_for_completion(prompt_id, client_id, stream, tracker, progress, cancel, template)
+            entry = self._wait_for_completion(prompt_id, client_id, stream, tracker, progress, cancel, template, job)
         finally:
             if stream is not None:
                 stream.close()
         if entry is None:
             entry = self._finished_history(prompt_id, template)
+        job.finished()
         announce_server_job(report, prompt_id, stage="finished")
         return self._fetch(entry, prompt_id, request, template, progress, cancel, applied)
 
@@ -307,8 +321,10 @@ class ComfyUIBackend(PreflightChecks, Backend):
         progress: MonotonicReporter,
         cancel: threading.Event,
         template: ComfyTemplate,
+        job: ServerJob,
     ) -> dict[str, Any] | None:
-        """Block until the prompt finished. Returns its history entry if polling saw it first."""
+        """Block until the prompt finished (or its job deadline passed). Returns its history entry if
+        polling saw it first."""
         # Even with a live socket, /history is read now and then: a completion that happened
         # while the socket was reconnecting would otherwise never be noticed.
         slow_poll = max(5.0, 5 * self.poll_interval)
@@ -322,6 +338,7 @@ class ComfyUIBackend(PreflightChecks, Backend):
                         f"the job was cancelled (ComfyUI prompt {prompt_id})",
                         settle=(lambda stop: self._settle(prompt_id, stop)) if running else None,
                     )
+                job.check()
                 if stream is not None:
                     try:
                         event = stream.receive(timeout=0.2)
@@ -456,10 +473,7 @@ def _queued_ids(queue: dict[str, Any], *keys: str) -> set[str]:
 
 
 def _bytes(value: Any) -> int:
-    try:
-        return max(0, int(value or 0))
-    except (TypeError, ValueError):
-        return 0
+    return max(0, whole(value) or 0)
 
 
 def _count(items: Any) -> int:

@@ -8,7 +8,6 @@ raw urllib or socket exception, so the scheduler can decide from the type alone.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
 import urllib.parse
@@ -19,19 +18,35 @@ from typing import Any
 import websocket
 
 from ..base import BackendBusy, BackendError, BackendUnreachable, InvalidRequest, ProtocolError
-from ..files import sanitize_filename, write_atomically
-from ..http import ErrorAnswer, json_object, json_request, multipart, read_all, read_init_image, send, snippet, stream
+from ..exchange import WATCHDOG, Answer, Deadline
+from ..files import Verify, sanitize_filename, write_atomically
+from ..http import (
+    ErrorAnswer,
+    fill_address,
+    json_object,
+    json_request,
+    multipart,
+    read_all,
+    read_init_image,
+    send,
+    snippet,
+    stream,
+)
+from ..policy import DEFAULT_POLICY, TransportPolicy
+from ..urls import UnsafeURL, connect, is_loopback_host
 from .errors import COMFYUI, START_HINT, rejection_error
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+OBJECT_INFO_FACTOR = 8  # /object_info may be this many times the answer limit
 
 
 class ComfyUIClient:
     """Talks to one ComfyUI server. Holds no connection state, so one instance serves many threads."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, *, policy: TransportPolicy = DEFAULT_POLICY) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.policy = policy
 
     # --- endpoints -------------------------------------------------------------------------
 
@@ -40,7 +55,8 @@ class ComfyUIClient:
 
     def object_info(self, node_class: str | None = None) -> dict[str, Any]:
         path = "/object_info" if node_class is None else f"/object_info/{urllib.parse.quote(node_class)}"
-        return self._json_object("GET", path)
+        # Every node of every custom node pack: real servers send several MiB, so it may take more.
+        return self._json_object("GET", path, limit=OBJECT_INFO_FACTOR * self.policy.answer_bytes)
 
     def queue(self) -> dict[str, Any]:
         return self._json_object("GET", "/queue")
@@ -76,17 +92,18 @@ class ComfyUIClient:
             raise ProtocolError(f"ComfyUI at {self.base_url} sent a malformed history entry for {prompt_id}")
         return entry
 
-    def download(self, file_ref: Mapping[str, Any], destination: str) -> int:
-        """Stream one output file (a {filename, subfolder, type} reference) to destination, atomically."""
+    def download(self, file_ref: Mapping[str, Any], destination: str, *, verify: Verify | None = None) -> int:
+        """Stream one output file (a {filename, subfolder, type} reference) to destination, atomically;
+        `verify` checks the complete file before it takes its name."""
         query = {
             "filename": str(file_ref.get("filename", "")),
             "subfolder": str(file_ref.get("subfolder", "")),
             "type": str(file_ref.get("type", "output")),
         }
         what = f"output file '{query['filename']}'"
-        response = self._open("GET", "/view", query=query, what=what)
+        response = self._open("GET", "/view", query=query, what=what, deadline=self.policy.download_seconds)
         with response:
-            return write_atomically(stream(response, self.base_url, what, COMFYUI), destination)
+            return write_atomically(stream(response, self.base_url, what, COMFYUI), destination, verify=verify)
 
     def upload_image(self, path: str, subfolder: str = "", *, overwrite: bool = False) -> str:
         """Upload a local image; return the name a LoadImage node needs (`subfolder/name`)."""
@@ -113,7 +130,9 @@ class ComfyUIClient:
 
     def events(self, client_id: str, *, connect_timeout: float | None = None) -> ComfyEventStream:
         """A connected websocket event stream for this client_id (use as a context manager)."""
-        stream = ComfyEventStream(self.base_url, client_id, connect_timeout=connect_timeout or self.timeout)
+        stream = ComfyEventStream(
+            self.base_url, client_id, connect_timeout=connect_timeout or self.timeout, policy=self.policy
+        )
         stream.connect()
         return stream
 
@@ -123,9 +142,9 @@ class ComfyUIClient:
         with self._open(method, path, body=body) as response:
             read_all(response, self.base_url, COMFYUI)
 
-    def _json_object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _json_object(self, method: str, path: str, *, limit: int | None = None, **kwargs: Any) -> dict[str, Any]:
         with self._open(method, path, **kwargs) as response:
-            raw = read_all(response, self.base_url, COMFYUI)
+            raw = read_all(response, self.base_url, COMFYUI, limit=limit, what=f"its answer to {method} {path}")
         return json_object(
             raw,
             self.base_url,
@@ -145,11 +164,12 @@ class ComfyUIClient:
         content_type: str = "application/json",
         rejected: Any = None,
         what: str = "",
-    ) -> http.client.HTTPResponse:
+        deadline: float | None = None,
+    ) -> Answer:
         url = self.base_url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
         request = json_request(url, method, body=body, raw_body=raw_body, content_type=content_type)
         try:
-            return send(request, self.timeout, self.base_url, COMFYUI)
+            return send(request, self.timeout, self.base_url, COMFYUI, policy=self.policy, deadline=deadline)
         except ErrorAnswer as answer:
             if rejected is not None and answer.status in (400, 403, 409):
                 raise rejected(answer.status, answer.body, self.base_url) from None
@@ -181,6 +201,13 @@ class ComfyUIClient:
                 f"ComfyUI at {self.base_url} failed with an internal error (HTTP {status}) for {what}: {detail}",
                 hint="See the ComfyUI console for the reason.",
             )
+        if status == 404:  # a core endpoint missing: the address is not a ComfyUI server's root
+            error = ProtocolError(
+                f"ComfyUI at {self.base_url} has no {what} endpoint (HTTP 404): {detail}",
+                hint=f"Is {self.base_url} the root address of a ComfyUI server (like http://127.0.0.1:8188)?",
+            )
+            error.address_failure = True
+            return error
         return ProtocolError(f"ComfyUI at {self.base_url} answered {what} with HTTP {status}: {detail}")
 
 
@@ -209,10 +236,18 @@ class EventStreamClosed(ProtocolError):
 class ComfyEventStream:
     """A websocket session on /ws?clientId=..., yielding parsed events."""
 
-    def __init__(self, base_url: str, client_id: str, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        *,
+        connect_timeout: float = 10.0,
+        policy: TransportPolicy = DEFAULT_POLICY,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         self.connect_timeout = connect_timeout
+        self.policy = policy
         self._socket: websocket.WebSocket | None = None
 
     @property
@@ -223,15 +258,27 @@ class ComfyEventStream:
         return urllib.parse.urlunsplit((scheme, parts.netloc, parts.path + "/ws", query, ""))
 
     def connect(self) -> None:
+        parts = urllib.parse.urlsplit(self.url)
         try:
+            # The address policy as for HTTP: a plain ws:// socket is opened by it; wss:// is
+            # left to websocket-client (it wraps the socket itself) once the host has passed.
+            options: dict[str, Any] = {}
+            if parts.scheme == "ws":
+                address = (parts.hostname or "", parts.port or 80)
+                options["socket"] = connect(address, self.connect_timeout, online_access=self.policy.online_access)
+            elif not self.policy.online_access and not is_loopback_host(parts.hostname or ""):
+                raise UnsafeURL(f"{parts.hostname} is not on this machine and Blender's online access is off")
             # No Origin header: ComfyUI's origin guard rejects an Origin that differs from Host.
-            sock = websocket.create_connection(self.url, timeout=self.connect_timeout, suppress_origin=True)
+            # No redirects: websocket-client would follow them to any host.
+            sock = websocket.create_connection(
+                self.url, timeout=self.connect_timeout, suppress_origin=True, redirect_limit=0, **options
+            )
             # Announcing preview metadata makes previews carry their prompt_id (binary type 4).
             sock.send(json.dumps({"type": "feature_flags", "data": {"supports_preview_metadata": True}}))
         except (OSError, websocket.WebSocketException, ValueError) as exc:
             raise BackendUnreachable(
                 f"cannot open the event stream of ComfyUI at {self.base_url}: {exc}",
-                hint=f"Is ComfyUI running at {self.base_url}? {START_HINT}",
+                hint=f"Is ComfyUI running at {self.base_url}? {fill_address(START_HINT, self.base_url)}",
             ) from exc
         self._socket = sock
 
@@ -239,6 +286,11 @@ class ComfyEventStream:
         """The next event, or None if nothing useful arrived within `timeout` seconds."""
         if self._socket is None:
             raise EventStreamClosed(f"the event stream of {self.base_url} is not connected")
+        # A frame must be whole within its own deadline: one dripped a byte at a time would
+        # otherwise hold the job past every check (the watchdog shuts the socket).
+        clock = Deadline(timeout + self.connect_timeout)
+        clock.watch(self._socket)
+        WATCHDOG.arm(clock)
         try:
             self._socket.settimeout(timeout)
             opcode, payload = self._socket.recv_data()
@@ -246,7 +298,13 @@ class ComfyEventStream:
             return None
         except (OSError, websocket.WebSocketException) as exc:
             self.close()
+            if clock.fired:
+                raise EventStreamClosed(
+                    f"ComfyUI at {self.base_url} sent an event too slowly; polling instead"
+                ) from exc
             raise EventStreamClosed(f"the event stream of ComfyUI at {self.base_url} dropped: {exc}") from exc
+        finally:
+            WATCHDOG.disarm(clock)
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             self.close()
             raise EventStreamClosed(f"ComfyUI at {self.base_url} closed the event stream")

@@ -23,8 +23,9 @@ from ..base import (
 from ..http import Service, snippet
 from .workflow import RequiredModel
 
+# {listen} and {port} are filled from the address actually used (backends/http.py fill_address).
 START_HINT = (
-    "Start it with `python main.py --listen 127.0.0.1 --port 8188` in the ComfyUI folder,"
+    "Start it with `python main.py --listen {listen} --port {port}` in the ComfyUI folder,"
     " or fix the server address in Shotcaller's preferences."
 )
 COMFYUI = Service("ComfyUI", START_HINT, example_url="http://127.0.0.1:8188")

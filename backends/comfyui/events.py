@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..numbers import whole
 from .client import ComfyEvent
 from .errors import execution_error, interrupted_error
 from .progress import RUN_START, MonotonicReporter, NodeProgress
@@ -65,9 +66,9 @@ def _running_step(nodes: dict[str, Any], tracker: NodeProgress) -> str | None:
     """'running KSampler (node 3) step 4/20' for a node in progress_state that counts steps, else None."""
     for node_id, info in nodes.items():
         if isinstance(info, dict) and info.get("state") == "running":
-            value, maximum = info.get("value"), info.get("max")
-            if isinstance(maximum, int | float) and maximum > 1 and isinstance(value, int | float):
-                return f"{tracker.describe(str(node_id))} step {int(value)}/{int(maximum)}"
+            value, maximum = whole(info.get("value")), whole(info.get("max"))
+            if maximum is not None and maximum > 1 and value is not None:
+                return f"{tracker.describe(str(node_id))} step {value}/{maximum}"
     return None
 
 

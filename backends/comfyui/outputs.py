@@ -18,6 +18,7 @@ from typing import Any
 from ...shots import MediaKind
 from ..base import Cancelled, GenerationRequest, ProtocolError
 from ..files import sanitize_filename, unique_path
+from ..media_check import verifier
 from .client import ComfyUIClient
 from .progress import RUN_END, MonotonicReporter
 from .workflow import ComfyTemplate
@@ -25,6 +26,8 @@ from .workflow import ComfyTemplate
 _OUTPUT_KEYS = ("images", "gifs", "videos", "video", "audio")  # gifs/videos: VideoHelperSuite and kin
 _VIDEO_EXTENSIONS = {".mp4", ".webm", ".mov", ".mkv", ".avi", ".gif", ".m4v"}
 _AUDIO_EXTENSIONS = {".flac", ".wav", ".mp3", ".ogg", ".opus", ".m4a", ".aac"}
+_IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp"}
+_MEDIA_EXTENSIONS = _VIDEO_EXTENSIONS | _AUDIO_EXTENSIONS | _IMAGE_EXTENSIONS
 _SAFE_EXTENSION = re.compile(r"^\.[a-z0-9]{1,8}$")
 MAX_TEXT = 2000  # characters kept per text output, for the take's record
 
@@ -125,6 +128,9 @@ def download_outputs(
         name = f"{stem}{suffix}{safe_extension(str(ref.get('filename', '')))}"
         destination = unique_path(request.output_dir, name)
         progress.update(RUN_END + (1.0 - RUN_END) * index / len(refs), f"downloading {name}")
-        client.download(ref, destination)
+        what = f"output file '{sanitize_filename(str(ref.get('filename', '')))}'"
+        # A file is checked as what its extension says; one with an unknown extension as the template's media.
+        kind = ref["media"] if os.path.splitext(name)[1] in _MEDIA_EXTENSIONS else wanted
+        client.download(ref, destination, verify=verifier(kind, source=f"ComfyUI at {base_url}", what=what))
         written.append(destination)
     return written

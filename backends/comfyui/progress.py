@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..base import Progress, ProgressCallback
+from ..numbers import finite, whole
 
 # The bar's parts: preflight and queueing, then the graph running, then downloading.
 RUN_START = 0.05
@@ -76,9 +77,7 @@ def _sampler_steps(prompt: Mapping[str, Any], node: Any) -> int:
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value)
+    return whole(value)  # 1e999 from a server is no number of steps, and int() of it would raise
 
 
 class NodeProgress:
@@ -147,8 +146,7 @@ class NodeProgress:
 
 
 def _ratio(value: Any, maximum: Any) -> float:
-    try:
-        value, maximum = float(value), float(maximum)
-    except (TypeError, ValueError):
+    done, total = finite(value), finite(maximum)
+    if done is None or total is None or total <= 0:
         return 0.0
-    return value / maximum if maximum > 0 else 0.0
+    return min(1.0, max(0.0, done / total))

@@ -185,12 +185,12 @@ class ComfyTemplate:
 
     def _too_much(self, name: str, spec: ShotSpec, maximum: float) -> str:
         who = f"template '{self.label}'"
-        if name == "frame_count":
+        if name == "frame_count":  # in seconds, frames in brackets: the filmmaker's units
             return (
-                f"{who} makes at most {int(maximum)} frames and {spec.describe()} has {spec.frame_count}"
-                f" ({spec.duration_seconds:.1f} s at {spec.fps:g} fps)"
+                f"{who} makes at most {maximum / spec.fps:.1f} s ({int(maximum)} frames at {spec.fps:g} fps)"
+                f" and {spec.describe()} lasts {spec.duration_seconds:.1f} s ({spec.frame_count} frames)"
             )
-        return f"{who} makes at most {maximum:g} seconds and {spec.describe()} lasts {spec.duration_seconds:.1f} s"
+        return f"{who} makes at most {maximum:.1f} s and {spec.describe()} lasts {spec.duration_seconds:.1f} s"
 
     def build_prompt(
         self, spec: ShotSpec, file_prefix: str, *, init_image: str | None = None, last_frame: bool = False

@@ -19,7 +19,6 @@ import math
 import os
 import re
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +44,9 @@ from ..base import (
     announce_server_job,
 )
 from ..files import sanitize_filename, unique_path
+from ..media_check import verifier
+from ..policy import DEFAULT_POLICY, TransportPolicy
+from ..server_job import ServerJob
 from .client import DEFAULT_URL, GeneratedImage, LiteLLMClient, ModelEntry, Secret, VideoJob
 from .discovery import ListedModels, is_pattern, match_listed
 from .errors import ContentRefused
@@ -161,11 +163,12 @@ class LiteLLMBackend(Backend):
         max_concurrent: int = 2,
         timeout: float = 120.0,
         poll_interval: float = 2.0,
-        video_timeout: float = 30 * 60.0,
+        video_timeout: float | None = None,
+        policy: TransportPolicy = DEFAULT_POLICY,
     ) -> None:
         super().__init__(instance_id, max_concurrent=max_concurrent)
         self.base_url = base_url.rstrip("/")
-        self.client = LiteLLMClient(self.base_url, api_key, timeout=timeout)
+        self.client = LiteLLMClient(self.base_url, api_key, timeout=timeout, policy=policy)
         configured = cloud_models(models)
         self.models = {m.name: m for m in configured if not is_pattern(m.name)}
         # "gpt-image-*=image/final": any model group the proxy lists under that name (discovery.py)
@@ -174,7 +177,7 @@ class LiteLLMBackend(Backend):
         self._listed_lock = threading.Lock()
         self.allow_cloud = allow_cloud
         self.poll_interval = poll_interval
-        self.video_timeout = video_timeout
+        self.video_timeout = policy.job_seconds if video_timeout is None else video_timeout
 
     def __repr__(self) -> str:
         return f"LiteLLMBackend({self.instance_id!r}, {self.base_url!r}, models={list(self.models)})"
@@ -239,9 +242,10 @@ class LiteLLMBackend(Backend):
         if model.media != request.spec.media:
             raise InvalidRequest(f"model '{model.name}' makes {model.media.value}, not {request.spec.media.value}")
         _raise_if_cancelled(cancel, "before it was sent to LiteLLM")
-        if model.media == MediaKind.IMAGE:
-            return self._run_image(model, request, report, cancel)
-        return self._run_video(model, request, report, cancel)
+        with ServerJob(f"LiteLLM at {self.base_url}", self.video_timeout) as job:
+            if model.media == MediaKind.IMAGE:
+                return self._run_image(model, request, report, cancel)
+            return self._run_video(model, request, report, cancel, job)
 
     def _parameters(self, model: CloudModel, spec: ShotSpec, **values: Any) -> dict[str, Any]:
         ignored = [name for name, used in (("negative_prompt", spec.negative_prompt), ("seed", spec.seed)) if used]
@@ -270,7 +274,8 @@ class LiteLLMBackend(Backend):
         stem = sanitize_filename(request.file_stem, fallback="take")
         os.makedirs(request.output_dir, exist_ok=True)
         destination = unique_path(request.output_dir, stem + _image_extension(image))
-        self.client.save_image(image, destination)
+        check = verifier(MediaKind.IMAGE, source=f"LiteLLM at {self.base_url}", what=f"the image of '{model.name}'")
+        self.client.save_image(image, destination, verify=check)
         report(_progress(1.0, "saved"))
         parameters = self._parameters(model, spec, size=size, prompt=spec.prompt)
         if image.revised_prompt and image.revised_prompt != spec.prompt:
@@ -280,7 +285,12 @@ class LiteLLMBackend(Backend):
         )
 
     def _run_video(
-        self, model: CloudModel, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event
+        self,
+        model: CloudModel,
+        request: GenerationRequest,
+        report: ProgressCallback,
+        cancel: threading.Event,
+        job_guard: ServerJob,
     ) -> GenerationResult:
         spec = request.spec
         size = choose_size(spec.width, spec.height, model.sizes)
@@ -308,7 +318,9 @@ class LiteLLMBackend(Backend):
             job = create(seconds)
         video_id = job.id  # LiteLLM's encoded id: it routes later calls to the same deployment
         announce_server_job(report, video_id)
-        return self._follow_video(model, request, video_id, job, report, cancel, reported_cost(headers), seconds)
+        job_guard.started(lambda: self.client.delete_video(video_id))
+        cost = reported_cost(headers)
+        return self._follow_video(model, request, video_id, job, report, cancel, cost, seconds, job_guard)
 
     can_resume = True
 
@@ -330,7 +342,9 @@ class LiteLLMBackend(Backend):
             ) from None
         seconds = choose_seconds(request.spec.duration_seconds, model.seconds)
         # Its cost was counted when it was made (the journal kept it): following it costs nothing.
-        return self._follow_video(model, request, server_job_id, job, report, cancel, 0.0, seconds)
+        with ServerJob(f"LiteLLM at {self.base_url}", self.video_timeout) as job_guard:
+            job_guard.started(lambda: self.client.delete_video(server_job_id))
+            return self._follow_video(model, request, server_job_id, job, report, cancel, 0.0, seconds, job_guard)
 
     def _follow_video(
         self,
@@ -342,16 +356,19 @@ class LiteLLMBackend(Backend):
         cancel: threading.Event,
         cost: float | None,
         seconds: int,
+        job_guard: ServerJob,
     ) -> GenerationResult:
         spec = request.spec
         size = choose_size(spec.width, spec.height, model.sizes)
-        job = self._wait_for_video(model, video_id, job, report, cancel)
+        job = self._wait_for_video(model, video_id, job, report, cancel, job_guard)
+        job_guard.finished()
         announce_server_job(report, video_id, stage="finished")
         report(_progress(0.92, "downloading the video"))
         stem = sanitize_filename(request.file_stem, fallback="take")
         os.makedirs(request.output_dir, exist_ok=True)
         destination = unique_path(request.output_dir, stem + ".mp4")
-        self.client.download_video(video_id, destination, model=model.name)
+        check = verifier(MediaKind.VIDEO, source=f"LiteLLM at {self.base_url}", what=f"the video of '{model.name}'")
+        self.client.download_video(video_id, destination, model=model.name, verify=check)
         if cancel.is_set():
             with contextlib.suppress(OSError):
                 os.unlink(destination)
@@ -361,7 +378,7 @@ class LiteLLMBackend(Backend):
             model,
             spec,
             size=job.size or size,
-            seconds=int(job.seconds or seconds),
+            seconds=_whole(job.seconds, seconds),
             prompt=spec.prompt,
             init_image=bool(spec.init_image),
         )
@@ -370,9 +387,14 @@ class LiteLLMBackend(Backend):
         )
 
     def _wait_for_video(
-        self, model: CloudModel, video_id: str, job: VideoJob, report: ProgressCallback, cancel: threading.Event
+        self,
+        model: CloudModel,
+        video_id: str,
+        job: VideoJob,
+        report: ProgressCallback,
+        cancel: threading.Event,
+        job_guard: ServerJob,
     ) -> VideoJob:
-        deadline = time.monotonic() + self.video_timeout
         failures = 0
         while not job.done:
             report(
@@ -384,11 +406,7 @@ class LiteLLMBackend(Backend):
             if cancel.wait(self.poll_interval):
                 self._forget_video(video_id)
                 raise Cancelled(f"the job was cancelled (video {video_id[:24]}...)")
-            if time.monotonic() > deadline:
-                raise BackendBusy(
-                    f"model '{model.name}' did not finish the video within {self.video_timeout / 60:.0f} minutes",
-                    hint="The provider is slow or stuck; generate again later.",
-                )
+            job_guard.check()  # past the deadline: the video is deleted on the provider, JobTimedOut
             try:
                 job = self.client.video_status(video_id, model=model.name)
                 failures = 0
@@ -432,6 +450,7 @@ def from_instance_config(config: Any, settings: Any) -> LiteLLMBackend:
         max_concurrent=max(1, int(getattr(config, "slots", 2) or 2)),
         timeout=float(options.get("timeout") or 120.0),
         poll_interval=float(options.get("poll_interval") or 2.0),
+        policy=TransportPolicy.from_options(options, online_access=bool(getattr(settings, "online_access", False))),
     )
 
 
@@ -481,6 +500,11 @@ def _image_extension(image: GeneratedImage) -> str:
         if ext in (".png", ".jpg", ".jpeg", ".webp"):
             return ext
     return ".png"
+
+
+def _whole(text: str, default: int) -> int:
+    """A provider's "8" as 8; anything else (empty, "1e999", "eight") as what was asked for."""
+    return int(text) if text.strip().isdigit() and len(text.strip()) < 6 else default
 
 
 def _progress(fraction: float, message: str) -> Progress:

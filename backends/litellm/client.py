@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..base import BackendError, Cancelled, ProtocolError
-from ..http import READ_ERRORS, read_all, transport_error
+from ..http import read_all
 from .audio import MAX_TRANSCRIPTION_BYTES, TranscriptionRequests
 from .errors import LITELLM, error_from_status, snippet
 from .media import GeneratedImage, MediaRequests, VideoJob
@@ -177,10 +177,8 @@ class LiteLLMClient(MediaRequests, TranscriptionRequests):
                                 on_delta(text)
                         if choice.get("finish_reason"):
                             finish_reason = str(choice["finish_reason"])
-            except READ_ERRORS as exc:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("the chat request was cancelled") from None
-                raise transport_error(exc, self.base_url, LITELLM) from exc
+            except Cancelled:
+                raise Cancelled("the chat request was cancelled") from None
         if cancel is not None and cancel.is_set():
             raise Cancelled("the chat request was cancelled")
         if not done and not finish_reason:

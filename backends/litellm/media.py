@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..base import ProtocolError
-from ..files import write_atomically
+from ..exchange import TooLarge, check_handed_back
+from ..files import Verify, write_atomically
 from ..http import ErrorAnswer, multipart, read_all, read_init_image, send, stream
+from ..numbers import finite
+from ..policy import BASE64_FACTOR, describe_bytes
 from .errors import LITELLM, snippet
 from .transport import ProxyTransport
 
@@ -60,6 +63,8 @@ class MediaRequests(ProxyTransport):
         if size:
             body["size"] = size
         body.update(extra or {})
+        # Images may come inline as base64: the answer may hold n of them besides its own text.
+        limit = self.policy.answer_bytes + max(1, n) * self.policy.base64_bytes
         answer = self._json(
             "POST",
             "/v1/images/generations",
@@ -68,6 +73,7 @@ class MediaRequests(ProxyTransport):
             model=model,
             timeout=timeout,
             headers_out=headers_out,
+            limit=limit,
         )
         data = answer.get("data")
         if not isinstance(data, list) or not data:
@@ -81,6 +87,13 @@ class MediaRequests(ProxyTransport):
                 continue
             revised = str(item.get("revised_prompt") or "")
             if item.get("b64_json"):
+                if len(item["b64_json"]) > self.policy.base64_bytes:
+                    raise TooLarge(
+                        f"LiteLLM at {self.base_url} sent an inline image larger than the limit of"
+                        f" {describe_bytes(self.policy.base64_bytes)} of base64 ({BASE64_FACTOR} x"
+                        f" {self.policy.answer_limit_text()})",
+                        hint="Nothing was saved; if the image is genuine, raise the limit.",
+                    )
                 try:
                     images.append(GeneratedImage(base64.b64decode(item["b64_json"], validate=True), "", revised))
                 except ValueError:
@@ -93,27 +106,34 @@ class MediaRequests(ProxyTransport):
             )
         return images
 
-    def save_image(self, image: GeneratedImage, destination: str) -> int:
-        """Write one generated image to destination, atomically (fetching it if it is a URL)."""
+    def save_image(self, image: GeneratedImage, destination: str, *, verify: Verify | None = None) -> int:
+        """Write one generated image to destination, atomically (fetching it if it is a URL); `verify`
+        checks the complete file before it takes its name."""
         if image.data is not None:
-            return write_atomically([image.data], destination)
+            return write_atomically([image.data], destination, verify=verify)
+        check_handed_back(image.url, self.policy, f"LiteLLM at {self.base_url}", "an image")
         parts = urllib.parse.urlsplit(image.url)
-        if parts.scheme not in ("http", "https"):
-            raise ProtocolError(f"LiteLLM at {self.base_url} returned an image URL that is not http(s)")
         own = urllib.parse.urlsplit(self.base_url)
         same_host = (parts.scheme, parts.netloc) == (own.scheme, own.netloc)
         request = urllib.request.Request(image.url, method="GET")
         if same_host and self._key:  # never hand the key to a host the proxy points at
             request.add_header("Authorization", f"Bearer {self._key.reveal()}")
         try:
-            response = send(request, self.timeout, f"{parts.scheme}://{parts.netloc}", LITELLM)
+            response = send(
+                request,
+                self.timeout,
+                f"{parts.scheme}://{parts.netloc}",
+                LITELLM,
+                policy=self.policy,
+                deadline=self.policy.download_seconds,
+            )
         except ErrorAnswer as answer:
             raise ProtocolError(
                 f"the image at {parts.netloc} could not be downloaded (HTTP {answer.status})",
                 hint="Its link may have expired; generate again.",
             ) from None
         with response:
-            return write_atomically(stream(response, self.base_url, "the image", LITELLM), destination)
+            return write_atomically(stream(response, self.base_url, "the image", LITELLM), destination, verify=verify)
 
     # --- videos -------------------------------------------------------------------------------
 
@@ -166,14 +186,19 @@ class MediaRequests(ProxyTransport):
         )
         return self._video(answer, model)
 
-    def download_video(self, video_id: str, destination: str, *, variant: str = "video", model: str = "") -> int:
-        """Stream the finished video's content to destination, atomically. Returns the byte count."""
+    def download_video(
+        self, video_id: str, destination: str, *, variant: str = "video", model: str = "", verify: Verify | None = None
+    ) -> int:
+        """Stream the finished video's content to destination, atomically (`verify` checks the
+        complete file before it takes its name). Returns the byte count."""
         path = f"/v1/videos/{urllib.parse.quote(video_id, safe='')}/content"
         if variant != "video":
             path += "?" + urllib.parse.urlencode({"variant": variant})
-        response = self._open("GET", path, what="the video download", model=model, accept="*/*")
+        response = self._open(
+            "GET", path, what="the video download", model=model, accept="*/*", deadline=self.policy.download_seconds
+        )
         with response:
-            return write_atomically(stream(response, self.base_url, "the video", LITELLM), destination)
+            return write_atomically(stream(response, self.base_url, "the video", LITELLM), destination, verify=verify)
 
     def delete_video(self, video_id: str) -> None:
         """Ask the provider to drop the video (OpenAI has no cancel; deleting is the closest)."""
@@ -189,10 +214,7 @@ class MediaRequests(ProxyTransport):
             raise ProtocolError(
                 f"LiteLLM at {self.base_url} sent a video object without id or status: {snippet(str(answer))}"
             )
-        try:
-            progress = float(answer.get("progress") or 0.0)
-        except (TypeError, ValueError):
-            progress = 0.0
+        progress = min(100.0, max(0.0, finite(answer.get("progress")) or 0.0))
         error = answer.get("error") if isinstance(answer.get("error"), dict) else None
         return VideoJob(
             video_id,

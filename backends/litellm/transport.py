@@ -14,16 +14,14 @@ media.py (images, videos) and audio.py (transcription upload).
 from __future__ import annotations
 
 import contextlib
-import http.client
-import json
-import socket
 import threading
-import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 from ..base import BackendError, Cancelled
-from ..http import READ_ERRORS, ErrorAnswer, json_object, json_request, read_all, send, transport_error
+from ..exchange import Answer
+from ..http import ErrorAnswer, json_object, json_request, read_all, send
+from ..policy import DEFAULT_POLICY, TransportPolicy
 from .errors import LITELLM, error_from_status, snippet
 
 DEFAULT_URL = "http://127.0.0.1:4000"
@@ -52,9 +50,17 @@ class Secret:
 class ProxyTransport:
     """The plumbing every endpoint shares. Holds no connection state, so one instance serves many threads."""
 
-    def __init__(self, base_url: str = DEFAULT_URL, api_key: str | Secret = "", *, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        api_key: str | Secret = "",
+        *,
+        timeout: float = 60.0,
+        policy: TransportPolicy = DEFAULT_POLICY,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.policy = policy
         self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
 
     @property
@@ -62,14 +68,20 @@ class ProxyTransport:
         return bool(self._key)
 
     def _json(
-        self, method: str, path: str, *, headers_out: dict[str, str] | None = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        limit: int | None = None,
+        headers_out: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> dict[str, Any]:
         """`headers_out`, when given, receives the answer's headers (lower-case names): the proxy's
         `x-litellm-response-cost` and retry counters live there."""
         with self._open(method, path, **kwargs) as response:
             if headers_out is not None:
                 headers_out.update({name.lower(): value for name, value in response.headers.items()})
-            raw = read_all(response, self.base_url, LITELLM)
+            raw = read_all(response, self.base_url, LITELLM, limit=limit, what=f"its answer to {method} {path}")
         return json_object(
             raw,
             self.base_url,
@@ -92,14 +104,15 @@ class ProxyTransport:
         timeout: float | None = None,
         accept: str = "application/json",
         auth: bool = True,
-    ) -> http.client.HTTPResponse:
+        deadline: float | None = None,
+    ) -> Answer:
         request = json_request(self.base_url + path, method, body=body, raw_body=raw_body, content_type=content_type)
         request.add_header("Accept", accept)
         request.add_header("User-Agent", "Shotcaller")
         if auth and self._key:
             request.add_header("Authorization", f"Bearer {self._key.reveal()}")
         try:
-            return send(request, timeout or self.timeout, self.base_url, LITELLM)
+            return send(request, timeout or self.timeout, self.base_url, LITELLM, policy=self.policy, deadline=deadline)
         except ErrorAnswer as answer:
             error = error_from_status(
                 answer.status,
@@ -122,36 +135,34 @@ class ProxyTransport:
         model: str,
         timeout: float | None,
         cancel: threading.Event | None,
-    ) -> Iterator[http.client.HTTPResponse]:
+    ) -> Iterator[Answer]:
         """A response to read incrementally, on a connection that `cancel` shuts down at any moment
-        (while waiting for the answer to begin too, which urllib cannot offer)."""
-        parts = urllib.parse.urlsplit(self.base_url)
-        connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        try:
-            connection = connection_class(parts.hostname or "", parts.port, timeout=timeout or self.timeout)
-        except ValueError as exc:
-            raise transport_error(exc, self.base_url, LITELLM) from exc
-        headers = {"Accept": "text/event-stream", "User-Agent": "Shotcaller", "Content-Type": "application/json"}
+        (while waiting for the answer to begin too). `timeout` bounds each silence; the whole
+        stream may take as long as a download."""
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"{what} was cancelled")
+        request = json_request(self.base_url + path, method, body=body)
+        request.add_header("Accept", "text/event-stream")
+        request.add_header("User-Agent", "Shotcaller")
         if self._key:
-            headers["Authorization"] = f"Bearer {self._key.reveal()}"
-        with contextlib.closing(connection), _shut_on_cancel(connection, cancel):
-            try:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled(f"{what} was cancelled")
-                connection.request(method, parts.path + path, body=json.dumps(body).encode(), headers=headers)
-                response = connection.getresponse()
-            except READ_ERRORS as exc:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled(f"{what} was cancelled") from None
-                raise transport_error(exc, self.base_url, LITELLM) from exc
-            with response:
-                if response.status >= 400:
-                    error_body = read_all(response, self.base_url, LITELLM)
-                    error = error_from_status(
-                        response.status, error_body, url=self.base_url, what=what, model=model, has_key=self.has_key
-                    )
-                    raise self._scrubbed(error)
-                yield response
+            request.add_header("Authorization", f"Bearer {self._key.reveal()}")
+        try:
+            response = send(
+                request,
+                timeout or self.timeout,
+                self.base_url,
+                LITELLM,
+                policy=self.policy,
+                deadline=self.policy.download_seconds,
+                cancel=cancel,
+            )
+        except ErrorAnswer as answer:
+            error = error_from_status(
+                answer.status, answer.body, url=self.base_url, what=what, model=model, has_key=self.has_key
+            )
+            raise self._scrubbed(error) from None
+        with response:
+            yield response
 
     def _scrub(self, text: str) -> str:
         key = self._key.reveal()
@@ -165,8 +176,9 @@ class ProxyTransport:
         return error
 
 
-def sse_events(response: http.client.HTTPResponse) -> Iterator[str]:
-    """The `data` of each server-sent event (multi-line data joined with newlines)."""
+def sse_events(response: Answer) -> Iterator[str]:
+    """The `data` of each server-sent event (multi-line data joined with newlines); each line
+    within the policy's answer limit."""
     data: list[str] = []
     for raw in response:
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -182,29 +194,3 @@ def sse_events(response: http.client.HTTPResponse) -> Iterator[str]:
             data.append(value[1:] if value.startswith(" ") else value)
     if data:
         yield "\n".join(data)
-
-
-@contextlib.contextmanager
-def _shut_on_cancel(connection: http.client.HTTPConnection, cancel: threading.Event | None) -> Iterator[None]:
-    """Shut the connection's socket from a watcher thread when `cancel` is set: a blocked read returns."""
-    if cancel is None:
-        yield
-        return
-    finished = threading.Event()
-
-    def watch() -> None:
-        while not finished.is_set():
-            if cancel.wait(0.05):
-                sock = connection.sock  # None until connected: keep looking until the stream ends
-                if sock is not None:
-                    with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_RDWR)
-                    return
-                finished.wait(0.02)
-
-    watcher = threading.Thread(target=watch, name="litellm-stream-cancel", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        finished.set()

@@ -4,8 +4,11 @@ A job: the model is checked against the server (get_model_schema, cached: an unk
 MissingResource, and the schema's fps and frame limits win over the built-in table), the init
 image is uploaded to the server's gallery, `wangp_generate` starts the job (wait false; a server
 already generating answers BackendBusy, so the scheduler fails over), `wangp_get_job` is polled and
-its events drive the progress bar, `wangp_cancel_job` stops it cooperatively, and the video is
+its events drive the progress bar (progress.py), `wangp_cancel_job` stops it cooperatively (the
+cancel returns at once; its `settle` waits for the job to end on the server), a failure is
+classified from its errors' stage and console lines (errors.py, weights.py), and the video is
 downloaded from the gallery through a one-time link, to a temporary file renamed into place.
+Besides the configured tiers, the server's own downloaded video models are offered (discovery.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ...shots import MediaKind
 from ..base import (
     Backend,
     BackendError,
@@ -35,6 +39,9 @@ from ..base import (
     announce_server_job,
 )
 from ..files import sanitize_filename, unique_path
+from ..media_check import verifier
+from ..policy import DEFAULT_POLICY, TransportPolicy
+from ..server_job import ServerJob
 from .client import DEFAULT_URL, JobSnapshot, Wan2GPClient
 from .discovery import ServerModels, discover_models
 from .errors import IS_IT_WAN2GP, job_error
@@ -95,9 +102,11 @@ class Wan2GPBackend(Backend):
         settle_timeout: float = 600.0,
         model_info_ttl: float = 300.0,
         event_limit: int = 50,
+        policy: TransportPolicy = DEFAULT_POLICY,
     ) -> None:
         super().__init__(instance_id, max_concurrent=1)  # the server refuses a second generation anyway
-        self.client = Wan2GPClient(base_url, timeout)
+        self.client = Wan2GPClient(base_url, timeout, policy=policy)
+        self.policy = policy
         self.vram_gb = vram_gb
         self.presets = {p.name: p for p in (resolve_presets(presets) if presets else choose_presets(vram_gb))}
         self.poll_interval = poll_interval
@@ -163,6 +172,12 @@ class Wan2GPBackend(Backend):
     # --- one job ---------------------------------------------------------------------------
 
     def run(self, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event) -> GenerationResult:
+        with ServerJob(f"Wan2GP at {self.client.origin}", self.policy.job_seconds) as job:
+            return self._run(request, report, cancel, job)
+
+    def _run(
+        self, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event, job: ServerJob
+    ) -> GenerationResult:
         preset = self._preset(request.offer.name)
         if preset is None:
             raise InvalidRequest(
@@ -195,9 +210,10 @@ class Wan2GPBackend(Backend):
         snapshot = self.client.generate(source, event_limit=self.event_limit)
         job_id = snapshot.job_id
         announce_server_job(report, job_id)
+        job.started(lambda: self._stop_on_server(job_id))
         log.info("%s: job %s started (%s)", self.display_name, job_id, info.limits.model_type)
         progress.update(SUBMITTED, f"started on Wan2GP ({info.limits.name})")
-        return self._follow(snapshot, request, report, progress, cancel, info, source, applied)
+        return self._follow(snapshot, request, report, progress, cancel, info, source, applied, job)
 
     can_resume = True
 
@@ -213,8 +229,10 @@ class Wan2GPBackend(Backend):
         progress.update(SUBMITTED, f"following job {server_job_id} on Wan2GP at {self.client.origin}")
         info = self._model_info(preset.model_for(request.spec).model_type)
         source, applied = build_settings(request.spec, preset, info.limits)
-        snapshot = self.client.get_job(server_job_id, event_limit=self.event_limit)
-        return self._follow(snapshot, request, report, progress, cancel, info, source, applied)
+        with ServerJob(f"Wan2GP at {self.client.origin}", self.policy.job_seconds) as job:
+            snapshot = self.client.get_job(server_job_id, event_limit=self.event_limit)
+            job.started(lambda: self._stop_on_server(server_job_id))
+            return self._follow(snapshot, request, report, progress, cancel, info, source, applied, job)
 
     def _follow(
         self,
@@ -226,11 +244,13 @@ class Wan2GPBackend(Backend):
         info: _ModelInfo,
         source: dict[str, Any],
         applied: dict[str, Any],
+        job: ServerJob,
     ) -> GenerationResult:
         job_id = snapshot.job_id
         tracker = JobProgress(progress)
         tracker.apply(snapshot.events)
-        snapshot = self._wait(snapshot, tracker, cancel)
+        snapshot = self._wait(snapshot, tracker, cancel, job)
+        job.finished()
         result = snapshot.result
         if result is None:
             raise ProtocolError(
@@ -256,12 +276,16 @@ class Wan2GPBackend(Backend):
         }
         return GenerationResult(files=tuple(files), model=info.limits.name, parameters=parameters, server_job_id=job_id)
 
-    def _wait(self, snapshot: JobSnapshot, tracker: JobProgress, cancel: threading.Event) -> JobSnapshot:
-        """Poll until the job is done; on cancel, ask the server to stop it and raise Cancelled."""
+    def _wait(
+        self, snapshot: JobSnapshot, tracker: JobProgress, cancel: threading.Event, job: ServerJob
+    ) -> JobSnapshot:
+        """Poll until the job is done; on cancel, ask the server to stop it and raise Cancelled; past
+        the job deadline, the same and JobTimedOut."""
         failures = 0
         while not snapshot.done:
             if cancel.wait(self.poll_interval):
                 self._cancel_on_server(snapshot.job_id)
+            job.check()
             try:
                 snapshot = self.client.get_job(snapshot.job_id, event_limit=self.event_limit)
                 if tracker.gap(snapshot.events):
@@ -275,6 +299,10 @@ class Wan2GPBackend(Backend):
             failures = 0
             tracker.apply(snapshot.events)
         return snapshot
+
+    def _stop_on_server(self, job_id: str) -> None:
+        """Ask Wan2GP to stop a job the run is leaving early (the scheduler hears the run's own error)."""
+        self.client.cancel_job(job_id, event_limit=0)
 
     def _cancel_on_server(self, job_id: str) -> None:
         """Ask Wan2GP to stop the job and raise Cancelled at once.
@@ -382,7 +410,10 @@ class Wan2GPBackend(Backend):
             name = f"{stem}{suffix}{_safe_extension(str(item.get('path') or ''))}"
             destination = unique_path(request.output_dir, name)
             progress.update(RUN_END + (1.0 - RUN_END) * index / len(items), f"downloading {name}")
-            self.client.download(str(item["gallery_id"]), destination)
+            source, what = f"Wan2GP at {self.client.origin}", f"the video of job {job_id}"
+            self.client.download(
+                str(item["gallery_id"]), destination, verify=verifier(MediaKind.VIDEO, source=source, what=what)
+            )
             written.append(destination)
         return written
 

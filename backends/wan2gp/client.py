@@ -17,6 +17,7 @@ from typing import Any
 
 from ..base import ProtocolError
 from ..http import snippet
+from ..numbers import finite
 from .errors import IS_IT_WAN2GP
 from .gallery import DownloadedFile, GalleryTransfers
 from .mcp import (
@@ -85,9 +86,7 @@ class JobSnapshot:
         events: list[JobEvent] = []
         for item in value.get("events") or []:
             if isinstance(item, dict) and isinstance(item.get("kind"), str):
-                timestamp = item.get("timestamp")
-                ts = float(timestamp) if isinstance(timestamp, int | float) and not isinstance(timestamp, bool) else 0
-                events.append(JobEvent(item["kind"], ts, item.get("data")))
+                events.append(JobEvent(item["kind"], finite(item.get("timestamp")) or 0.0, item.get("data")))
         return cls(value["job_id"], done, bool(value.get("cancel_requested")), tuple(events), result, value)
 
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..base import InvalidRequest, ProtocolError
-from ..files import write_atomically
+from ..files import Verify, write_atomically
 from ..http import ErrorAnswer, read_all, send, snippet, stream, unreadable_init_image
 from .errors import IS_IT_WAN2GP, WAN2GP, envelope_message, http_error
-from .mcp import OPENER, MCPSession, log
+from .mcp import MCPSession, log
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,9 @@ class GalleryTransfers(MCPSession):
             return self._upload_answer(status, body, name)
         raise AssertionError("unreachable")
 
-    def download(self, gallery_id: str, destination: str) -> DownloadedFile:
-        """Stream one gallery item to `destination`, atomically (one-time links are renewed once)."""
+    def download(self, gallery_id: str, destination: str, *, verify: Verify | None = None) -> DownloadedFile:
+        """Stream one gallery item to `destination`, atomically (one-time links are renewed once);
+        `verify` checks the complete file before it takes its name."""
         for attempt in range(2):
             ticket = self.call_tool("wangp_create_gallery_download", {"gallery_id": gallery_id})
             download_url = ticket.get("download_url") if isinstance(ticket, dict) else None
@@ -81,7 +82,14 @@ class GalleryTransfers(MCPSession):
             what = f"the file of gallery item {gallery_id}"
             request = urllib.request.Request(self._absolute(download_url), method="GET")
             try:
-                response = send(request, self.timeout, self.origin, WAN2GP, opener=OPENER.open)
+                response = send(
+                    request,
+                    self.timeout,
+                    self.origin,
+                    WAN2GP,
+                    policy=self.policy,
+                    deadline=self.policy.download_seconds,
+                )
             except ErrorAnswer as answer:
                 if answer.status == 404 and attempt == 0:
                     log.info("Wan2GP download link for %s was gone; asking for a new one", gallery_id)
@@ -92,7 +100,7 @@ class GalleryTransfers(MCPSession):
                     hint="Download links are one-time and expire after 10 minutes; generate again.",
                 ) from None
             with response:
-                size = write_atomically(stream(response, self.origin, what, WAN2GP), destination)
+                size = write_atomically(stream(response, self.origin, what, WAN2GP), destination, verify=verify)
             return DownloadedFile(
                 destination,
                 size,
@@ -115,7 +123,7 @@ class GalleryTransfers(MCPSession):
         request.add_header("Content-Length", str(size))
         request.add_header("Content-Type", mimetypes.guess_type(name)[0] or "application/octet-stream")
         try:
-            with send(request, self.timeout, self.origin, WAN2GP, opener=OPENER.open) as response:
+            with send(request, self.timeout, self.origin, WAN2GP, policy=self.policy) as response:
                 return response.status, read_all(response, self.origin, WAN2GP)
         except ErrorAnswer as answer:
             return answer.status, answer.body

@@ -4,9 +4,8 @@ Stdlib urllib only (it ships with Blender); no MCP SDK. What the real Wan2GP 12.
 (protocols/wan2gp-recorded.md) and how this client meets it:
 
 * POST `<origin>/mcp/` with `Content-Type: application/json` and `Accept: application/json,
-  text/event-stream` (without both the server answers 406). `POST /mcp` answers 307 to `/mcp/`;
-  urllib will not re-POST on a 307, so redirects are followed here (same origin only) and the
-  new endpoint is remembered.
+  text/event-stream` (without both the server answers 406). `POST /mcp` answers 307 to `/mcp/`:
+  the shared transport re-POSTs within the same origin only, and the new endpoint is remembered.
 * Answers are plain JSON; an SSE body (`data:` events) is read too, as other MCP servers send one.
 * `initialize` then the `notifications/initialized` notification (202, empty). Wan2GP is stateless
   and sends no `mcp-session-id`; if a server does, it is echoed, and a 404 for it means the session
@@ -20,20 +19,20 @@ Every failure leaves as one of the typed errors of backends/base.py, never as a 
 
 from __future__ import annotations
 
-import http.client
 import itertools
 import json
 import logging
 import threading
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..base import BackendUnreachable, InvalidRequest, ProtocolError
-from ..http import READ_ERRORS, ErrorAnswer, read_all, send, snippet, transport_error
+from ..base import InvalidRequest, ProtocolError
+from ..exchange import Answer, TooLarge
+from ..http import ErrorAnswer, read_all, send, snippet
+from ..policy import DEFAULT_POLICY, TransportPolicy
 from .errors import IS_IT_WAN2GP, WAN2GP, http_error, rpc_error, tool_error
 
 # The client's logger (client.py, gallery.py and this module were one): its records keep their name.
@@ -51,7 +50,6 @@ LIST_TOOLS = frozenset({
 })  # fmt: skip
 OPTIONAL_TOOLS = frozenset({"wangp_get_model", "wangp_get_model_metadata", "wangp_get_model_schema"})
 WRAPPED_TOOLS = LIST_TOOLS | OPTIONAL_TOOLS
-_MAX_REDIRECTS = 3
 
 
 def mcp_endpoint(url: str) -> str:
@@ -74,21 +72,15 @@ class _SessionExpired(Exception):
     """The server forgot our mcp-session-id (HTTP 404 while we hold one)."""
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        return None  # every redirect reaches the caller as an HTTPError; POSTs are re-sent by hand
-
-
-OPENER = urllib.request.build_opener(_NoRedirect)
-
-
 class MCPSession:
     """One MCP session with a Wan2GP server: handshake, JSON-RPC exchanges, tool calls.
 
     The base of Wan2GPClient (client.py). Thread-safe: requests are independent HTTP exchanges.
     """
 
-    def __init__(self, url: str = DEFAULT_URL, timeout: float = 30.0) -> None:
+    def __init__(
+        self, url: str = DEFAULT_URL, timeout: float = 30.0, *, policy: TransportPolicy = DEFAULT_POLICY
+    ) -> None:
         self.endpoint = mcp_endpoint(url)
         parts = urllib.parse.urlsplit(self.endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -97,6 +89,7 @@ class MCPSession:
                 hint="Write it like http://127.0.0.1:7866/mcp/ in Shotcaller's preferences.",
             )
         self.timeout = timeout
+        self.policy = policy
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._session_id: str | None = None
@@ -236,9 +229,9 @@ class MCPSession:
         with response:
             content_type = headers.get("content-type", "").split(";")[0].strip().lower()
             if content_type == "text/event-stream":
-                message = self._read_sse(response, request_id, method, timeout or self.timeout)
+                message = self._read_sse(response, request_id, method)
             else:
-                raw = read_all(response, self.origin, WAN2GP)
+                raw = read_all(response, self.origin, WAN2GP, what=f"its answer to {method}")
                 if status == 202 or not raw.strip():
                     raise ProtocolError(
                         f"Wan2GP at {self.endpoint} accepted {method} but sent no answer", hint=IS_IT_WAN2GP
@@ -268,22 +261,15 @@ class MCPSession:
             raise ProtocolError(f"Wan2GP at {self.endpoint} answered {method} with {snippet(raw)}", hint=IS_IT_WAN2GP)
         return message
 
-    def _read_sse(
-        self, response: http.client.HTTPResponse, request_id: int, method: str, timeout: float
-    ) -> dict[str, Any]:
-        """Events until the JSON-RPC response for `request_id` (server requests and notifications skipped)."""
+    def _read_sse(self, response: Answer, request_id: int, method: str) -> dict[str, Any]:
+        """Events until the JSON-RPC response for `request_id` (server requests and notifications skipped).
+
+        The exchange's deadline bounds the whole stream; the answer limit bounds each line and the
+        data of one event."""
         data: list[str] = []
-        deadline = time.monotonic() + timeout
+        size = 0
         while True:
-            if time.monotonic() > deadline:
-                raise BackendUnreachable(
-                    f"Wan2GP at {self.endpoint} kept the event stream open without answering {method}",
-                    hint="Try again; restart Wan2GP if it keeps happening.",
-                )
-            try:
-                line = response.readline()
-            except READ_ERRORS as exc:
-                raise transport_error(exc, self.origin, WAN2GP) from exc
+            line = response.readline(what=f"a line of its answer to {method}")
             if not line:
                 raise ProtocolError(
                     f"Wan2GP at {self.endpoint} closed the event stream before answering {method}",
@@ -292,10 +278,17 @@ class MCPSession:
             text = line.decode("utf-8", "replace").rstrip("\r\n")
             if text.startswith("data:"):
                 data.append(text[5:].removeprefix(" "))
+                size += len(line)
+                if size > self.policy.answer_bytes:
+                    raise TooLarge(
+                        f"Wan2GP at {self.endpoint} sent an event larger than the limit of"
+                        f" {self.policy.answer_limit_text()} while answering {method}",
+                        hint="Shotcaller stopped reading it; if it is genuine, raise the limit.",
+                    )
                 continue
             if text or not data:
                 continue  # event:, id:, retry:, comments; or a blank line without data
-            payload, data = "\n".join(data), []
+            payload, data, size = "\n".join(data), [], 0
             try:
                 message = json.loads(payload)
             except ValueError:
@@ -311,44 +304,26 @@ class MCPSession:
 
     def _post(
         self, body: dict[str, Any], timeout: float, *, handshake: bool = False
-    ) -> tuple[int, dict[str, str], http.client.HTTPResponse]:
+    ) -> tuple[int, dict[str, str], Answer]:
+        """POST to the endpoint (same-origin redirects followed by the transport; the new endpoint is kept)."""
         data = json.dumps(body).encode()
         method = str(body.get("method", ""))
-        url = self.endpoint
-        for _hop in range(_MAX_REDIRECTS + 1):
-            request = urllib.request.Request(url, data=data, method="POST")
-            request.add_header("Content-Type", "application/json")
-            request.add_header("Accept", ACCEPT)
-            request.add_header("User-Agent", "Shotcaller")
-            if self._session_id and not handshake:
-                request.add_header("Mcp-Session-Id", self._session_id)
-            if self._protocol_version and not handshake:
-                request.add_header("MCP-Protocol-Version", self._protocol_version)
-            try:
-                response = send(request, timeout, self.endpoint, WAN2GP, opener=OPENER.open)
-            except ErrorAnswer as answer:
-                if answer.status in (301, 302, 303, 307, 308):
-                    url = self._follow(url, answer.headers.get("Location"), answer.status)
-                    continue
-                if answer.status == 404 and self._session_id and not handshake:
-                    raise _SessionExpired() from None
-                raise http_error(answer.status, answer.body, self.endpoint, method) from None
-            if url != self.endpoint:
-                log.info("Wan2GP MCP endpoint moved: %s -> %s", self.endpoint, url)
-                self.endpoint = url
-            headers = {k.lower(): v for k, v in response.headers.items()}
-            return response.status, headers, response
-        raise ProtocolError(f"Wan2GP at {self.endpoint} redirects in circles", hint=IS_IT_WAN2GP)
-
-    def _follow(self, url: str, location: str | None, status: int) -> str:
-        if not location:
-            raise ProtocolError(f"Wan2GP at {url} redirected (HTTP {status}) without saying where", hint=IS_IT_WAN2GP)
-        target = urllib.parse.urljoin(url, location)
-        old, new = urllib.parse.urlsplit(url), urllib.parse.urlsplit(target)
-        if (old.scheme, old.netloc) != (new.scheme, new.netloc):
-            raise ProtocolError(
-                f"Wan2GP at {url} redirected Shotcaller to another server ({new.scheme}://{new.netloc})",
-                hint="Shotcaller does not follow redirects to other servers; put the final address in the"
-                " preferences if it is right.",
-            )
-        return target
+        request = urllib.request.Request(self.endpoint, data=data, method="POST")
+        request.add_header("Content-Type", "application/json")
+        request.add_header("Accept", ACCEPT)
+        request.add_header("User-Agent", "Shotcaller")
+        if self._session_id and not handshake:
+            request.add_header("Mcp-Session-Id", self._session_id)
+        if self._protocol_version and not handshake:
+            request.add_header("MCP-Protocol-Version", self._protocol_version)
+        try:
+            response = send(request, timeout, self.endpoint, WAN2GP, policy=self.policy)
+        except ErrorAnswer as answer:
+            if answer.status == 404 and self._session_id and not handshake:
+                raise _SessionExpired() from None
+            raise http_error(answer.status, answer.body, self.endpoint, method) from None
+        if response.url != self.endpoint:
+            log.info("Wan2GP MCP endpoint moved: %s -> %s", self.endpoint, response.url)
+            self.endpoint = response.url
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        return response.status, headers, response

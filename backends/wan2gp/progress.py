@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..base import Progress, ProgressCallback
+from ..numbers import finite
 from .client import JobEvent
 
 SUBMITTED = 0.05  # settings checked, init image uploaded, job accepted
@@ -164,6 +165,4 @@ def phase_progress(data: Mapping[str, Any]) -> tuple[float, str | None]:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+    return finite(value)

@@ -352,8 +352,8 @@ def resolve_presets(names: Sequence[str | Wan2GPPreset]) -> list[Wan2GPPreset]:
 
 
 def _positive_int(value: Any, fallback: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        return fallback
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        return fallback  # int(1e999) would raise OverflowError
     return int(value)
 
 

@@ -15,18 +15,30 @@ def test_quick_benchmark_prints_every_figure(capsys):
     assert {
         "decision_p50",
         "decision_p99",
-        "decision_p99_target",
-        "decision_p99_vs_target",
-        "fleet_makespan",
-        "fleet_lower_bound",
-        "fleet_makespan_vs_lower_bound",
-        "fleet_speedup_vs_round_robin",
-        "fleet_speedup_vs_single_best",
+        "decision_control_p99",
+        "decision_p99_over_p50",
+        "decision_control_p99_over_p50",
+        "decision_log_line",
+        "history_line",
+        "history_read_vs_control",
         "replay_round_robin_vs_logged",
         "failover_to_accepted_elsewhere",
         "failover_target",
         "failover_job_succeeded",
         "failover_hard_kill_job_succeeded",
     } <= names
+    for fleet in ("studio", "vram_split", "speed_skew"):
+        for figure in (
+            "lp_bound",
+            "router_makespan",
+            "shared_queue_makespan",
+            "join_shortest_queue_makespan",
+            "round_robin_makespan",
+            "router_vs_lp_bound",
+            "router_vs_shared_queue",
+            "router_vs_join_shortest_queue",
+            "router_vs_round_robin",
+        ):
+            assert f"fleet_{fleet}_{figure}" in names
     values = {line.split(":")[0]: float(line.split()[1]) for line in lines}
     assert values["failover_job_succeeded"] == 1.0 and values["failover_hard_kill_job_succeeded"] == 1.0

@@ -64,8 +64,11 @@ def assert_takes_placed(scene, addon_module):
         compat = addon_module.sequencer.compat
         assert (compat.left_handle(movie), compat.duration(movie)) == (start, length)
         assert movie.channel == 3  # first free channel above the shots on channel 2
-        assert os.path.isfile(take.filepath)
-        width, height, frames, fps = video_facts(take.filepath)
+        import bpy
+
+        path = os.path.abspath(bpy.path.abspath(take.filepath))  # "//"-relative when under the .blend's folder
+        assert os.path.isfile(path)
+        width, height, frames, fps = video_facts(path)
         assert (width, height) == (WIDTH, HEIGHT)
         assert frames >= length and (frames - 1) % 4 == 0  # Wan lengths are 4n+1
         assert fps == pytest.approx(FPS)
@@ -73,8 +76,8 @@ def assert_takes_placed(scene, addon_module):
         assert take.template == "wan22_ti2v_5b_t2v"
         assert "draft template for a draft shot" in take.reason
         assert json.loads(take.parameters)["seed"] == start
-        record = json.loads(Path(take.record_path).read_text())
-        assert record["take"]["files"] == [take.filepath]
+        record = json.loads(Path(bpy.path.abspath(take.record_path)).read_text())
+        assert record["take"]["files"] == [path]
 
 
 def test_operator_places_takes_and_they_survive_reopening(addon, sequencer_scene, blender, tmp_path):
@@ -88,7 +91,14 @@ def test_operator_places_takes_and_they_survive_reopening(addon, sequencer_scene
     previews = importlib.import_module(f"{addon.__name__}.previews")
     compat = importlib.import_module(f"{addon.__name__}.sequencer.compat")
     shot_ids = [s.shotcaller.shot_id for s in compat.all_strips(sequencer_scene.sequence_editor) if s.type == "COLOR"]
-    assert all(previews.has_preview(shot_id) for shot_id in shot_ids)  # the sampler's live frames reached the panel
+    # The sampler's live frames were written off the main thread; nothing drew them (headless), so
+    # none was swapped in until a panel asks for one: then the next drain shows it.
+    assert previews.flush()
+    assert all(previews.ready_path(shot_id) and os.path.isfile(previews.ready_path(shot_id)) for shot_id in shot_ids)
+    assert not any(previews.has_preview(shot_id) for shot_id in shot_ids)
+    previews.icon_id(shot_ids[0])
+    pump.drain()
+    assert previews.has_preview(shot_ids[0]) and not previews.has_preview(shot_ids[1])
 
     film = tmp_path / "film.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(film))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,13 @@ from pump_driver import run_pump_until_idle
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SIZE, FPS = 64, 24
 SHOTS = (("Ten", 1, 240, 2), ("Thirty", 301, 720, 6))  # name, first frame, frames, segments
+
+
+def on_disk(path):
+    """A strip's file as an absolute path: takes under the .blend's folder are stored "//"-relative."""
+    import bpy
+
+    return os.path.abspath(bpy.path.abspath(path))
 
 
 def make_shots(scene, addon_module):
@@ -83,11 +91,11 @@ def assert_one_take_per_shot(bpy, scene, addon_module, folder, check_frames=True
             # its first frame repeats the one before: it is not shown
             assert compat.left_handle(after) - compat.content_start(after) == 1
         segments = json.loads(take.parameters)["segments"]
-        assert [s["file"] for s in segments] == [p.filepath for p in parts]
+        assert [s["file"] for s in segments] == [on_disk(p.filepath) for p in parts]
         if not check_frames:
             continue
         for before, after, segment in zip(parts, parts[1:], segments[1:], strict=False):
-            previous = decode(before.filepath)
+            previous = decode(on_disk(before.filepath))
             following = decode(segment["file"])
             # It starts on the last frame before (only two encodings apart): the closest of all.
             closest = min(range(len(previous)), key=lambda i: difference(following[0], previous[i]))
@@ -172,7 +180,7 @@ def assert_sound_takes(scene, addon_module):
         for before, after in itertools.pairwise(parts):
             assert compat.right_handle(before) - compat.left_handle(after) == fade  # music crossfades, sound butts
         for part in parts:
-            assert sound_seconds(part.sound.filepath) * FPS >= compat.duration(part) - 1
+            assert sound_seconds(on_disk(part.sound.filepath)) * FPS >= compat.duration(part) - 1
         if fade:  # the crossfade's volume keys: the first part fades out as the second comes in
             first, second = parts
             begin, end = compat.left_handle(second), compat.right_handle(first)

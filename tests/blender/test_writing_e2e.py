@@ -16,6 +16,7 @@ import types
 
 import bpy
 import pytest
+import stand_in_layout
 from pump_driver import run_pump_until_idle
 from reference_servers import LITELLM_TEST_KEY as KEY
 
@@ -313,33 +314,9 @@ def test_the_key_is_never_saved_in_the_blend(tools, prefs, proxy, sequencer_scen
     assert KEY.encode() not in film.read_bytes()
 
 
-class Layout:
-    """Stands in for a panel's UILayout headless (there is no region): records labels and buttons."""
-
-    def __init__(self, lines):
-        self.lines = lines
-
-    def __getattr__(self, name):
-        def call(*args, **kwargs):
-            if name == "label":
-                self.lines.append(kwargs.get("text", ""))
-            elif name == "operator":
-                self.lines.append(f"[{args[0]}]")
-            return Layout(self.lines)
-
-        return call
-
-
 def draw_panel(tools, name, context):
     """What the panel class `name` of panels/writing.py shows, one line per label or button."""
-    panel_class = getattr(tools.panels, name)
-    lines = []
-    panel = types.SimpleNamespace(layout=Layout(lines))
-    for attribute in dir(panel_class):  # the panel's own helpers, bound to the stand-in
-        if attribute.startswith("_draw"):
-            setattr(panel, attribute, types.MethodType(getattr(panel_class, attribute), panel))
-    panel_class.draw(panel, context)
-    return "\n".join(lines)
+    return stand_in_layout.draw(getattr(tools.panels, name), context)
 
 
 def test_panels_draw_with_and_without_a_proposal(tools, prefs, proxy, sequencer_scene, blender):

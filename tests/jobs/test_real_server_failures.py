@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.request
 
 import pytest
 
 from devservers.comfyui.launch import start_server
-from shotcaller.jobs.events import TERMINAL_EVENTS, JobCancelled, JobProgress, JobRouted, JobSucceeded
+from shotcaller.jobs.events import TERMINAL_EVENTS, JobCancelled, JobProgress, JobRouted, JobStarted, JobSucceeded
 from shotcaller.routing.registry import InstanceConfig
 from shotcaller.session import BackendSettings, Session
 from shotcaller.shots import make_spec
@@ -128,11 +129,15 @@ def test_a_server_that_cannot_download_weights_costs_one_attempt_and_others_hear
         events_second = events_until_done(session, second)
     failed = events_first[-1]
     assert failed.error_kind == "missing_resource"
+    started = next(e for e in events_first if isinstance(e, JobStarted))
+    assert failed.started_at > 0 and failed.seconds > 0  # a failed shot reports when it ran and how long
+    assert failed.started_at <= time.time() and started.job_id == first
     assert len([e for e in events_first if isinstance(e, JobRouted)]) == 1  # not once per model
     assert "could not fetch pose/dw-ll_ucoco_384.onnx" in failed.message
     assert failed.text.endswith("connect it to the internet once, or copy the weights into its ckpts folder.")
     other = events_second[-1]
     assert other.error_kind == "no_route"
+    assert (other.started_at, other.seconds) == (0.0, 0.0)  # it never started
     # The other shot hears of the server's state and the fix, in its own terms, not of the first job.
     assert "Wan2GP on gpu-1: cannot download model weights since" in other.message
     assert "copy the weights into its ckpts folder" in other.message
@@ -154,6 +159,7 @@ def test_a_wan2gp_cancel_is_immediate_and_the_next_shot_is_not_refused_as_busy(t
         second = scheduler.submit(shot("wcancel02", width=448, height=256), str(tmp_path / "t"), "b")
         cancelled = events_until_done(session, first)[-1]
         assert isinstance(cancelled, JobCancelled)
+        assert cancelled.started_at > 0 and cancelled.seconds > 0
         assert server.state()["busy"], "the cancel was reported only once the server was idle"
         done = events_until_done(session, second, timeout=120)
     assert isinstance(done[-1], JobSucceeded), done[-1]

@@ -266,6 +266,38 @@ def test_cancel_while_queued_never_runs(tmp_path, schedulers):
     assert [c.file_stem for c in backend.calls] == ["a"]
 
 
+def test_cancel_all_is_one_pass_over_the_queue(tmp_path, schedulers, monkeypatch):
+    """1000 queued jobs: every one ends cancelled, and no job is compared with another (the old
+    cancel-all searched the queue once per job: jobs x queue comparisons)."""
+    from shotcaller.jobs.attempts import JobState
+
+    gate = threading.Event()
+    scheduler = Scheduler([ScriptedBackend("local", block=gate)])
+    schedulers.append(scheduler)
+    ids = [scheduler.submit(spec(shot_id=f"shot{i:08d}"), str(tmp_path), f"s{i}") for i in range(1000)]
+    comparisons = []
+    original = JobState.__eq__
+    monkeypatch.setattr(JobState, "__eq__", lambda a, b: comparisons.append(1) or original(a, b))
+    assert scheduler.cancel_all() == 1000
+    assert comparisons == []
+    finished, _ = run_all(scheduler, ids)  # the one running sees its cancel while it waits on the gate
+    gate.set()
+    assert all(isinstance(event, JobCancelled) for event in finished.values())
+    assert scheduler.active_count == 0
+
+
+def test_cancel_many_ignores_unknown_and_repeated_ids(tmp_path, schedulers):
+    gate = threading.Event()
+    scheduler = Scheduler([ScriptedBackend("local", block=gate)])
+    schedulers.append(scheduler)
+    first = scheduler.submit(spec(), str(tmp_path), "a")
+    second = scheduler.submit(spec(shot_id="shot0002bbbb"), str(tmp_path), "b")
+    assert scheduler.cancel_many([second, second, "no-such-job"]) == 1
+    assert isinstance(run_to_end(scheduler, second)[-1], JobCancelled)
+    gate.set()
+    assert isinstance(run_to_end(scheduler, first)[-1], JobSucceeded)
+
+
 def test_workers_are_bounded_per_instance(tmp_path, schedulers):
     gate = threading.Event()
     backend = ScriptedBackend("local", block=gate, max_concurrent=2)
@@ -383,7 +415,8 @@ def test_every_binding_is_written_to_the_decision_log(tmp_path, schedulers):
         ("routed", 2, "box-b"),
         ("no_route", 0, None),
     ]
-    assert records[1]["candidates"][0]["reason"].startswith("already failed this job")
+    excluded = records[1]["rejected"]["excluded"]  # rejections are grouped by filter
+    assert excluded["reason"].startswith("already failed this job") and excluded["where"] == ["box-a/t2v"]
 
 
 def test_each_job_logs_to_its_own_projects_decision_log(tmp_path, schedulers):
@@ -421,3 +454,25 @@ def test_submit_after_shutdown_is_refused(schedulers):
     scheduler.shutdown(wait=True)
     with pytest.raises(RuntimeError):
         scheduler.submit(spec(), "/tmp", "s")
+
+
+def test_an_address_level_failure_is_not_retried_there_with_another_template(tmp_path, schedulers):
+    offers = [
+        Offer("t2v", MediaKind.VIDEO, Quality.DRAFT, label="test video"),
+        Offer("t2v_other", MediaKind.VIDEO, Quality.DRAFT, label="other video"),
+    ]
+    not_found = ProtocolError("ComfyUI at http://box-a:8188/prompt has no POST /prompt endpoint (HTTP 404)")
+    not_found.address_failure = True
+    broken = ScriptedBackend("box-a", offers, errors=[not_found, not_found])
+    scheduler = Scheduler([broken])
+    schedulers.append(scheduler)
+    events = run_to_end(scheduler, scheduler.submit(spec(), str(tmp_path), "s"))
+    assert [e.template for e in events if isinstance(e, JobRouted)] == ["t2v"]  # once, not once per template
+    assert isinstance(events[-1], JobFailed) and "HTTP 404" in events[-1].message
+
+    plain = ScriptedBackend("box-b", offers, errors=[ProtocolError("garbage")])
+    scheduler = Scheduler([plain])
+    schedulers.append(scheduler)
+    events = run_to_end(scheduler, scheduler.submit(spec(), str(tmp_path), "t"))
+    assert len([e for e in events if isinstance(e, JobRouted)]) == 2  # any other failure may try the other one
+    assert isinstance(events[-1], JobSucceeded)

@@ -28,10 +28,13 @@ from shotcaller.backends.base import (
     Offer,
     OutOfMemory,
     Progress,
+    ProtocolError,
 )
 from shotcaller.backends.comfyui import ComfyUIBackend
 from shotcaller.backends.comfyui.outputs import media_for_file, output_files, safe_extension
 from shotcaller.backends.comfyui.templates import BUNDLED_TEMPLATE_DIR
+from shotcaller.backends.policy import TransportPolicy
+from shotcaller.backends.server_job import JobTimedOut
 from shotcaller.shots import MediaKind, Quality, make_spec
 
 WAN = "wan22_ti2v_5b_t2v"
@@ -54,6 +57,14 @@ WAN_CLASSES = [
 ]
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"preview"
 JSON = "application/json"
+MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"  # what the media check looks for
+PNG_HEAD = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000400000003008020000")
+
+
+def media_bytes(filename: str) -> bytes:
+    """A file's start as the media check wants to see it, then its name (for the tests to find)."""
+    head = PNG_HEAD if filename.lower().endswith(".png") else MP4_HEAD
+    return head + filename.encode()
 
 
 def wan_request(output_dir: Path, **fields: Any) -> GenerationRequest:
@@ -139,7 +150,7 @@ class MiniComfy:
         stub.on("POST", "/prompt", self._prompt)
         stub.on("GET", "/history/*", self._history)
         stub.on("GET", "/queue", self._queue)
-        stub.on("GET", "/view", lambda request: (200, b"media:" + request.query["filename"].encode(), "video/mp4"))
+        stub.on("GET", "/view", lambda request: (200, media_bytes(request.query["filename"]), "video/mp4"))
         stub.on("POST", "/interrupt", (200, b"", "text/plain"))
         stub.on("POST", "/queue", (200, b"", "text/plain"))
         if not websocket:
@@ -245,7 +256,7 @@ def test_run_on_stub_reports_even_progress_previews_and_downloads(stub, tmp_path
     report = Recorder()
     result = stub_backend(stub).run(wan_request(tmp_path), report, threading.Event())
     assert result.files == (str(tmp_path / "sh010_take01.mp4"),)
-    assert Path(result.files[0]).read_bytes() == b"media:ComfyUI_00001_.mp4"
+    assert Path(result.files[0]).read_bytes() == MP4_HEAD + b"ComfyUI_00001_.mp4"
     assert result.server_job_id == comfy.prompt_id
     assert result.model == "Wan 2.2 TI2V 5B"
     assert result.parameters["template"] == WAN and result.parameters["server_url"] == stub.url
@@ -567,7 +578,8 @@ def test_broken_templates_are_sentences_for_the_ui_and_leave_the_rest(refused_ur
 
 def test_too_long_shots_are_refused_before_anything_is_sent(refused_url: str, tmp_path: Path):
     backend = ComfyUIBackend("local", refused_url)  # a request would fail as unreachable
-    with pytest.raises(InvalidRequest, match=r"at most 121 frames and shot 'Lighthouse' has 200") as caught:
+    too_long = r"at most 7\.6 s \(121 frames at 16 fps\) and shot 'Lighthouse' lasts 12\.5 s \(200 frames\)"
+    with pytest.raises(InvalidRequest, match=too_long) as caught:
         backend.run(wan_request(tmp_path, frame_count=200), Recorder(), threading.Event())
     assert "split" in caught.value.hint
     sound = GenerationRequest(
@@ -576,7 +588,7 @@ def test_too_long_shots_are_refused_before_anything_is_sent(refused_url: str, tm
         output_dir=str(tmp_path),
         file_stem="rain",
     )
-    with pytest.raises(InvalidRequest, match="at most 47 seconds"):
+    with pytest.raises(InvalidRequest, match=r"at most 47\.0 s and shot '.*' lasts 60\.0 s"):
         backend.run(sound, Recorder(), threading.Event())
 
 
@@ -1052,3 +1064,57 @@ def test_jpeg_previews_and_slow_steps_on_the_reference_server(tmp_path: Path):
     assert any(p.preview_format == "jpeg" and p.preview_image for p in report.updates)  # as real ComfyUI sends
     assert len(result.files) == 1
     assert (probe.queue_running, probe.queue_pending) == (0, 0)
+
+
+# --- the job deadline, numbers from the server, errors on the way out ------------------------
+
+
+def test_a_job_the_server_keeps_running_is_cancelled_at_its_deadline(stub, tmp_path: Path):
+    comfy = MiniComfy(stub, events=[], websocket=False, history_lag=10**6)
+    backend = stub_backend(stub, policy=TransportPolicy(job_seconds=0.5))
+    with pytest.raises(JobTimedOut, match="job deadline; it was cancelled on the server") as caught:
+        backend.run(wan_request(tmp_path), Recorder(), threading.Event())
+    assert caught.value.failover, "another server may still make the shot"
+    assert "Job deadline" in caught.value.hint
+    assert [json.loads(b) for b in stub.requests_to("POST", "/interrupt")] == [{"prompt_id": comfy.prompt_id}]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_with_an_infinite_maximum_is_harmless(stub, tmp_path: Path):
+    events = [{"type": "progress", "data": {"value": 1, "max": float("inf"), "node": "3"}}]
+    comfy = MiniComfy(stub, events=events, history_lag=3)
+    # What a server really sends is the text 1e999 (json.dumps would write Infinity): swap it in.
+    stub.ws_script = [
+        ("raw_text", lambda build=value: json.dumps(build()).replace("Infinity", "1e999")) if kind == "text" else step
+        for step in stub.ws_script
+        for kind, value in [step]
+    ]
+    result = stub_backend(stub).run(wan_request(tmp_path), Recorder(), threading.Event())
+    assert result.files and comfy.prompt_id
+
+
+def test_memory_sizes_of_1e999_are_no_number(stub):
+    stub.on("GET", "/system_stats", (200, '{"system": {"ram_total": 1e999}, "devices": [{"vram_total": 1e999}]}', JSON))
+    stub.on("GET", "/queue", (200, {"queue_running": [], "queue_pending": []}, JSON))
+    probe = stub_backend(stub).probe()
+    assert (probe.vram_total, probe.ram_total) == (0, 0)
+
+
+def test_an_unexpected_error_after_submitting_is_typed_and_cancels_the_prompt(stub, tmp_path: Path):
+    comfy = MiniComfy(stub, events=[], websocket=False, history_lag=10**6)
+
+    def report(progress: Progress) -> None:
+        if "queued" in progress.message:
+            raise KeyError("a bug in a progress handler")
+
+    with pytest.raises(ProtocolError, match="could not use"):
+        stub_backend(stub).run(wan_request(tmp_path), report, threading.Event())
+    assert [json.loads(b) for b in stub.requests_to("POST", "/interrupt")] == [{"prompt_id": comfy.prompt_id}]
+
+
+def test_an_html_page_for_the_video_is_not_kept(stub, tmp_path: Path):
+    MiniComfy(stub)
+    stub.on("GET", "/view", (200, b"<!DOCTYPE html><html><body>Proxy error</body></html>", "video/mp4"))
+    with pytest.raises(ProtocolError, match="not a video: it begins with '<!DOCTYPE html>"):
+        stub_backend(stub).run(wan_request(tmp_path / "takes"), Recorder(), threading.Event())
+    assert not (tmp_path / "takes").exists() or list((tmp_path / "takes").iterdir()) == []

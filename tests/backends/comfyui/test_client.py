@@ -31,6 +31,7 @@ from shotcaller.backends.comfyui.errors import (
     interrupted_error,
     rejection_error,
 )
+from shotcaller.backends.policy import TransportPolicy
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"rest-of-a-png"
 JSON = "application/json"
@@ -164,8 +165,9 @@ def test_connection_refused_names_the_url_and_how_to_start_comfyui(refused_url: 
 
 
 def test_unresolvable_host_is_unreachable():
+    client = ComfyUIClient("http://shotcaller-no-such-host.invalid:8188", 3, policy=TransportPolicy(online_access=True))
     with pytest.raises(BackendUnreachable, match=r"shotcaller-no-such-host\.invalid"):
-        client_for("http://shotcaller-no-such-host.invalid:8188", timeout=3).queue()
+        client.queue()
 
 
 def test_timeout_is_unreachable(stub):

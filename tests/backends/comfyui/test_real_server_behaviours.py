@@ -93,3 +93,24 @@ def test_a_cancel_returns_at_once_and_settles_when_the_prompt_leaves_the_queue(t
         assert caught.value.settle is not None
         caught.value.settle(threading.Event())
         assert queue_ids(server.url) == {"queue_running": [], "queue_pending": []}
+
+
+def test_a_node_the_reference_server_cannot_run_is_refused_before_it_runs(tmp_path: Path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    workflow = json.loads((Path(BUNDLED_TEMPLATE_DIR) / "sdxl_base_t2i.json").read_text())
+    workflow["10"] = {"class_type": "ImageBlur", "inputs": {"image": ["8", 0], "blur_radius": 1, "sigma": 1.0}}
+    workflow["9"]["inputs"]["images"] = ["10", 0]
+    (templates / "sdxl_blur.json").write_text(json.dumps(workflow))
+    binding = json.loads((Path(BUNDLED_TEMPLATE_DIR) / "sdxl_base_t2i.binding.json").read_text())
+    binding.update(name="sdxl_blur", workflow="sdxl_blur.json")
+    (templates / "sdxl_blur.binding.json").write_text(json.dumps(binding))
+    with start_server(tmp_path / "server") as server:
+        with pytest.raises(MissingResource) as caught:
+            backend(server, [str(templates)]).run(
+                request(tmp_path, "sdxl_blur", MediaKind.IMAGE, frame_count=1), Progress, threading.Event()
+            )
+        queue = queue_ids(server.url)
+    assert "no node type 'ImageBlur'" in caught.value.message
+    assert "cannot run it" in caught.value.message and caught.value.failover
+    assert queue == {"queue_running": [], "queue_pending": []}  # refused, never queued

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 
 import av
 import numpy as np
 import pytest
+from aiohttp import web
 from PIL import Image
 
 from shotcaller.backends.base import (
@@ -22,9 +24,12 @@ from shotcaller.backends.base import (
     Progress,
     ProtocolError,
 )
+from shotcaller.backends.policy import TransportPolicy
+from shotcaller.backends.server_job import JobTimedOut
 from shotcaller.backends.wan2gp import Wan2GPBackend, Wan2GPClient, Wan2GPPreset
 from shotcaller.shots import MediaKind, Quality, make_spec
 
+MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"  # what the media check looks for
 SLOW = Wan2GPPreset("slow_draft", "slow draft", Quality.DRAFT, "t2v_1.3B", None, steps=400)
 
 
@@ -215,17 +220,15 @@ def done(result):
 
 
 def test_outputs_found_in_the_gallery_when_the_result_lists_only_files(stub, tmp_path):
-    from aiohttp import web
-
     path = "/srv/wan2gp/outputs/2026-08-21-18h37m12s_seed42_a lighthouse.mp4"
     result = {"success": True, "generated_files": [path], "errors": [], "gallery_items": []}
     scripted(stub, [done(result)], gallery=[{"gallery_id": "visual:0123456789ab", "path": path,
                                              "media_type": "video"}])  # fmt: skip
-    stub.routes[("GET", "/dl/1")] = lambda request: web.Response(body=b"mp4 bytes")
+    stub.routes[("GET", "/dl/1")] = lambda request: web.Response(body=MP4_HEAD + b"mp4 bytes")
     backend = Wan2GPBackend("gpu1", stub.mcp_url, poll_interval=0.01)
     result, _ = run(backend, shot(), "wan2gp_draft_5b", tmp_path)
     assert result.files == (str(tmp_path / "opening_take1.mp4"),)
-    assert (tmp_path / "opening_take1.mp4").read_bytes() == b"mp4 bytes"
+    assert (tmp_path / "opening_take1.mp4").read_bytes() == MP4_HEAD + b"mp4 bytes"
 
 
 @pytest.mark.parametrize(
@@ -267,3 +270,73 @@ def test_a_long_shot_is_one_job_in_sliding_windows(idle_reference, tmp_path):
     assert result.parameters["windows"] == 2
     _, _, fps, frames = video_facts(result.files[0])
     assert (fps, len(frames)) == (24.0, 241)  # the whole shot in one take, no segment of Shotcaller's
+
+
+# --- the job deadline, numbers from the server, errors on the way out ------------------------
+
+
+def running(**data):
+    events = [{"kind": "progress", "timestamp": 1.0, "data": data}] if data else []
+    return {"content": [], "structuredContent": {"job_id": "j1", "done": False, "events": events}, "isError": False}
+
+
+def cancelled_jobs(stub):
+    return [
+        c["params"]["arguments"]["job_id"]
+        for c in stub.calls("tools/call")
+        if c["params"]["name"] == "wangp_cancel_job"
+    ]
+
+
+def test_a_job_the_server_keeps_running_is_cancelled_at_its_deadline(stub, tmp_path):
+    scripted(stub, itertools.repeat(running()))
+    stub.tools["wangp_cancel_job"] = lambda args: stub.ok({"job_id": "j1", "done": True, "events": []})
+    backend = Wan2GPBackend("gpu1", stub.mcp_url, poll_interval=0.02, policy=TransportPolicy(job_seconds=0.4))
+    with pytest.raises(JobTimedOut, match="job deadline; it was cancelled on the server") as caught:
+        run(backend, shot(), "wan2gp_draft_5b", tmp_path)
+    assert caught.value.failover
+    assert cancelled_jobs(stub) == ["j1"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_numbers_of_1e999_are_no_numbers(stub, tmp_path):
+    # json.dumps writes inf as Infinity; a server writes 1e999, which Python reads as inf.
+    progress = running(phase="denoising", current_step=1e999, total_steps=1e999, progress=1e999)
+    result = {
+        "success": True,
+        "generated_files": [],
+        "gallery_items": [{"gallery_id": "visual:1", "media_type": "video"}],
+    }
+    scripted(stub, [progress, done(result)])
+    stub.routes[("GET", "/dl/1")] = lambda request: web.Response(body=MP4_HEAD)
+    backend = Wan2GPBackend("gpu1", stub.mcp_url, poll_interval=0.01)
+    result_, reports = run(backend, shot(), "wan2gp_draft_5b", tmp_path)
+    assert result_.files and all(0.0 <= r.fraction <= 1.0 for r in reports)
+
+
+def test_an_unexpected_error_after_starting_is_typed_and_cancels_the_job(stub, tmp_path):
+    scripted(stub, itertools.repeat(running()))
+    stub.tools["wangp_cancel_job"] = lambda args: stub.ok({"job_id": "j1", "done": True, "events": []})
+
+    def explode(progress: Progress) -> None:
+        if "started" in progress.message:
+            raise ZeroDivisionError("a bug in a progress handler")
+
+    backend = Wan2GPBackend("gpu1", stub.mcp_url, poll_interval=0.01)
+    with pytest.raises(ProtocolError, match="could not use"):
+        run(backend, shot(), "wan2gp_draft_5b", tmp_path, on_progress=explode)
+    assert cancelled_jobs(stub) == ["j1"]
+
+
+def test_an_html_page_for_the_video_is_not_kept(stub, tmp_path):
+    result = {
+        "success": True,
+        "generated_files": [],
+        "gallery_items": [{"gallery_id": "visual:1", "media_type": "video"}],
+    }
+    scripted(stub, [done(result)])
+    stub.routes[("GET", "/dl/1")] = lambda request: web.Response(body=b"<html><body>502 Bad Gateway</body></html>")
+    backend = Wan2GPBackend("gpu1", stub.mcp_url, poll_interval=0.01)
+    with pytest.raises(ProtocolError, match="not a video: it begins with '<html>"):
+        run(backend, shot(), "wan2gp_draft_5b", tmp_path)
+    assert list(tmp_path.iterdir()) == []

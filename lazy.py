@@ -1,0 +1,20 @@
+"""The heavy half of Shotcaller (pydantic models, backend clients, the scheduler) is imported on first
+use, not when the add-on is enabled: registering classes must stay cheap. Blender-layer modules that
+only need to know whether something is running ask here, without importing it."""
+
+from __future__ import annotations
+
+import sys
+from types import ModuleType
+from typing import Any
+
+
+def loaded(name: str) -> ModuleType | None:
+    """The package's module `name` ("session", "pump", ...) if something already imported it."""
+    return sys.modules.get(f"{__package__}.{name}")
+
+
+def current_session() -> Any | None:
+    """The running session, or None; never starts one, never imports the session module."""
+    session = loaded("session")
+    return session.current_session() if session is not None else None

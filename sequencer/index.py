@@ -1,0 +1,108 @@
+"""Shot id -> strip in constant time, for the main thread's event drain.
+
+Every scheduler event names its shot by id; scanning every strip for it made each event cost
+O(strips). This index keeps, per scene, shot id -> strip name, and Blender finds a strip by
+name through its own lookup table. An entry is trusted only once the named strip is seen to
+still carry that id (and not to be a take), so a rename, an undo, a file load or a deleted
+strip never yields the wrong strip: a stale entry costs one rescan.
+
+An id that is not in a fresh index is reported missing without a rescan until the scene's
+strip count changes, ids are (re)assigned (`invalidate`), or an undo, redo or file load
+happens (the handlers below), so a deleted shot's late events do not rescan the scene each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import bpy
+from bpy.app.handlers import persistent
+
+from . import compat
+
+
+@dataclass
+class _SceneIndex:
+    strip_count: int
+    names: dict[str, str] = field(default_factory=dict)  # shot id -> strip name
+
+
+_indexes: dict[str, _SceneIndex] = {}
+rebuilds = 0  # how many full scans so far (tests count them; there is no timing in tests)
+
+
+def is_take_strip(strip: Any) -> bool:
+    return bool(strip.shotcaller.take_of)
+
+
+def _is_shot(strip: Any, shot_id: str) -> bool:
+    shot = strip.shotcaller
+    return shot.shot_id == shot_id and not shot.take_of
+
+
+def _rebuild(scene: Any, strips: Any) -> _SceneIndex:
+    global rebuilds
+    rebuilds += 1
+    index = _SceneIndex(len(strips))
+    for strip in strips:
+        shot = strip.shotcaller
+        if shot.shot_id and not shot.take_of:
+            index.names.setdefault(shot.shot_id, strip.name)  # a copy not yet given its own id: the first wins
+    _indexes[scene.name_full] = index
+    return index
+
+
+def find_shot_strip(scene: Any, shot_id: str) -> Any | None:
+    """The shot strip (not a take) carrying `shot_id` in `scene`, or None when it is gone."""
+    if scene is None or scene.sequence_editor is None or not shot_id:
+        return None
+    strips = compat.all_strips(scene.sequence_editor)
+    index = _indexes.get(scene.name_full)
+    if index is None:
+        return _checked(strips, _rebuild(scene, strips), shot_id)
+    strip = _checked(strips, index, shot_id)
+    if strip is not None:
+        return strip
+    # A stale entry (renamed, undone, another strip took the name), or strips added or removed
+    # since the scan (counting them is cheap next to reading each one): scan once more.
+    if shot_id in index.names or len(strips) != index.strip_count:
+        return _checked(strips, _rebuild(scene, strips), shot_id)
+    return None  # not in an index that is still current: the shot is gone
+
+
+def _checked(strips: Any, index: _SceneIndex, shot_id: str) -> Any | None:
+    name = index.names.get(shot_id)
+    strip = strips.get(name) if name is not None else None
+    return strip if strip is not None and _is_shot(strip, shot_id) else None
+
+
+def invalidate(scene: Any | None = None) -> None:
+    """Forget the index of `scene` (every scene's when None): ids or strips changed under it."""
+    if scene is None:
+        _indexes.clear()
+    else:
+        _indexes.pop(scene.name_full, None)
+
+
+@persistent
+def _forget_all(*_args: Any) -> None:
+    _indexes.clear()
+
+
+_HANDLERS = ("undo_post", "redo_post", "load_post")
+
+
+def register() -> None:
+    for name in _HANDLERS:
+        handlers = getattr(bpy.app.handlers, name)
+        if _forget_all not in handlers:
+            handlers.append(_forget_all)
+
+
+def unregister() -> None:
+    for name in _HANDLERS:
+        handlers = getattr(bpy.app.handlers, name)
+        if _forget_all in handlers:
+            handlers.remove(_forget_all)
+    _indexes.clear()

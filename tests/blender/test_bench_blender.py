@@ -1,0 +1,41 @@
+"""The Blender benchmark runs end to end and prints `name: value unit` lines (no timing assertions).
+
+It runs in its own bpy process (it installs the extension into private folders of its own), once
+per test run: on Blender 5.0 only, to keep the other stages short.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+LINE = re.compile(r"^[a-z0-9_]+: -?[0-9.e+-]+ [a-z]+$")
+
+
+def test_the_blender_benchmark_prints_every_figure(blender, shotcaller_zip, dev_python, blender_helpers):
+    if tuple(blender.app.version[:2]) != (5, 0):
+        pytest.skip("run on Blender 5.0 only")
+    script = blender_helpers.REPO_ROOT / "bench" / "blender_drain.py"
+    args = ["--zip", str(shotcaller_zip), "--dev-python", dev_python, "--shots", "6", "--seconds", "1"]
+    proc = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = [line for line in proc.stdout.splitlines() if LINE.match(line)]
+    values = {line.split(":")[0]: float(line.split()[1]) for line in lines}
+    for name in (
+        "register_cold",
+        "register_warm",
+        "enable_cold_vs_empty_extension",
+        "blender_6_shots_drain_p99",
+        "blender_6_shots_control_p99",
+        "blender_6_shots_drain_p99_vs_control_p99",
+        "blender_6_shots_submit_operator",
+        "blender_6_shots_cancel_all_operator",
+    ):
+        assert name in values, (name, proc.stdout[-3000:])
+    assert values["register_threads_started"] == 0
+    assert values["blender_6_shots_drains"] > 0

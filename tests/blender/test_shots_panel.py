@@ -1,0 +1,197 @@
+"""All shots at a glance, in real Blender against the reference ComfyUI server: the Shots list and its
+filters, retry failed, generate missing, cancel all, the strips' status colours, and every message
+drawn whole (the panels' draw code run through the stand-in layout)."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import types
+
+import pytest
+import stand_in_layout
+from pump_driver import run_pump_until_idle
+
+DEAD_URL = "http://127.0.0.1:9"  # the discard port: nothing listens
+
+
+def module(addon, name):
+    return importlib.import_module(f"{addon.__name__}.{name}")
+
+
+def make_shots(addon, scene):
+    compat = module(addon, "sequencer.compat")
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 96, 64, 100
+    made = {}
+    for name, start, prompt in (("Intro", 1, "a harbour at dawn"), ("Street", 20, "a wet street"), ("Door", 40, "")):
+        strip = compat.new_color_strip(scene.sequence_editor, name, 1, start, 12)
+        strip.shotcaller.prompt = prompt
+        strip.color_tag = "COLOR_05"  # the user's own tag, given back when status colours are off
+        made[name] = strip
+    made["Door"].shotcaller.prompt = "a red door opens"
+    compat.new_color_strip(scene.sequence_editor, "Backdrop", 3, 1, 60)  # no prompt: not a shot
+    return made
+
+
+def generate(bpy, addon, scene, strips, quality="draft"):
+    for strip in module(addon, "sequencer.compat").all_strips(scene.sequence_editor):
+        strip.select = strip in strips
+    assert bpy.ops.sequencer.shotcaller_generate(quality=quality) == {"FINISHED"}
+    run_pump_until_idle(module(addon, "pump"))
+
+
+def names(addon, scene, show):
+    panel = module(addon, "panels.shots")
+    return [s.name for s in module(addon, "operators.shots").scene_shots(scene) if panel.listed(s, show)]
+
+
+def ui_list_rows(addon, scene):
+    """What the UIList's own filter_items shows, in its order (as Blender would draw it)."""
+    ui_list = module(addon, "panels.shots").SEQUENCER_UL_shotcaller_shots
+    editor = scene.sequence_editor
+    collection = "strips_all" if hasattr(editor, "strips_all") else "sequences_all"
+    stand_in = types.SimpleNamespace(bitflag_filter_item=1 << 30)
+    flags, order = ui_list.filter_items(stand_in, importlib.import_module("bpy").context, editor, collection)
+    strips = list(getattr(editor, collection))
+    shown = [(order[i], strips[i].name) for i in range(len(strips)) if flags[i]]
+    return [name for _, name in sorted(shown)]
+
+
+def words(text):
+    return re.findall(r"\S+", text)
+
+
+def drawn_whole(message, drawn):
+    """Every word of `message`, in order, appears in what was drawn (wrapped over several labels)."""
+    joined = " ".join(words(drawn))
+    return " ".join(words(message)) in joined
+
+
+@pytest.fixture
+def shots(addon, sequencer_scene, blender, shotcaller_addon):
+    bpy = blender
+    made = make_shots(addon, sequencer_scene)
+    generate(bpy, addon, sequencer_scene, [made["Intro"]])
+    prefs = bpy.context.preferences.addons[shotcaller_addon].preferences
+    good_url, prefs.comfyui_url = prefs.comfyui_url, DEAD_URL
+    generate(bpy, addon, sequencer_scene, [made["Street"]])
+    prefs.comfyui_url = good_url
+    return made
+
+
+def test_the_list_shows_every_shot_and_filters_them(addon, sequencer_scene, blender, shots):
+    assert shots["Intro"].shotcaller.status == "DONE" and shots["Street"].shotcaller.status == "FAILED"
+    assert names(addon, sequencer_scene, "ALL") == ["Intro", "Street", "Door"]  # not the take, not the backdrop
+    assert names(addon, sequencer_scene, "FAILED") == ["Street"]
+    assert names(addon, sequencer_scene, "NOT_GENERATED") == ["Street", "Door"]
+    assert names(addon, sequencer_scene, "RUNNING") == []
+    sequencer_scene.shotcaller_shots.show = "ALL"
+    assert ui_list_rows(addon, sequencer_scene) == ["Intro", "Street", "Door"]
+    sequencer_scene.shotcaller_shots.show = "FAILED"
+    assert ui_list_rows(addon, sequencer_scene) == ["Street"]
+
+    panel = module(addon, "panels.shots")
+    name, state, where = panel.row_texts(shots["Intro"])
+    assert (name, state) == ("Intro", "Done, 1 take") and where
+    assert panel.row_texts(shots["Door"])[1] == "Not generated, 0 takes"
+    shown = stand_in_layout.draw(panel.SEQUENCER_PT_shotcaller_shots, blender.context)
+    assert "3 shots: 1 failed, 0 running, 2 not generated" in shown
+    for button in ("generate_missing", "retry_failed", "cancel_all"):
+        assert f"[sequencer.shotcaller_{button}]" in shown
+
+    # A click on a row selects that strip alone and makes it active.
+    strips = list(module(addon, "sequencer.compat").all_strips(sequencer_scene.sequence_editor))
+    sequencer_scene.shotcaller_shots.active_index = strips.index(shots["Door"])
+    assert sequencer_scene.sequence_editor.active_strip == shots["Door"]
+    assert [s.name for s in strips if s.select] == ["Door"]
+    assert blender.ops.sequencer.shotcaller_shot_select(shot_id=shots["Intro"].shotcaller.shot_id) == {"FINISHED"}
+    assert sequencer_scene.sequence_editor.active_strip == shots["Intro"]
+
+
+def test_retry_failed_then_generate_missing(addon, sequencer_scene, blender, shots):
+    bpy = blender
+    failed_seed = shots["Street"].shotcaller.seed
+    assert bpy.ops.sequencer.shotcaller_retry_failed() == {"FINISHED"}
+    assert shots["Door"].shotcaller.status == "NONE"  # only the failed shot
+    run_pump_until_idle(module(addon, "pump"))
+    street = shots["Street"].shotcaller
+    assert street.status == "DONE", street.message
+    assert street.takes[0].seed == failed_seed  # a retry is not a variation
+    assert bpy.ops.sequencer.shotcaller_retry_failed() == {"CANCELLED"}  # "No shot has failed."
+    assert bpy.ops.sequencer.shotcaller_generate_missing(quality="draft") == {"FINISHED"}
+    assert shots["Intro"].shotcaller.status == "DONE" and len(shots["Intro"].shotcaller.takes) == 1  # untouched
+    run_pump_until_idle(module(addon, "pump"))
+    assert shots["Door"].shotcaller.status == "DONE"
+    assert names(addon, sequencer_scene, "NOT_GENERATED") == []
+
+
+def test_cancel_all_stops_every_running_shot(addon, sequencer_scene, blender, shots):
+    bpy = blender
+    assert bpy.ops.sequencer.shotcaller_generate_missing(quality="draft") == {"FINISHED"}
+    queued = [s for s in shots.values() if s.shotcaller.status in {"QUEUED", "RUNNING"}]
+    assert [s.name for s in queued] == ["Street", "Door"]
+    assert bpy.ops.sequencer.shotcaller_cancel_all() == {"FINISHED"}
+    run_pump_until_idle(module(addon, "pump"))
+    assert all(s.shotcaller.status == "CANCELLED" for s in queued), [s.shotcaller.message for s in queued]
+    assert bpy.ops.sequencer.shotcaller_cancel_all() == {"CANCELLED"}  # "No shot of this scene is generating."
+
+
+def test_status_colours_and_the_preference_that_turns_them_off(addon, sequencer_scene, blender, shots):
+    prefs = blender.context.preferences.addons[addon.__name__].preferences
+    assert prefs.status_colours
+    assert shots["Intro"].color_tag == "COLOR_04"  # done: green
+    assert shots["Street"].color_tag == "COLOR_01"  # failed: red
+    assert shots["Door"].color_tag == "COLOR_05"  # never generated: its own tag
+    prefs.status_colours = False
+    assert [s.color_tag for s in shots.values()] == ["COLOR_05"] * 3, [
+        s.shotcaller.user_color_tag for s in shots.values()
+    ]
+    prefs.status_colours = True
+    assert (shots["Intro"].color_tag, shots["Street"].color_tag) == ("COLOR_04", "COLOR_01")
+
+
+def test_every_message_is_drawn_whole_and_details_tell_everything(addon, sequencer_scene, blender, shots):
+    bpy = blender
+    street = shots["Street"]
+    shot = street.shotcaller
+    assert len(shot.message) > 120 and shot.hint and DEAD_URL.removeprefix("http://") in shot.message
+    sequencer_scene.sequence_editor.active_strip = street
+    panel = module(addon, "panels.shot").SEQUENCER_PT_shotcaller_shot
+    shown = stand_in_layout.draw(panel, bpy.context)
+    assert drawn_whole(shot.message, shown), shown
+    assert all(len(line) <= 60 for line in shown.splitlines())  # wrapped, not one endless label
+    assert "[sequencer.shotcaller_details]" in shown
+
+    details = bpy.types.SEQUENCER_OT_shotcaller_details
+    popup = stand_in_layout.draw(details, bpy.context, shot_id=shot.shot_id)
+    assert drawn_whole(shot.hint, popup)
+    assert drawn_whole(module(addon, "panels.details").message_without_hint(shot), popup)
+    assert "What to do" in popup
+
+    intro = shots["Intro"].shotcaller
+    popup = stand_in_layout.draw(details, bpy.context, shot_id=intro.shot_id)
+    assert "Went to" in popup and drawn_whole(intro.routing_reason, popup)
+    notes = module(addon, "panels.text").parse_candidates(intro.candidates)
+    assert notes and any(n["accepted"] for n in notes)
+    for note in notes:  # every alternative, with its reason
+        assert drawn_whole(note["label"], popup) and drawn_whole(note["reason"], popup)
+    assert bpy.ops.sequencer.shotcaller_details(shot_id=intro.shot_id) == {"FINISHED"}
+
+    # A selected take strip shows its shot and its own record.
+    take_strip = module(addon, "sequencer.takes").take_strip(sequencer_scene, intro, intro.takes[0])
+    sequencer_scene.sequence_editor.active_strip = take_strip
+    shown = stand_in_layout.draw(panel, bpy.context)
+    assert "Take 1 of 'Intro' (in the edit)" in shown
+    assert drawn_whole(intro.takes[0].reason, shown)
+
+
+def test_the_backends_panel_draws_its_reasons_whole(addon, sequencer_scene, blender, shots):
+    session = module(addon, "session").current_session()  # the one that just failed on the dead address
+    reports = session.fleet_status()
+    reasons = [r.breaker_reason for r in reports if r.breaker != "closed"] + [
+        r.status.probe_error for r in reports if r.status.probe_error
+    ]
+    assert reasons
+    panel = module(addon, "panels.backends").SEQUENCER_PT_shotcaller_backends
+    shown = stand_in_layout.draw(panel, blender.context)
+    assert all(drawn_whole(reason, shown) for reason in reasons), shown
