@@ -136,7 +136,7 @@ def test_headless_batch_killed_mid_job_is_recovered_and_nothing_runs_twice(
     reused = [name for name, text in messages.items() if "reused (nothing generated)" in text]
     assert len(recovered) == 1 and len(reused) == 1, messages  # the killed job followed up, the done one reused
     for name, _, _ in SHOTS:
-        assert os.path.getsize(strips[name].shotcaller.takes[0].filepath) > 0
+        assert os.path.getsize(bpy.path.abspath(strips[name].shotcaller.takes[0].filepath)) > 0
 
 
 UI_SCRIPT = textwrap.dedent(
@@ -200,5 +200,5 @@ def test_blender_killed_mid_job_recovers_the_take_when_the_file_is_opened_again(
     shot = strip.shotcaller
     assert shot.status == "DONE", shot.message
     assert shot.message.startswith(f"recovered from ComfyUI at {slow_comfyui}"), shot.message
-    assert len(shot.takes) == 1 and os.path.getsize(shot.takes[0].filepath) > 0
+    assert len(shot.takes) == 1 and os.path.getsize(bpy.path.abspath(shot.takes[0].filepath)) > 0
     assert server_jobs(slow_comfyui) - before == 1  # the killed session's job, and no other
