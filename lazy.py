@@ -18,3 +18,17 @@ def current_session() -> Any | None:
     """The running session, or None; never starts one, never imports the session module."""
     session = loaded("session")
     return session.current_session() if session is not None else None
+
+
+def ensure_timer() -> None:
+    """Start the pump's timer; the pump, and the session behind it, are imported on first use."""
+    from . import pump
+
+    pump.ensure_timer()
+
+
+def submit_strips(*args: Any, **kwargs: Any) -> Any:
+    """submission.submit_strips, imported (with pydantic and the scheduler) on first use."""
+    from .submission import submit_strips
+
+    return submit_strips(*args, **kwargs)

@@ -3,6 +3,8 @@ project's routing wishes and what the writing tools and transcription show in th
 
 from __future__ import annotations
 
+import secrets
+
 import bpy
 from bpy.props import (
     BoolProperty,
@@ -57,6 +59,11 @@ def _seed_typed(shot: SHOTCALLER_PG_shot, _context: bpy.types.Context) -> None:
 
 
 _seed_guard = False  # set while Shotcaller itself rolls a random seed
+
+
+def random_seed() -> int:
+    """A new seed for a shot (Blender's integer properties hold up to 2**31 - 1)."""
+    return secrets.randbelow(2**31 - 1)
 
 
 def roll_seed(shot: SHOTCALLER_PG_shot, seed: int) -> None:

@@ -6,7 +6,6 @@ Shared by the sidebar operator and the headless batch so both behave the same.
 from __future__ import annotations
 
 import os
-import secrets
 import time
 import uuid
 from collections import deque
@@ -19,7 +18,7 @@ from .backends.files import slug
 from .backends.urls import UnsafeURL
 from .jobs.journal import Journal, JournalError, journal_at
 from .preferences import ADDON_PACKAGE, Settings, current_settings
-from .properties import roll_seed
+from .properties import random_seed, roll_seed
 from .sequencer import compat, status_colours
 from .sequencer import index as strip_index
 from .session import BackendSettings, JobContext, RoutingPolicy, Session, get_session
@@ -65,11 +64,6 @@ def ensure_shot_ids(scene: Any) -> None:
 
 
 find_shot_strip = strip_index.find_shot_strip  # constant time: see sequencer/index.py
-
-
-def random_seed() -> int:
-    """A new seed for a shot (Blender's integer properties hold up to 2**31 - 1)."""
-    return secrets.randbelow(2**31 - 1)
 
 
 def spec_from_strip(scene: Any, strip: Any, quality: str, seed: int | None = None) -> ShotSpec:

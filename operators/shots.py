@@ -3,28 +3,15 @@ retry the failed ones, cancel everything, and read one shot's full message and r
 
 from __future__ import annotations
 
-from typing import Any
-
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
+from .. import lazy
 from ..lazy import current_session
 from ..panels import details
 from ..properties import ACTIVE_STATUSES, QUALITY_ITEMS
 from ..sequencer import compat, takes
 from ..sequencer.index import find_shot_strip, is_take_strip
-
-
-def _ensure_timer() -> None:
-    from .. import pump  # the pump, and the session behind it, are imported on first use
-
-    pump.ensure_timer()
-
-
-def _submit_strips(*args: Any, **kwargs: Any) -> Any:
-    from ..submission import submit_strips  # the core (pydantic, the scheduler): imported on first use
-
-    return submit_strips(*args, **kwargs)
 
 RETRY_STATUSES = {"FAILED", "INTERRUPTED"}
 
@@ -54,7 +41,7 @@ def _submit(operator: bpy.types.Operator, scene, strips, quality: str, what: str
     if not strips:
         operator.report({"WARNING"}, f"No shot to {what}.")
         return {"CANCELLED"}
-    outcome = _submit_strips(scene, strips, quality, **kwargs)
+    outcome = lazy.submit_strips(scene, strips, quality, **kwargs)
     for problem in outcome.problems:
         operator.report({"WARNING"}, problem)
     for warning in outcome.warnings:
@@ -63,7 +50,7 @@ def _submit(operator: bpy.types.Operator, scene, strips, quality: str, what: str
         return {"CANCELLED"}
     count = len(outcome.submitted)
     operator.report({"INFO"}, f"{what.capitalize()}: {count} shot{'s' if count != 1 else ''}")
-    _ensure_timer()
+    lazy.ensure_timer()
     return {"FINISHED"}
 
 
@@ -132,7 +119,7 @@ class SEQUENCER_OT_shotcaller_retry_failed(bpy.types.Operator):
         submitted, said = 0, set()
         for strip in failed:  # each at the quality and seed it failed with: a retry is not a variation
             shot = strip.shotcaller
-            outcome = _submit_strips(scene, [strip], shot.last_quality, seed=shot.seed)
+            outcome = lazy.submit_strips(scene, [strip], shot.last_quality, seed=shot.seed)
             submitted += len(outcome.submitted)
             for problem in outcome.problems + outcome.warnings:
                 if problem not in said:  # the session's warnings come back with every submission
@@ -141,7 +128,7 @@ class SEQUENCER_OT_shotcaller_retry_failed(bpy.types.Operator):
         if not submitted:
             return {"CANCELLED"}
         self.report({"INFO"}, f"Retrying {submitted} of {len(failed)} failed shot(s)")
-        _ensure_timer()
+        lazy.ensure_timer()
         return {"FINISHED"}
 
 
@@ -169,7 +156,7 @@ class SEQUENCER_OT_shotcaller_cancel_all(bpy.types.Operator):
             self.report({"WARNING"}, "No shot of this scene is generating.")
             return {"CANCELLED"}
         self.report({"INFO"}, f"Cancelling {cancelled} shot(s)")
-        _ensure_timer()
+        lazy.ensure_timer()
         return {"FINISHED"}
 
 

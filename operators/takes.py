@@ -7,30 +7,13 @@ Every operator acts on the active shot: the active strip, or the shot of the act
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty
 
+from .. import lazy
+from ..properties import random_seed
 from ..sequencer import compat, takes
-
-
-def _ensure_timer() -> None:
-    from .. import pump  # the pump, and the session behind it, are imported on first use
-
-    pump.ensure_timer()
-
-
-def _submit_strips(*args: Any, **kwargs: Any) -> Any:
-    from ..submission import submit_strips  # the core (pydantic, the scheduler): imported on first use
-
-    return submit_strips(*args, **kwargs)
-
-
-def _random_seed() -> int:
-    from ..submission import random_seed  # one definition of a shot's seed range, imported on first use
-
-    return int(random_seed())
 
 
 def _shot_strip(context: bpy.types.Context):  # type: ignore[no-untyped-def]
@@ -194,14 +177,14 @@ def _submit_again(operator: bpy.types.Operator, context: bpy.types.Context, seed
     shot = strip.shotcaller
     take = shot.takes[shot.active_take] if 0 <= shot.active_take < len(shot.takes) else None
     quality = take.quality if take is not None and take.quality in {"draft", "final"} else shot.last_quality
-    outcome = _submit_strips(scene, [strip], quality, seed=seed, bypass_cache=True)
+    outcome = lazy.submit_strips(scene, [strip], quality, seed=seed, bypass_cache=True)
     if not outcome.submitted:
         operator.report({"ERROR"}, " ".join(outcome.problems) or "Nothing to generate.")
         return {"CANCELLED"}
     for warning in outcome.warnings:
         operator.report({"WARNING"}, warning)
     operator.report({"INFO"}, f"{what} of '{strip.name}' ({quality}, seed {seed})")
-    _ensure_timer()
+    lazy.ensure_timer()
     return {"FINISHED"}
 
 
@@ -237,9 +220,9 @@ class SEQUENCER_OT_shotcaller_variation(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         used = {take.seed for take in _shot_strip(context).shotcaller.takes}
-        seed = _random_seed()
+        seed = random_seed()
         while seed in used:  # a variation must differ from every take the shot already has
-            seed = _random_seed()
+            seed = random_seed()
         return _submit_again(self, context, seed, "A variation")
 
 
