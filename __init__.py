@@ -12,13 +12,13 @@ register_seconds = 0.0  # how long the last register() took (the benchmark reads
 def register() -> None:
     global register_seconds
     start = time.perf_counter()
-    from . import addon
+    from .addon import registration
 
-    addon.register()
+    registration.register()
     register_seconds = time.perf_counter() - start
 
 
 def unregister() -> None:
-    from . import addon
+    from .addon import registration
 
-    addon.unregister()
+    registration.unregister()

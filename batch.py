@@ -39,7 +39,7 @@ def _enable() -> tuple[object, str]:
     name = _module_name()
     if name not in bpy.context.preferences.addons:
         addon_utils.enable(name, default_set=True, handle_error=None)
-    return importlib.import_module(f"{name}.headless"), name
+    return importlib.import_module(f"{name}.headless.run"), name
 
 
 def run() -> int:

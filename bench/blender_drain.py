@@ -197,10 +197,10 @@ class Loop:
 
 
 def bench_shots(bpy, module: str, count: int, seconds: float, emit) -> None:  # type: ignore[no-untyped-def]
-    pump = importlib.import_module(f"{module}.pump")
-    previews = importlib.import_module(f"{module}.previews")
+    pump = importlib.import_module(f"{module}.mainthread.pump")
+    previews = importlib.import_module(f"{module}.mainthread.previews")
     compat = importlib.import_module(f"{module}.sequencer.compat")
-    session_module = importlib.import_module(f"{module}.session")
+    session_module = importlib.import_module(f"{module}.jobs.session")
     scene = bpy.data.scenes.new(f"Bench{count}")
     bpy.context.window.scene = scene
     if hasattr(bpy.context.workspace, "sequencer_scene"):
@@ -216,7 +216,7 @@ def bench_shots(bpy, module: str, count: int, seconds: float, emit) -> None:  # 
     start = time.perf_counter()
     assert bpy.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
     emit(f"{prefix}_submit_operator", (time.perf_counter() - start) * 1000, "ms")
-    submission = importlib.import_module(f"{module}.submission")
+    submission = importlib.import_module(f"{module}.mainthread.submission")
     shot_ids = [s.shotcaller.shot_id for s in compat.all_strips(scene.sequence_editor)]
     loop = Loop(pump, previews, shot_ids)
     try:
@@ -323,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 prefs.jobs_per_server = 2
                 for count in args.shots:
                     bench_shots(bpy, module, count, args.seconds, line)
-                    importlib.import_module(f"{module}.session").close_session()
+                    importlib.import_module(f"{module}.jobs.session").close_session()
         finally:
             addon_utils.disable(module, default_set=True)
     return 0

@@ -1,1 +1,1 @@
-"""Operators. Each module registers its own classes; addon.py lists the modules."""
+"""Operators. Each module registers its own classes; addon/registration.py lists the modules."""

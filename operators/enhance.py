@@ -13,7 +13,7 @@ from typing import Any
 
 import bpy
 
-from ..lazy import current_session
+from ..addon.lazy import current_session
 from ..sequencer import compat
 from ..sequencer.index import find_shot_strip, is_take_strip
 from .language import Refused, error_text, language_request, notify, push_undo, redraw
@@ -48,7 +48,7 @@ def route_target(scene: Any, strip: Any) -> str:
     """The model the shot's route would use now (when backends are running), else its media kind."""
     session = current_session()
     if session is not None:
-        from ..submission import routing_policy, spec_from_strip
+        from ..mainthread.submission import routing_policy, spec_from_strip
 
         for quality in ("final", "draft"):
             try:
@@ -88,8 +88,9 @@ class SEQUENCER_OT_shotcaller_enhance_prompt(bpy.types.Operator):
             writing.enhance_state, writing.enhance_message = "FAILED", str(exc)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        from .. import background, pump  # the core: imported on first use, not when the add-on registers
-        from ..submission import ensure_shot_ids
+        from ..jobs import background  # the core: imported on first use, not when the add-on registers
+        from ..mainthread import pump
+        from ..mainthread.submission import ensure_shot_ids
         from ..writing import enhance_prompt
 
         ensure_shot_ids(scene)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty
 
-from ..lazy import current_session
-from ..properties import ACTIVE_STATUSES, QUALITY_ITEMS
+from ..addon.lazy import current_session
 from ..sequencer import compat
+from ..settings.properties import ACTIVE_STATUSES, QUALITY_ITEMS
 
 
 def _selected_strips(scene: bpy.types.Scene) -> list:
@@ -31,8 +31,8 @@ class SEQUENCER_OT_shotcaller_generate(bpy.types.Operator):
         return scene is not None and scene.sequence_editor is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        from .. import pump  # the core: imported on first use, not when the add-on registers
-        from ..submission import SUBMIT_BUDGET_SECONDS, submit_strips
+        from ..mainthread import pump  # the core: imported on first use, not when the add-on registers
+        from ..mainthread.submission import SUBMIT_BUDGET_SECONDS, submit_strips
 
         scene = compat.sequencer_scene(context)
         outcome = submit_strips(scene, _selected_strips(scene), self.quality, budget_seconds=SUBMIT_BUDGET_SECONDS)
@@ -61,8 +61,8 @@ class SEQUENCER_OT_shotcaller_cancel(bpy.types.Operator):
         return current_session() is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        from .. import pump
-        from ..submission import is_take_strip
+        from ..mainthread import pump
+        from ..mainthread.submission import is_take_strip
 
         session = current_session()
         scene = compat.sequencer_scene(context)

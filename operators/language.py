@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..preferences import current_settings, language_service
+from ..settings.preferences import current_settings, language_service
 
 if TYPE_CHECKING:  # the clients are imported on first use, not when the add-on registers
     from ..backends.litellm.client import LiteLLMClient
@@ -136,7 +136,7 @@ def push_undo(message: str) -> None:
 
 def redraw() -> None:
     """Repaint the sequencer areas only: the rest of Blender need not repaint."""
-    from ..pump import redraw_sequencers
+    from ..mainthread.pump import redraw_sequencers
 
     redraw_sequencers()
 

@@ -103,7 +103,8 @@ class SEQUENCER_OT_shotcaller_script_to_shots(bpy.types.Operator):
         else:
             frame_start = writing.script_frame_start
         channel = self.channel if self.properties.is_property_set("channel") else writing.script_channel
-        from .. import background, pump
+        from ..jobs import background
+        from ..mainthread import pump
         from ..writing import script_to_shots
 
         fps = scene.render.fps / scene.render.fps_base
@@ -186,7 +187,7 @@ def place_drafts(scene: Any, drafts: list[ShotDraft], frame_start: int, channel:
     On `channel` if it is free over all of them (0: the first free one); else the first free
     channel above it, and the message says so.
     """
-    from ..submission import ensure_shot_ids
+    from ..mainthread.submission import ensure_shot_ids
     from ..writing import timeline
 
     if not drafts:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import bpy
 from bpy.props import IntProperty
 
-from ..preferences import ADDON_PACKAGE, _instance_config
+from ..settings.preferences import ADDON_PACKAGE, _instance_config
 
 if TYPE_CHECKING:
     from ..backends.server_check import ServerCheck
@@ -38,9 +38,10 @@ class PREFERENCES_OT_shotcaller_instance_test(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         # The core (the backend clients, the session) is imported when a server is tested, not at register.
-        from .. import background, pump
         from ..backends.server_check import check_server
-        from ..session import BackendSettings, build_instances
+        from ..jobs import background
+        from ..jobs.session import BackendSettings, build_instances
+        from ..mainthread import pump
 
         prefs = _prefs(context)
         if prefs is None or not 0 <= self.index < len(prefs.instances):

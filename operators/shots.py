@@ -6,12 +6,12 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from .. import lazy
-from ..lazy import current_session
+from ..addon import lazy
+from ..addon.lazy import current_session
 from ..panels import details
-from ..properties import ACTIVE_STATUSES, QUALITY_ITEMS
 from ..sequencer import compat, takes
 from ..sequencer.index import find_shot_strip, is_take_strip
+from ..settings.properties import ACTIVE_STATUSES, QUALITY_ITEMS
 
 RETRY_STATUSES = {"FAILED", "INTERRUPTED"}
 

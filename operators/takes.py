@@ -11,9 +11,9 @@ import os
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty
 
-from .. import lazy
-from ..properties import random_seed
+from ..addon import lazy
 from ..sequencer import compat, takes
+from ..settings.properties import random_seed
 
 
 def _shot_strip(context: bpy.types.Context):  # type: ignore[no-untyped-def]

@@ -105,8 +105,9 @@ class SEQUENCER_OT_shotcaller_transcribe(bpy.types.Operator):
             writing.transcribe_state, writing.transcribe_message = "FAILED", str(exc)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        from .. import background, pump
         from ..backends.litellm.transcribe import transcribe_file
+        from ..jobs import background
+        from ..mainthread import pump
 
         request_id = uuid.uuid4().hex
         _tasks[scene.name] = request_id

@@ -1,1 +1,1 @@
-"""Sidebar panels. Each module registers its own classes; addon.py lists the modules."""
+"""Sidebar panels. Each module registers its own classes; addon/registration.py lists the modules."""

@@ -6,7 +6,7 @@ import json
 
 import bpy
 
-from ..lazy import current_session
+from ..addon.lazy import current_session
 from ..sequencer import compat
 from .details import region_chars, wrapped
 

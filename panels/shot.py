@@ -9,7 +9,7 @@ from typing import Any
 
 import bpy
 
-from .. import previews
+from ..mainthread import previews
 from ..sequencer import compat, takes
 from .details import region_chars, wrapped
 

@@ -8,8 +8,8 @@ from typing import Any
 import bpy
 
 from ..operators.shots import RETRY_STATUSES, is_shot
-from ..properties import ACTIVE_STATUSES
 from ..sequencer import compat
+from ..settings.properties import ACTIVE_STATUSES
 from .shot import STATUS_ICONS
 
 

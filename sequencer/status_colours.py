@@ -22,7 +22,7 @@ STATUS_TAGS = {
 
 
 def enabled() -> bool:
-    from ..preferences import ADDON_PACKAGE
+    from ..settings.preferences import ADDON_PACKAGE
 
     preferences = bpy.context.preferences
     addon = preferences.addons.get(ADDON_PACKAGE) if preferences is not None else None

@@ -61,7 +61,7 @@ def show_active_take(shot: Any) -> None:
 
 def shot_of_take_strip(scene: Any, strip: Any) -> tuple[Any | None, int]:
     """(the shot strip, the take's index) for a take strip; (None, -1) when its shot is gone."""
-    from ..submission import find_shot_strip
+    from ..mainthread.submission import find_shot_strip
 
     shot_strip = find_shot_strip(scene, strip.shotcaller.take_of)
     if shot_strip is None:

@@ -385,4 +385,4 @@ def addon(shotcaller_addon, comfyui_url, tmp_path, blender):
     prefs.comfyui_url = comfyui_url
     prefs.output_folder = str(tmp_path / "takes")
     yield importlib.import_module(shotcaller_addon)
-    importlib.import_module(f"{shotcaller_addon}.session").close_session()
+    importlib.import_module(f"{shotcaller_addon}.jobs.session").close_session()

@@ -42,7 +42,7 @@ def addon(shotcaller_addon, blender, tmp_path):
     prefs.output_folder = str(tmp_path / "takes")
     module = importlib.import_module(shotcaller_addon)
     yield module
-    importlib.import_module(f"{shotcaller_addon}.session").close_session()
+    importlib.import_module(f"{shotcaller_addon}.jobs.session").close_session()
     prefs.instances.clear()
     blender.context.preferences.system.use_online_access = False
 
@@ -65,7 +65,7 @@ def make_shot(addon, scene, media="video", length=24, size=(128, 96)):
 
 
 def generate(bpy, addon, strip, quality):
-    pump = importlib.import_module(f"{addon.__name__}.pump")
+    pump = importlib.import_module(f"{addon.__name__}.mainthread.pump")
     assert bpy.ops.sequencer.shotcaller_generate(quality=quality) == {"FINISHED"}
     run_pump_until_idle(pump, describe=lambda: strip.shotcaller.message)
     return strip.shotcaller

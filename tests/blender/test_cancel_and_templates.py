@@ -16,7 +16,7 @@ def addon(shotcaller_addon, blender, tmp_path):
     prefs = blender.context.preferences.addons[shotcaller_addon].preferences
     prefs.output_folder = str(tmp_path / "takes")
     yield importlib.import_module(shotcaller_addon)
-    importlib.import_module(f"{shotcaller_addon}.session").close_session()
+    importlib.import_module(f"{shotcaller_addon}.jobs.session").close_session()
     prefs.template_folder = ""
 
 
@@ -31,7 +31,7 @@ def shot(addon, scene, name="Harbour", start=1):
 def test_cancel_while_running_ends_as_cancelled_and_the_server_stops(
     addon, sequencer_scene, blender, dev_python, tmp_path
 ):
-    pump = importlib.import_module(f"{addon.__name__}.pump")
+    pump = importlib.import_module(f"{addon.__name__}.mainthread.pump")
     with reference_server_process(dev_python, "comfyui", "--step-seconds", "0.5") as server:
         blender.context.preferences.addons[addon.__name__].preferences.comfyui_url = server.url
         strip = shot(addon, sequencer_scene)
@@ -53,7 +53,7 @@ def test_cancel_with_nothing_running_is_refused(addon, sequencer_scene, blender,
         blender.context.preferences.addons[addon.__name__].preferences.comfyui_url = server.url
         shot(addon, sequencer_scene)
         assert blender.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
-        run_pump_until_idle(importlib.import_module(f"{addon.__name__}.pump"))
+        run_pump_until_idle(importlib.import_module(f"{addon.__name__}.mainthread.pump"))
         assert blender.ops.sequencer.shotcaller_cancel() == {"CANCELLED"}  # only a warning: nothing to stop
 
 
@@ -63,8 +63,8 @@ def test_broken_user_template_is_named_and_bundled_ones_still_work(
     folder = tmp_path / "my_templates"
     folder.mkdir()
     (folder / "broken.binding.json").write_text('{"name": "broken", "workflow": "missing.json",')
-    pump = importlib.import_module(f"{addon.__name__}.pump")
-    session = importlib.import_module(f"{addon.__name__}.session")
+    pump = importlib.import_module(f"{addon.__name__}.mainthread.pump")
+    session = importlib.import_module(f"{addon.__name__}.jobs.session")
     with reference_server_process(dev_python, "comfyui", "--step-seconds", "0.01") as server:
         prefs = blender.context.preferences.addons[addon.__name__].preferences
         prefs.comfyui_url, prefs.template_folder = server.url, str(folder)
@@ -85,7 +85,7 @@ def test_a_cancel_shows_at_once_and_the_next_generate_waits_for_the_server_then_
     import json
     import urllib.request
 
-    pump = importlib.import_module(f"{addon.__name__}.pump")
+    pump = importlib.import_module(f"{addon.__name__}.mainthread.pump")
     lag = ("--step-seconds", "0.2", "--interrupt-lag-seconds", "3")
     with reference_server_process(dev_python, "comfyui", *lag) as server:
         blender.context.preferences.addons[addon.__name__].preferences.comfyui_url = server.url

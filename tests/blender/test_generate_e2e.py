@@ -40,7 +40,7 @@ def make_shots(bpy, scene, addon_module):
 
 def drive_timer(addon_module, timeout=120.0):
     """Call the UI timer's function until it says it is idle, as Blender would."""
-    run_pump_until_idle(importlib.import_module(f"{addon_module.__name__}.pump"), timeout=timeout)
+    run_pump_until_idle(importlib.import_module(f"{addon_module.__name__}.mainthread.pump"), timeout=timeout)
 
 
 def video_facts(path):
@@ -84,11 +84,11 @@ def test_operator_places_takes_and_they_survive_reopening(addon, sequencer_scene
     bpy = blender
     make_shots(bpy, sequencer_scene, addon)
     assert bpy.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
-    pump = importlib.import_module(f"{addon.__name__}.pump")
+    pump = importlib.import_module(f"{addon.__name__}.mainthread.pump")
     assert not bpy.app.timers.is_registered(pump.tick)  # headless: the caller drains
     drive_timer(addon)
     assert_takes_placed(sequencer_scene, addon)
-    previews = importlib.import_module(f"{addon.__name__}.previews")
+    previews = importlib.import_module(f"{addon.__name__}.mainthread.previews")
     compat = importlib.import_module(f"{addon.__name__}.sequencer.compat")
     shot_ids = [s.shotcaller.shot_id for s in compat.all_strips(sequencer_scene.sequence_editor) if s.type == "COLOR"]
     # The sampler's live frames were written off the main thread; nothing drew them (headless), so

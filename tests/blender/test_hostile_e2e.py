@@ -30,7 +30,7 @@ def test_a_web_page_sent_for_the_take_fails_the_shot_and_keeps_nothing(
         strip = compat.new_color_strip(sequencer_scene.sequence_editor, "Harbour", 2, 1, 9)
         strip.shotcaller.prompt, strip.select = "a harbour at dawn", True
         assert bpy.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
-        pump = importlib.import_module(f"{addon.__name__}.pump")
+        pump = importlib.import_module(f"{addon.__name__}.mainthread.pump")
         run_pump_until_idle(pump, describe=lambda: strip.shotcaller.message)
     finally:
         hostile.close()

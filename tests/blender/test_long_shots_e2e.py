@@ -113,7 +113,7 @@ def test_sidebar_makes_long_shots_as_one_take_each(addon, sequencer_scene, blend
     bpy = blender
     make_shots(sequencer_scene, addon)
     assert bpy.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
-    run_pump_until_idle(importlib.import_module(f"{addon.__name__}.pump"), timeout=300)
+    run_pump_until_idle(importlib.import_module(f"{addon.__name__}.mainthread.pump"), timeout=300)
     assert_one_take_per_shot(bpy, sequencer_scene, addon, tmp_path)
     # Muting the take mutes every segment with it: it is one strip on the timeline.
     compat = importlib.import_module(f"{addon.__name__}.sequencer.compat")
@@ -201,7 +201,7 @@ def test_long_sound_and_music_are_split_and_joined_as_one_take(addon, sequencer_
         strip.select = True
     # Final: ACE-Step is a final template; Stable Audio, the only sound one, is used for it anyway.
     assert bpy.ops.sequencer.shotcaller_generate(quality="final") == {"FINISHED"}
-    run_pump_until_idle(importlib.import_module(f"{addon.__name__}.pump"), timeout=300)
+    run_pump_until_idle(importlib.import_module(f"{addon.__name__}.mainthread.pump"), timeout=300)
     assert_sound_takes(sequencer_scene, addon)
 
 

@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def run_shot(bpy, scene, addon, media, quality="draft", init_image="", length=24, start=10):
     compat = importlib.import_module(f"{addon.__name__}.sequencer.compat")
-    pump = importlib.import_module(f"{addon.__name__}.pump")
+    pump = importlib.import_module(f"{addon.__name__}.mainthread.pump")
     scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 128, 64, 100
     scene.render.fps = 24
     strip = compat.new_color_strip(scene.sequence_editor, f"{media} shot", 1, start, length)

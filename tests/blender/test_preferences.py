@@ -19,7 +19,7 @@ def prefs(shotcaller_addon, blender, tmp_path):
     preferences.instances.clear()
     preferences.output_folder = str(tmp_path / "takes")
     yield preferences
-    importlib.import_module(f"{shotcaller_addon}.session").close_session()
+    importlib.import_module(f"{shotcaller_addon}.jobs.session").close_session()
     preferences.instances.clear()
 
 
@@ -39,7 +39,7 @@ def test_the_single_comfyui_url_is_the_first_entry_of_the_one_list(prefs):
 
 
 def drive(shotcaller_addon):
-    run_pump_until_idle(importlib.import_module(f"{shotcaller_addon}.pump"))
+    run_pump_until_idle(importlib.import_module(f"{shotcaller_addon}.mainthread.pump"))
 
 
 def test_the_test_button_says_what_a_server_can_do_and_why_one_is_unreachable(
@@ -93,7 +93,7 @@ def test_an_address_with_a_path_is_reduced_to_the_server_root(
 def test_an_older_single_comfyui_url_becomes_the_first_server_once(prefs, shotcaller_addon):
     """Older versions stored the single URL and 'Jobs per server' apart from the list; their stored values
     outlive the properties that now alias the list's first ComfyUI, and become that entry once."""
-    preferences = importlib.import_module(f"{shotcaller_addon}.preferences")
+    preferences = importlib.import_module(f"{shotcaller_addon}.settings.preferences")
     storage = prefs.bl_system_properties_get() if hasattr(prefs, "bl_system_properties_get") else prefs
     storage["comfyui_url"], storage["jobs_per_server"] = "http://127.0.0.1:8177", 2
     assert preferences.migrate_single_url(prefs)

@@ -25,7 +25,7 @@ def png(shade: int, width: int = 32, height: int = 24) -> bytes:
 
 @pytest.fixture
 def previews(shotcaller_addon):
-    module = importlib.import_module(f"{shotcaller_addon}.previews")
+    module = importlib.import_module(f"{shotcaller_addon}.mainthread.previews")
     yield module
     module.clear()
 

@@ -155,7 +155,7 @@ UI_SCRIPT = textwrap.dedent(
         strip.shotcaller.seed = 4242
     assert bpy.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
     bpy.ops.wm.save_mainfile()  # as an autosave would: the shot is saved as generating
-    pump = importlib.import_module(module + ".pump")
+    pump = importlib.import_module(module + ".mainthread.pump")
     compat = importlib.import_module(module + ".sequencer.compat")
     bravo = next(s for s in compat.all_strips(scene.sequence_editor) if s.name == "Bravo").shotcaller
     seen = None
@@ -196,7 +196,7 @@ def test_blender_killed_mid_job_recovers_the_take_when_the_file_is_opened_again(
     compat = importlib.import_module(f"{addon.__name__}.sequencer.compat")
     strip = {s.name: s for s in compat.all_strips(bpy.context.scene.sequence_editor)}["Bravo"]
     assert strip.shotcaller.status == "RUNNING", strip.shotcaller.message
-    run_pump_until_idle(importlib.import_module(f"{addon.__name__}.pump"), timeout=120)
+    run_pump_until_idle(importlib.import_module(f"{addon.__name__}.mainthread.pump"), timeout=120)
     shot = strip.shotcaller
     assert shot.status == "DONE", shot.message
     assert shot.message.startswith(f"recovered from ComfyUI at {slow_comfyui}"), shot.message

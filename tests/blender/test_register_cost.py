@@ -26,8 +26,8 @@ enabled = bool(addon_utils.check(module)[1])
 heavy = sorted(
     name for name in sys.modules
     if name == "pydantic" or name.startswith("websocket")
-    or name.startswith(module + ".") and name[len(module) + 1:].split(".")[0] in
-    ("shots", "session", "pump", "submission", "backends", "jobs", "routing", "writing")
+    or any(name == f"{module}.{core}" or name.startswith(f"{module}.{core}.") for core in
+    ("shots", "jobs", "mainthread.pump", "mainthread.submission", "backends", "routing", "writing"))
 )
 started = threading.active_count() - threads
 addon_utils.disable(module, default_set=True)

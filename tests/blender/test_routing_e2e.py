@@ -24,7 +24,7 @@ def configure_pool(bpy, addon_module_name, urls, tmp_path):
 def addon(shotcaller_addon, blender):
     module = importlib.import_module(shotcaller_addon)
     yield module
-    importlib.import_module(f"{shotcaller_addon}.session").close_session()
+    importlib.import_module(f"{shotcaller_addon}.jobs.session").close_session()
     blender.context.preferences.addons[shotcaller_addon].preferences.instances.clear()
 
 
@@ -39,7 +39,7 @@ def one_shot(addon, scene, size=(64, 64)):
 
 
 def pump_until_idle(addon, strip, on_tick=None, timeout=120.0):
-    pump = importlib.import_module(f"{addon.__name__}.pump")
+    pump = importlib.import_module(f"{addon.__name__}.mainthread.pump")
     run_pump_until_idle(pump, timeout=timeout, on_tick=on_tick, describe=lambda: strip.shotcaller.message)
 
 

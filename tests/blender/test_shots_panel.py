@@ -37,7 +37,7 @@ def generate(bpy, addon, scene, strips, quality="draft"):
     for strip in module(addon, "sequencer.compat").all_strips(scene.sequence_editor):
         strip.select = strip in strips
     assert bpy.ops.sequencer.shotcaller_generate(quality=quality) == {"FINISHED"}
-    run_pump_until_idle(module(addon, "pump"))
+    run_pump_until_idle(module(addon, "mainthread.pump"))
 
 
 def names(addon, scene, show):
@@ -113,14 +113,14 @@ def test_retry_failed_then_generate_missing(addon, sequencer_scene, blender, sho
     failed_seed = shots["Street"].shotcaller.seed
     assert bpy.ops.sequencer.shotcaller_retry_failed() == {"FINISHED"}
     assert shots["Door"].shotcaller.status == "NONE"  # only the failed shot
-    run_pump_until_idle(module(addon, "pump"))
+    run_pump_until_idle(module(addon, "mainthread.pump"))
     street = shots["Street"].shotcaller
     assert street.status == "DONE", street.message
     assert street.takes[0].seed == failed_seed  # a retry is not a variation
     assert bpy.ops.sequencer.shotcaller_retry_failed() == {"CANCELLED"}  # "No shot has failed."
     assert bpy.ops.sequencer.shotcaller_generate_missing(quality="draft") == {"FINISHED"}
     assert shots["Intro"].shotcaller.status == "DONE" and len(shots["Intro"].shotcaller.takes) == 1  # untouched
-    run_pump_until_idle(module(addon, "pump"))
+    run_pump_until_idle(module(addon, "mainthread.pump"))
     assert shots["Door"].shotcaller.status == "DONE"
     assert names(addon, sequencer_scene, "NOT_GENERATED") == []
 
@@ -131,7 +131,7 @@ def test_cancel_all_stops_every_running_shot(addon, sequencer_scene, blender, sh
     queued = [s for s in shots.values() if s.shotcaller.status in {"QUEUED", "RUNNING"}]
     assert [s.name for s in queued] == ["Street", "Door"]
     assert bpy.ops.sequencer.shotcaller_cancel_all() == {"FINISHED"}
-    run_pump_until_idle(module(addon, "pump"))
+    run_pump_until_idle(module(addon, "mainthread.pump"))
     assert all(s.shotcaller.status == "CANCELLED" for s in queued), [s.shotcaller.message for s in queued]
     assert bpy.ops.sequencer.shotcaller_cancel_all() == {"CANCELLED"}  # "No shot of this scene is generating."
 
@@ -186,7 +186,7 @@ def test_every_message_is_drawn_whole_and_details_tell_everything(addon, sequenc
 
 
 def test_the_backends_panel_draws_its_reasons_whole(addon, sequencer_scene, blender, shots):
-    session = module(addon, "session").current_session()  # the one that just failed on the dead address
+    session = module(addon, "jobs.session").current_session()  # the one that just failed on the dead address
     reports = session.fleet_status()
     reasons = [r.breaker_reason for r in reports if r.breaker != "closed"] + [
         r.status.probe_error for r in reports if r.status.probe_error

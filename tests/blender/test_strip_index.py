@@ -24,7 +24,7 @@ def make_shots(scene, compat, count):
 
 
 def test_lookups_are_constant_time_until_the_strips_change(sequencer_scene, mods):
-    compat, index, submission = mods("sequencer.compat"), mods("sequencer.index"), mods("submission")
+    compat, index, submission = mods("sequencer.compat"), mods("sequencer.index"), mods("mainthread.submission")
     strips = make_shots(sequencer_scene, compat, 60)
     submission.ensure_shot_ids(sequencer_scene)
     ids = {s.name: s.shotcaller.shot_id for s in strips}
@@ -53,7 +53,7 @@ def test_lookups_are_constant_time_until_the_strips_change(sequencer_scene, mods
 
 
 def test_takes_copies_and_metas(sequencer_scene, mods):
-    compat, submission = mods("sequencer.compat"), mods("submission")
+    compat, submission = mods("sequencer.compat"), mods("mainthread.submission")
     editor = sequencer_scene.sequence_editor
     shot = compat.new_color_strip(editor, "Shot", 1, 1, 20)
     submission.ensure_shot_ids(sequencer_scene)
@@ -76,7 +76,7 @@ def test_takes_copies_and_metas(sequencer_scene, mods):
 
 
 def test_right_after_a_file_load(sequencer_scene, mods, blender, tmp_path):
-    compat, submission = mods("sequencer.compat"), mods("submission")
+    compat, submission = mods("sequencer.compat"), mods("mainthread.submission")
     make_shots(sequencer_scene, compat, 5)
     submission.ensure_shot_ids(sequencer_scene)
     ids = {s.name: s.shotcaller.shot_id for s in compat.all_strips(sequencer_scene.sequence_editor)}

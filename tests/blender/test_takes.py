@@ -33,7 +33,7 @@ def make_shot(addon, scene, name="Intro", start=1, length=17, prompt="a lighthou
 
 
 def drive(addon, strip):
-    run_pump_until_idle(module(addon, "pump"), describe=lambda: strip.shotcaller.message)
+    run_pump_until_idle(module(addon, "mainthread.pump"), describe=lambda: strip.shotcaller.message)
     assert strip.shotcaller.status == "DONE", strip.shotcaller.message
 
 

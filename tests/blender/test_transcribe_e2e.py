@@ -34,7 +34,7 @@ def tools(shotcaller_addon, blender):
     loaded = [importlib.import_module(f"{shotcaller_addon}.{name}") for name in MODULES]
     yield types.SimpleNamespace(
         transcribe=loaded[2],
-        pump=importlib.import_module(f"{shotcaller_addon}.pump"),
+        pump=importlib.import_module(f"{shotcaller_addon}.mainthread.pump"),
         compat=importlib.import_module(f"{shotcaller_addon}.sequencer.compat"),
     )
 

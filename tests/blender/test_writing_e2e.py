@@ -40,9 +40,9 @@ def tools(shotcaller_addon, blender):
         script=loaded[1],
         transcribe=loaded[2],
         panels=loaded[3],
-        pump=importlib.import_module(f"{shotcaller_addon}.pump"),
+        pump=importlib.import_module(f"{shotcaller_addon}.mainthread.pump"),
         compat=importlib.import_module(f"{shotcaller_addon}.sequencer.compat"),
-        session=importlib.import_module(f"{shotcaller_addon}.session"),
+        session=importlib.import_module(f"{shotcaller_addon}.jobs.session"),
     )
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from devservers.comfyui.launch import start_server
 from shotcaller.jobs.events import TERMINAL_EVENTS, JobCancelled, JobProgress, JobRouted, JobStarted, JobSucceeded
+from shotcaller.jobs.session import BackendSettings, Session
 from shotcaller.routing.registry import InstanceConfig
-from shotcaller.session import BackendSettings, Session
 from shotcaller.shots import make_spec
 
 

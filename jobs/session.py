@@ -21,19 +21,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
-from .backends.base import Backend
-from .backends.policy import TransportPolicy
-from .backends.urls import check_service_url, server_root
-from .jobs.events import JobEvent
-from .jobs.scheduler import InstanceReport, Scheduler
-from .routing.decision_log import DecisionLog
-from .routing.discovery import BackgroundProber
-from .routing.policy import RoutingPolicy
-from .routing.registry import CapabilityRegistry, InstanceConfig, kind_name
+from ..backends.base import Backend
+from ..backends.policy import TransportPolicy
+from ..backends.urls import check_service_url, server_root
+from ..routing.decision_log import DecisionLog
+from ..routing.discovery import BackgroundProber
+from ..routing.policy import RoutingPolicy
+from ..routing.registry import CapabilityRegistry, InstanceConfig, kind_name
+from .events import JobEvent
+from .scheduler import InstanceReport, Scheduler
 
 log = logging.getLogger(__name__)
 
-BUNDLED_TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates", "comfyui")
+BUNDLED_TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates", "comfyui")
 
 __all__ = [
     "BACKEND_FACTORIES",
@@ -80,7 +80,7 @@ def transport_policy(config: InstanceConfig, settings: BackendSettings) -> Trans
 
 
 def _comfyui(config: InstanceConfig, settings: BackendSettings) -> Backend:
-    from .backends.comfyui.backend import ComfyUIBackend
+    from ..backends.comfyui.backend import ComfyUIBackend
 
     template_dirs = [BUNDLED_TEMPLATES]
     for folder in (settings.template_folder, str(config.options.get("template_folder", ""))):
@@ -96,7 +96,7 @@ def _comfyui(config: InstanceConfig, settings: BackendSettings) -> Backend:
 
 
 def _wan2gp(config: InstanceConfig, settings: BackendSettings) -> Backend:
-    from .backends.wan2gp.backend import Wan2GPBackend
+    from ..backends.wan2gp.backend import Wan2GPBackend
 
     # One generation at a time whatever the slots say: the server refuses a second one.
     return Wan2GPBackend(
@@ -105,7 +105,7 @@ def _wan2gp(config: InstanceConfig, settings: BackendSettings) -> Backend:
 
 
 def _litellm(config: InstanceConfig, settings: BackendSettings) -> Backend:
-    from .backends.litellm.backend import from_instance_config
+    from ..backends.litellm.backend import from_instance_config
 
     return from_instance_config(config, settings)
 

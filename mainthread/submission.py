@@ -14,15 +14,15 @@ from typing import Any
 
 import bpy
 
-from .backends.files import slug
-from .backends.urls import UnsafeURL
-from .jobs.journal import Journal, JournalError, journal_at
-from .preferences import ADDON_PACKAGE, Settings, current_settings
-from .properties import random_seed, roll_seed
-from .sequencer import compat, status_colours
-from .sequencer import index as strip_index
-from .session import BackendSettings, JobContext, RoutingPolicy, Session, get_session
-from .shots import ShotError, ShotSpec, make_spec
+from ..backends.files import slug
+from ..backends.urls import UnsafeURL
+from ..jobs.journal import Journal, JournalError, journal_at
+from ..jobs.session import BackendSettings, JobContext, RoutingPolicy, Session, get_session
+from ..sequencer import compat, status_colours
+from ..sequencer import index as strip_index
+from ..settings.preferences import ADDON_PACKAGE, Settings, current_settings
+from ..settings.properties import random_seed, roll_seed
+from ..shots import ShotError, ShotSpec, make_spec
 
 
 @dataclass

@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import bpy
 
-from . import background, previews, submission
-from .jobs.events import (
+from ..jobs import background
+from ..jobs.events import (
     TERMINAL_EVENTS,
     JobCancelled,
     JobEvent,
@@ -26,9 +26,10 @@ from .jobs.events import (
     JobStarted,
     JobSucceeded,
 )
-from .panels.text import candidates_json
-from .sequencer import status_colours, takes
-from .session import JobContext, Session, current_session
+from ..jobs.session import JobContext, Session, current_session
+from ..panels.text import candidates_json
+from ..sequencer import status_colours, takes
+from . import previews, submission
 from .submission import find_shot_strip
 
 log = logging.getLogger(__name__)

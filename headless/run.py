@@ -17,9 +17,8 @@ from typing import Any
 
 import bpy
 
-from . import pump
-from .backends.files import write_atomically
-from .jobs.events import (
+from ..backends.files import write_atomically
+from ..jobs.events import (
     TERMINAL_EVENTS,
     JobEvent,
     JobFailed,
@@ -29,12 +28,13 @@ from .jobs.events import (
     JobSucceeded,
     describe,
 )
-from .preferences import DEFAULT_URLS, current_settings, parse_media_models
-from .recovery import recover_jobs
-from .routing.registry import InstanceConfig
-from .sequencer import compat
-from .shots import closest_name
-from .submission import find_shot_strip, is_take_strip, submit_strips
+from ..mainthread import pump
+from ..mainthread.recovery import recover_jobs
+from ..mainthread.submission import find_shot_strip, is_take_strip, submit_strips
+from ..routing.registry import InstanceConfig
+from ..sequencer import compat
+from ..settings.preferences import DEFAULT_URLS, current_settings, parse_media_models
+from ..shots import closest_name
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -1,6 +1,6 @@
 """Following up, after Blender died, the jobs its journal says were still running. Main thread only.
 
-When a .blend is opened (handlers.py) and when a headless batch starts (headless.py), every
+When a .blend is opened (addon/handlers.py) and when a headless batch starts (headless/run.py), every
 unfinished job in the project's journal whose shot is in the scene, and whose Blender process is
 gone, is handed back to the scheduler with the server's job id: a job the server finished is
 downloaded and becomes its take, a job still running is followed to its end. A job no server
@@ -15,10 +15,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .jobs.journal import JOURNAL_NAME, JournalEntry
-from .preferences import Settings, current_settings
-from .sequencer import compat
-from .session import JobContext, Session, get_session
+from ..jobs.journal import JOURNAL_NAME, JournalEntry
+from ..jobs.session import JobContext, Session, get_session
+from ..sequencer import compat
+from ..settings.preferences import Settings, current_settings
 from .submission import backend_settings, is_take_strip, job_context, project_journal, takes_folder
 
 log = logging.getLogger(__name__)

@@ -10,16 +10,16 @@ from typing import Any
 import bpy
 from bpy.app.handlers import persistent
 
+from ..sequencer import compat
+from ..settings.properties import ACTIVE_STATUSES
 from . import lazy
-from .properties import ACTIVE_STATUSES
-from .sequencer import compat
 
 log = logging.getLogger(__name__)
 
 
 @persistent
 def on_load_post(*_args: Any) -> None:
-    submission = lazy.loaded("submission")
+    submission = lazy.loaded("mainthread.submission")
     if submission is not None:
         submission.forget_waiting()  # shots still to submit belonged to the file that was closed
     followed = 0
@@ -39,16 +39,16 @@ def on_load_post(*_args: Any) -> None:
                 shot.message = "Blender closed while this shot was generating; generate it again"
                 shot.job_id = ""
     if followed:
-        from . import pump
+        from ..mainthread import pump
 
         pump.ensure_timer()
 
 
 def _recover(scene: Any) -> int:
-    from .jobs.journal import JOURNAL_NAME
-    from .preferences import current_settings
-    from .recovery import recover_jobs
-    from .submission import project_journal, takes_folder
+    from ..jobs.journal import JOURNAL_NAME
+    from ..mainthread.recovery import recover_jobs
+    from ..mainthread.submission import project_journal, takes_folder
+    from ..settings.preferences import current_settings
 
     settings = current_settings()
     folder = takes_folder(settings)

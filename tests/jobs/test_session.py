@@ -3,13 +3,10 @@
 import pytest
 
 from backend_doubles import ScriptedBackend
-from shotcaller import session as session_module
 from shotcaller.backends.urls import UnsafeURL
+from shotcaller.jobs import session as session_module
 from shotcaller.jobs.events import TERMINAL_EVENTS, JobSucceeded
-from shotcaller.routing.decision_log import read_log
-from shotcaller.routing.policy import RoutingPolicy
-from shotcaller.routing.registry import InstanceConfig, Locality
-from shotcaller.session import (
+from shotcaller.jobs.session import (
     BACKEND_FACTORIES,
     BackendSettings,
     Session,
@@ -19,6 +16,9 @@ from shotcaller.session import (
     get_session,
     register_backend_kind,
 )
+from shotcaller.routing.decision_log import read_log
+from shotcaller.routing.policy import RoutingPolicy
+from shotcaller.routing.registry import InstanceConfig, Locality
 from shotcaller.shots import make_spec
 
 

@@ -8,27 +8,29 @@ import sys
 from types import ModuleType
 from typing import Any
 
+PACKAGE = __package__.rpartition(".")[0]  # the extension's own package (bl_ext.<repo>.shotcaller)
+
 
 def loaded(name: str) -> ModuleType | None:
-    """The package's module `name` ("session", "pump", ...) if something already imported it."""
-    return sys.modules.get(f"{__package__}.{name}")
+    """The package's module `name` ("jobs.session", "mainthread.pump", ...) if something already imported it."""
+    return sys.modules.get(f"{PACKAGE}.{name}")
 
 
 def current_session() -> Any | None:
     """The running session, or None; never starts one, never imports the session module."""
-    session = loaded("session")
+    session = loaded("jobs.session")
     return session.current_session() if session is not None else None
 
 
 def ensure_timer() -> None:
     """Start the pump's timer; the pump, and the session behind it, are imported on first use."""
-    from . import pump
+    from ..mainthread import pump
 
     pump.ensure_timer()
 
 
 def submit_strips(*args: Any, **kwargs: Any) -> Any:
     """submission.submit_strips, imported (with pydantic and the scheduler) on first use."""
-    from .submission import submit_strips
+    from ..mainthread.submission import submit_strips
 
     return submit_strips(*args, **kwargs)

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from .panels.details import region_chars, wrapped
-from .sequencer import compat
+from ..panels.details import region_chars, wrapped
+from ..sequencer import compat
 
 if TYPE_CHECKING:
-    from .routing.registry import InstanceConfig
+    from ..routing.registry import InstanceConfig
 
-ADDON_PACKAGE = __package__ or "shotcaller"
+ADDON_PACKAGE = (__package__ or "shotcaller.settings").rpartition(".")[0]  # the add-on's own package name
 DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
 DEFAULT_OUTPUT_FOLDER = "//shotcaller_takes"
 DEFAULT_URLS = {
@@ -157,7 +157,7 @@ class PREFERENCES_OT_shotcaller_instance_remove(bpy.types.Operator):
 
 
 def _status_colours_changed(prefs: ShotcallerPreferences, _context: bpy.types.Context) -> None:
-    from .sequencer import status_colours
+    from ..sequencer import status_colours
 
     status_colours.show_all(prefs.status_colours)
 
@@ -313,7 +313,7 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
 
 def _draw_address_note(layout: bpy.types.UILayout, item: SHOTCALLER_PG_instance, width: int) -> None:
     """Say so when the address has a path or fragment Shotcaller drops (a browser's or an endpoint's address)."""
-    from .backends.urls import UnsafeURL, server_root
+    from ..backends.urls import UnsafeURL, server_root
 
     try:
         note = server_root(item.url, item.kind)[1]
@@ -324,7 +324,7 @@ def _draw_address_note(layout: bpy.types.UILayout, item: SHOTCALLER_PG_instance,
 
 
 def _draw_template_problems(layout: bpy.types.UILayout, width: int) -> None:
-    from .lazy import current_session
+    from ..addon.lazy import current_session
 
     session = current_session()
     if session is None:
@@ -334,7 +334,7 @@ def _draw_template_problems(layout: bpy.types.UILayout, width: int) -> None:
 
 
 def _instance_config(item: SHOTCALLER_PG_instance) -> InstanceConfig:
-    from .routing.registry import InstanceConfig  # the core: imported on first use, not at register
+    from ..routing.registry import InstanceConfig  # the core: imported on first use, not at register
 
     options: dict[str, Any] = {
         "job_minutes": item.job_minutes,

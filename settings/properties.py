@@ -16,8 +16,8 @@ from bpy.props import (
     StringProperty,
 )
 
-from .sequencer import compat
-from .sequencer.timeline import MAX_CHANNEL
+from ..sequencer import compat
+from ..sequencer.timeline import MAX_CHANNEL
 
 MEDIA_ITEMS = [
     ("video", "Video", "A moving shot"),
@@ -77,7 +77,7 @@ def roll_seed(shot: SHOTCALLER_PG_shot, seed: int) -> None:
 
 
 def _active_take_changed(shot: SHOTCALLER_PG_shot, _context: bpy.types.Context) -> None:
-    from .sequencer import takes
+    from ..sequencer import takes
 
     takes.show_active_take(shot)
 
@@ -87,7 +87,7 @@ def _shot_list_clicked(view: SHOTCALLER_PG_shot_list, _context: bpy.types.Contex
     scene = view.id_data
     strips = compat.all_strips(scene.sequence_editor) if scene.sequence_editor else []
     if 0 <= view.active_index < len(strips):
-        from .sequencer import takes
+        from ..sequencer import takes
 
         takes.select_only(scene, strips[view.active_index])
 
