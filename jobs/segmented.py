@@ -230,7 +230,7 @@ def run_segments(
         try:
             result = backend.run(segment_request, _SegmentProgress(report, index, plan.count), cancel)
         except BackendError as exc:
-            kept = f"; segments 1 to {index} are kept and a retry starts at segment {index + 1}" if index else ""
+            kept = f"; {_kept(index)} and a retry starts at segment {index + 1}" if index else ""
             exc.message = f"segment {index + 1} of {plan.count}: {exc.message}{kept}"
             if index:
                 setattr(exc, _KEPT_FAMILY, store.family)  # failover keeps to it (attempts.remember_failure)
@@ -284,3 +284,8 @@ def _summary(plan: SegmentPlan, request: GenerationRequest) -> str:
         f" {plan.count - 1} joint(s) into {seconds_text(plan.shot_frames, plan.fps)}"
         f" with {request.offer.model or request.offer.label}"
     )
+
+
+def _kept(made: int) -> str:
+    """Which finished segments stay on disk, said as a person would."""
+    return "segment 1 is kept" if made == 1 else f"segments 1 to {made} are kept"

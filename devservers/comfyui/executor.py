@@ -30,7 +30,8 @@ OOM_MESSAGE = (
     "Requested               : 2.53 GiB\nDevice limit            : 8.00 GiB\nFree (according to CUDA): 0 bytes\n"
     "PyTorch limit (set by user-supplied memory fraction)\n                        : 17179869184.00 GiB"
 )
-FAIL_MODES = ("oom", "error", "drop-ws", "slow")
+# "pass" runs the prompt normally: a list ["pass", "error"] fails the second prompt from now.
+FAIL_MODES = ("oom", "error", "drop-ws", "slow", "pass")
 
 
 class Hub(Protocol):

@@ -4,8 +4,10 @@ Status codes and bodies follow the recorded ComfyUI 0.3.64 server: empty 200 bod
 control endpoints, empty 400/404 bodies for /view and /upload errors, and aiohttp's plain-text
 500 ("Server got itself in trouble") for bodies the real server chokes on.
 
-Dev-only, not in ComfyUI: `POST /reference/fail-next {"mode": "oom" | "error" | "drop-ws"}` makes
-the next executed prompt fail (see executor.FAIL_MODES); `GET /reference/fail-next` shows the list.
+Dev-only, not in ComfyUI: `POST /reference/fail-next {"mode": "oom" | "error" | "drop-ws" | "slow" | "pass"}`
+queues a mode for the next executed prompt without one ("pass": it runs normally); "none" clears
+the list (see executor.FAIL_MODES);
+`GET /reference/fail-next` shows the list.
 """
 
 from __future__ import annotations

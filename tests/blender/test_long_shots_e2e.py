@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import av
@@ -222,3 +223,54 @@ def test_headless_batch_splits_long_sound(addon, sequencer_scene, blender, tmp_p
     assert "2 of 2 shot(s) got a take" in result.stdout
     bpy.ops.wm.open_mainfile(filepath=str(film))
     assert_sound_takes(bpy.context.scene, addon)
+
+
+def post_fail_next(url, mode):
+    request = urllib.request.Request(
+        f"{url}/reference/fail-next", json.dumps({"mode": mode}).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["fail_next"]
+
+
+def server_prompts(url):
+    with urllib.request.urlopen(f"{url}/history", timeout=10) as response:
+        return len(json.load(response))
+
+
+def test_a_failed_middle_segment_resumes_without_remaking_the_ones_before(
+    addon, sequencer_scene, blender, tmp_path, comfyui_url
+):
+    """A 15 s shot is 3 segments; the server fails the second. Retry Failed makes segments 2 and 3 only."""
+    bpy = blender
+    compat = importlib.import_module(f"{addon.__name__}.sequencer.compat")
+    pump = importlib.import_module(f"{addon.__name__}.mainthread.pump")
+    sequencer_scene.render.resolution_x = sequencer_scene.render.resolution_y = SIZE
+    sequencer_scene.render.fps, sequencer_scene.render.fps_base = FPS, 1.0
+    strip = compat.new_color_strip(sequencer_scene.sequence_editor, "Fifteen", 2, 1, 360)
+    strip.shotcaller.prompt = "fifteen seconds of a harbour at dawn"
+    strip.shotcaller.seed = 11
+    strip.select = True
+    assert post_fail_next(comfyui_url, "pass") == ["pass"]
+    assert post_fail_next(comfyui_url, "error") == ["pass", "error"]
+    before = server_prompts(comfyui_url)
+
+    assert bpy.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
+    run_pump_until_idle(pump, timeout=300, describe=lambda: strip.shotcaller.message)
+    shot = strip.shotcaller
+    assert shot.status == "FAILED" and not len(shot.takes)
+    assert "segment 2 of 3" in shot.message and "segment 1 is kept and a retry starts at segment 2" in shot.message
+    kept = sorted(p for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".mp4", ".webm", ".mkv"))
+    assert len(kept) == 1, kept  # segment 1 stays on disk
+    first_segment = kept[0].read_bytes()
+    assert server_prompts(comfyui_url) - before == 2  # segment 1, and segment 2 that failed
+
+    assert bpy.ops.sequencer.shotcaller_retry_failed() == {"FINISHED"}
+    run_pump_until_idle(pump, timeout=300, describe=lambda: strip.shotcaller.message)
+    assert shot.status == "DONE", shot.message
+    assert server_prompts(comfyui_url) - before == 4  # only segments 2 and 3 were made again
+    assert len(shot.takes) == 1
+    segments = json.loads(shot.takes[0].parameters)["segments"]
+    assert len(segments) == 3 and Path(segments[0]["file"]).read_bytes() == first_segment
+    meta = compat.all_strips(sequencer_scene.sequence_editor)[shot.takes[0].strip_name]
+    assert (compat.left_handle(meta), compat.duration(meta)) == (1, 360)

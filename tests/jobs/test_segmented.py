@@ -76,7 +76,8 @@ def test_a_failed_segment_keeps_the_ones_before_and_a_retry_resumes_there(tmp_pa
     try:
         failed = run_to_end(scheduler, scheduler.submit(spec(frame_count=80), str(tmp_path), "take1"))[-1]
         assert isinstance(failed, JobFailed)
-        assert "segment 2 of 3" in failed.message and "a retry starts at segment 2" in failed.message
+        assert "segment 2 of 3" in failed.message
+        assert "segment 1 is kept and a retry starts at segment 2" in failed.message
         assert len(backend.calls) == 2
         first = backend.calls[0]
         retried = run_to_end(scheduler, scheduler.submit(spec(frame_count=80), str(tmp_path), "take2"))
