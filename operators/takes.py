@@ -34,6 +34,22 @@ def _take_index(operator: bpy.types.Operator, shot) -> int | None:  # type: igno
     return int(index)
 
 
+class _OnOneTake:
+    """An operator on one take of the active shot: `index`, -1 for the active take."""
+
+    index: IntProperty(name="Take", default=-1, min=-1, description="-1: the active take")
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _has_takes(context)
+
+    def chosen(self, context: bpy.types.Context):  # type: ignore[no-untyped-def]
+        """(shot strip, take index), or None after reporting why there is no such take."""
+        strip = _shot_strip(context)
+        index = _take_index(self, strip.shotcaller)  # type: ignore[arg-type]
+        return None if index is None else (strip, index)
+
+
 class SEQUENCER_OT_shotcaller_take_use(bpy.types.Operator):
     """Show this take in the edit; the shot's other takes are kept and muted"""
 
@@ -83,25 +99,18 @@ class SEQUENCER_OT_shotcaller_take_step(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class SEQUENCER_OT_shotcaller_take_jump(bpy.types.Operator):
+class SEQUENCER_OT_shotcaller_take_jump(_OnOneTake, bpy.types.Operator):
     """Select this take's strip and move the timeline to it"""
 
     bl_idname = "sequencer.shotcaller_take_jump"
     bl_label = "Jump to Take"
     bl_options = {"REGISTER", "UNDO"}
 
-    index: IntProperty(name="Take", default=-1, min=-1, description="-1: the active take")
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return _has_takes(context)
-
     def execute(self, context: bpy.types.Context) -> set[str]:
         scene = compat.sequencer_scene(context)
-        shot = _shot_strip(context).shotcaller
-        index = _take_index(self, shot)
-        if index is None:
+        if (chosen := self.chosen(context)) is None:
             return {"CANCELLED"}
+        shot, index = chosen[0].shotcaller, chosen[1]
         strip = takes.take_strip(scene, shot, shot.takes[index])
         if strip is None:
             self.report({"ERROR"}, f"Take {index + 1}'s strip is no longer in the edit (its file is kept).")
@@ -111,25 +120,18 @@ class SEQUENCER_OT_shotcaller_take_jump(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class SEQUENCER_OT_shotcaller_take_reveal(bpy.types.Operator):
+class SEQUENCER_OT_shotcaller_take_reveal(_OnOneTake, bpy.types.Operator):
     """Open the folder holding this take's file"""
 
     bl_idname = "sequencer.shotcaller_take_reveal"
     bl_label = "Reveal Take File"
     bl_options = {"REGISTER"}
 
-    index: IntProperty(name="Take", default=-1, min=-1, description="-1: the active take")
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return _has_takes(context)
-
     def execute(self, context: bpy.types.Context) -> set[str]:
-        shot = _shot_strip(context).shotcaller
-        index = _take_index(self, shot)
-        if index is None:
+        if (chosen := self.chosen(context)) is None:
             return {"CANCELLED"}
-        path = takes.absolute(shot.takes[index].filepath)
+        strip, index = chosen
+        path = takes.absolute(strip.shotcaller.takes[index].filepath)
         if not os.path.isfile(path):
             self.report({"ERROR"}, f"Take {index + 1}'s file is missing: {path}")
             return {"CANCELLED"}
@@ -140,34 +142,27 @@ class SEQUENCER_OT_shotcaller_take_reveal(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class SEQUENCER_OT_shotcaller_take_delete(bpy.types.Operator):
+class SEQUENCER_OT_shotcaller_take_delete(_OnOneTake, bpy.types.Operator):
     """Remove this take's strip from the edit and the take from the shot; its file only when asked"""
 
     bl_idname = "sequencer.shotcaller_take_delete"
     bl_label = "Delete Take"
     bl_options = {"REGISTER", "UNDO"}
 
-    index: IntProperty(name="Take", default=-1, min=-1, description="-1: the active take")
     delete_file: BoolProperty(
         name="Also delete its file",
         default=False,
         description="Delete the take's media file and its record from disk too (undo does not bring them back)",
     )
 
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return _has_takes(context)
-
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         return set(context.window_manager.invoke_props_dialog(self))
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        scene = compat.sequencer_scene(context)
-        strip = _shot_strip(context)
-        index = _take_index(self, strip.shotcaller)
-        if index is None:
+        if (chosen := self.chosen(context)) is None:
             return {"CANCELLED"}
-        self.report({"INFO"}, takes.remove_take(scene, strip, index, self.delete_file))
+        strip, index = chosen
+        self.report({"INFO"}, takes.remove_take(compat.sequencer_scene(context), strip, index, self.delete_file))
         return {"FINISHED"}
 
 
