@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -17,7 +16,6 @@ from typing import Any
 
 import bpy
 
-from ..backends.files import write_atomically
 from ..jobs.events import (
     TERMINAL_EVENTS,
     JobEvent,
@@ -30,11 +28,11 @@ from ..jobs.events import (
 )
 from ..mainthread import pump
 from ..mainthread.recovery import recover_jobs
-from ..mainthread.submission import find_shot_strip, is_take_strip, submit_strips
+from ..mainthread.submission import submit_strips
 from ..routing.registry import InstanceConfig
-from ..sequencer import compat
 from ..settings.preferences import DEFAULT_URLS, current_settings, parse_media_models
-from ..shots import closest_name
+from .report import ShotReport, write_report
+from .selection import UnknownShot, pick_strips, shot_list
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -79,25 +77,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--save", action="store_true", help="save the .blend when done")
     parser.add_argument("--timeout", type=float, default=6 * 3600, help="seconds before giving up (default 6 h)")
     return parser.parse_args(argv)
-
-
-@dataclasses.dataclass
-class ShotReport:
-    name: str
-    shot_id: str = ""
-    job_id: str = ""
-    status: str = "not submitted"
-    backend: str = ""
-    template: str = ""
-    reason: str = ""
-    take_files: list[str] = dataclasses.field(default_factory=list)
-    record: str = ""
-    timeline: str = ""
-    error: str = ""
-    submitted_at: float = 0.0
-    started_at: float = 0.0
-    finished_at: float = 0.0
-    seconds: float = 0.0
 
 
 def main(argv: list[str]) -> int:
@@ -189,7 +168,7 @@ def main(argv: list[str]) -> int:
         _run_until_done(session, reports, args.timeout, explain)
 
     if args.report:
-        _write_report(args.report, scene, args.quality, reports)
+        write_report(args.report, scene, args.quality, reports)
     if args.save:
         if bpy.data.filepath:
             bpy.ops.wm.save_mainfile()
@@ -202,83 +181,6 @@ def main(argv: list[str]) -> int:
     left_out = f"; {len(skipped)} skipped" if skipped else ""
     print(f"shotcaller: {generated} of {len(wanted)} shot(s) got a take{left_out}", flush=True)
     return 0 if wanted and generated == len(wanted) else 1
-
-
-class UnknownShot(ValueError):
-    """A --shots name matches no strip of the scene; the message lists the names and the closest one."""
-
-
-def _shot_strips(scene: Any) -> list[Any]:
-    strips = [s for s in compat.all_strips(scene.sequence_editor) if not is_take_strip(s)]
-    return sorted(strips, key=lambda s: (compat.left_handle(s), s.channel, s.name))
-
-
-def pick_strips(scene: Any, names: list[str] | None) -> tuple[list[Any], list[tuple[str, str]]]:
-    """(the shots to generate, (name, why) for each one left out). Raises UnknownShot before anything runs."""
-    everything = list(compat.all_strips(scene.sequence_editor))
-    if names:
-        candidates, unknown = [], []
-        for name in names:
-            found = next((s for s in everything if s.name == name), None)
-            if found is None:
-                same = [s for s in everything if s.name.casefold() == name.casefold()]
-                found = same[0] if len(same) == 1 else None
-            if found is None:
-                unknown.append(name)
-            elif found not in candidates:
-                candidates.append(found)
-        if unknown:
-            raise UnknownShot(_unknown_message(scene, unknown))
-    else:
-        candidates = _shot_strips(scene)
-    picked, skipped = [], []
-    for strip in candidates:
-        why = skip_reason(scene, strip)
-        if why:
-            skipped.append((strip.name, why))
-        else:
-            picked.append(strip)
-    return picked, skipped
-
-
-def skip_reason(scene: Any, strip: Any) -> str:
-    """Why `strip` is not generated ("" when it is)."""
-    shot = strip.shotcaller
-    if is_take_strip(strip):
-        owner = find_shot_strip(scene, shot.take_of)
-        return f"it is a take of shot '{owner.name}', not a shot" if owner is not None else "it is a take, not a shot"
-    if not shot.prompt.strip():
-        return "it has no prompt (write one in the sidebar's Shot panel)"
-    if shot.media in {"audio", "music"} and not compat.HAS_AUDIO:
-        return f"it is a {shot.media} shot and this Blender build has no audio support to place it"
-    return ""
-
-
-def _unknown_message(scene: Any, unknown: list[str]) -> str:
-    names = [s.name for s in _shot_strips(scene)]
-    parts = []
-    for name in unknown:
-        closest = closest_name(name, names)
-        parts.append(f"no shot named '{name}'" + (f" (closest: '{closest}')" if closest else ""))
-    listed = ", ".join(f"'{name}'" for name in names) or "(none)"
-    return f"{'; '.join(parts)} in scene '{scene.name}'. Its shots: {listed}. Nothing was generated."
-
-
-def shot_list(scene: Any) -> list[str]:
-    """--list: one line per shot with its frames, media, status and takes."""
-    strips = _shot_strips(scene)
-    lines = [f"shotcaller: scene '{scene.name}': {len(strips)} strip(s) that are not takes"]
-    for strip in strips:
-        shot = strip.shotcaller
-        status = shot.bl_rna.properties["status"].enum_items[shot.status].name
-        count = len(shot.takes)
-        takes = f"{count} take{'s' if count != 1 else ''}"
-        if 0 <= shot.active_take < count:
-            takes += f" (take {shot.active_take + 1} in the edit)"
-        prompt = shot.prompt.strip() or "(no prompt: skipped)"
-        frames = f"{compat.left_handle(strip)}-{compat.right_handle(strip) - 1}"
-        lines.append(f"  {strip.name}: frames {frames}, {shot.media}, {status}, {takes}; {prompt}")
-    return lines
 
 
 def server_lines(settings: Any, where: str) -> list[str]:
@@ -359,15 +261,3 @@ def _run_until_done(
                 report.seconds = round(report.finished_at - report.submitted_at, 3)
             return
         time.sleep(0.05)
-
-
-def _write_report(path: str, scene: Any, quality: str, reports: dict[str, ShotReport]) -> None:
-    document = {
-        "blend": bpy.data.filepath,
-        "scene": scene.name,
-        "quality": quality,
-        "blender": bpy.app.version_string,
-        "shots": [dataclasses.asdict(r) for r in reports.values()],
-    }
-    write_atomically([json.dumps(document, indent=2).encode()], os.path.abspath(path))
-    print(f"shotcaller: report written to {os.path.abspath(path)}", flush=True)
