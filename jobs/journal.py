@@ -23,7 +23,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,6 +138,9 @@ class JournalEntry:
         return self.state in UNFINISHED
 
 
+_ROWS_PER_STATEMENT = 500  # well under SQLite's limit on bound parameters
+
+
 class JournalError(RuntimeError):
     """The journal file cannot be opened or written (a read-only folder, a disk that is full)."""
 
@@ -222,6 +225,22 @@ class Journal:
         values["updated_at"] = time.time()
         assignments = ", ".join(f"{name} = ?" for name in values)
         self._write(f"UPDATE jobs SET {assignments} WHERE job_id = ?", (*values.values(), job_id))
+
+    def update_many(self, job_ids: Sequence[str], **fields: Any) -> None:
+        """Set the same plain columns of many rows, in one statement per few hundred rows: cancelling a
+        thousand queued jobs is a few writes, not a thousand (each write waits for the disk and, on
+        the main thread, gives the interpreter to any other thread that wants it)."""
+        unknown = set(fields) - set(_COLUMNS)
+        if unknown:
+            raise ValueError(f"no journal column {sorted(unknown)}")
+        if not fields or not job_ids:
+            return
+        values = {**fields, "updated_at": time.time()}
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        for start in range(0, len(job_ids), _ROWS_PER_STATEMENT):
+            chunk = tuple(job_ids[start : start + _ROWS_PER_STATEMENT])
+            marks = ", ".join("?" for _ in chunk)
+            self._write(f"UPDATE jobs SET {assignments} WHERE job_id IN ({marks})", (*values.values(), *chunk))
 
     def add_cost(self, job_id: str, cost: float, source: str) -> None:
         """Add what one attempt cost (a failed attempt may cost too); the row keeps the sum."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..backends.base import (
     Backend,
@@ -35,6 +35,7 @@ from ..routing.segments import plan_for
 from ..shots import ShotSpec
 from .attempts import JobState
 from .events import JobCancelled, JobEvent, JobFailed, JobRouted, JobStarted, JobSucceeded
+from .journal import Journal
 from .progress import ProgressThrottle
 
 log = logging.getLogger(__name__)
@@ -176,3 +177,14 @@ def note(job: JobState, event: JobEvent, *, server_url: str = "", kind: str = ""
         journal.update(job.job_id, state=state, message=event.text[:2000], finished_at=time.time())
     elif isinstance(event, JobCancelled):
         journal.update(job.job_id, state="cancelled", message=event.message, finished_at=time.time())
+
+
+def note_cancelled_many(jobs: Sequence[JobState], message: str) -> None:
+    """Mark many jobs cancelled in their journals with one write per journal, not one per job (cancel-all)."""
+    by_journal: dict[int, tuple[Journal, list[str]]] = {}
+    for job in jobs:
+        if job.journal is not None:
+            by_journal.setdefault(id(job.journal), (job.journal, []))[1].append(job.job_id)
+    finished_at = time.time()
+    for journal, job_ids in by_journal.values():
+        journal.update_many(job_ids, state="cancelled", message=message, finished_at=finished_at)

@@ -52,7 +52,7 @@ from .dispatch import SlotBoard, longest_first, plan_dispatch
 from .events import CandidateNote, JobCancelled, JobEvent, JobFailed, JobProgress, JobRouted, JobStarted, JobSucceeded
 from .journal import Journal, JournalEntry
 from .limits import RateLimiter
-from .reattach import JournalReporter, note, pinned_decision, run_attempt
+from .reattach import JournalReporter, note, note_cancelled_many, pinned_decision, run_attempt
 from .records import log_record, make_take, write_take_record
 from .segmented import run_planned
 
@@ -273,8 +273,12 @@ class Scheduler:
             queued = [job for job in self._pending if id(job) in doomed]  # never reached a worker
             if queued:
                 self._pending[:] = [job for job in self._pending if id(job) not in doomed]
+                message = "cancelled before it started"
+                note_cancelled_many(queued, message)  # one journal write, before anyone sees the events
                 for job in queued:
-                    self._finish_locked(job, JobCancelled(job.job_id, job.spec.shot_id, "cancelled before it started"))
+                    self._jobs.pop(job.job_id, None)
+                    self._emit(JobCancelled(job.job_id, job.spec.shot_id, message))
+                self._wake()
             return len(jobs)
 
     def cancel_all(self) -> int:

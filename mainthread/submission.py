@@ -38,10 +38,13 @@ is_take_strip = strip_index.is_take_strip
 
 
 def ensure_shot_ids(scene: Any) -> None:
-    """Give every shot a stable id, and a fresh one to copies (Shift+D copies the id too)."""
-    seen: set[str] = set()
+    """Give every shot a stable id, and a fresh one to copies (Shift+D copies the id too). The scan
+    also leaves the shot id -> strip index current, so the first events after a submit find their
+    strips without another scan of the scene."""
+    seen: dict[str, str] = {}  # shot id -> strip name
     fresh: list[Any] = []
-    for strip in sorted(compat.all_strips(scene.sequence_editor), key=lambda s: s.name):
+    strips = compat.all_strips(scene.sequence_editor)
+    for strip in sorted(strips, key=lambda s: s.name):
         shot = strip.shotcaller
         if shot.take_of:
             continue
@@ -51,16 +54,17 @@ def ensure_shot_ids(scene: Any) -> None:
                 shot.takes.clear()
                 shot.active_take = -1
                 shot.status, shot.message, shot.job_id = "NONE", "", ""
-            fresh.append(shot)
+            fresh.append(strip)
             continue
-        seen.add(shot_id)
+        seen[shot_id] = strip.name
     if fresh:
         # The same 128 random bits per id as new_shot_id (uuid4), read in one system call for all of
         # them: a thousand new strips cost one read, not a thousand.
         pool = os.urandom(16 * len(fresh)).hex()
-        for n, shot in enumerate(fresh):
-            shot.shot_id = pool[32 * n : 32 * n + 32]
-        strip_index.invalidate(scene)
+        for n, strip in enumerate(fresh):
+            strip.shotcaller.shot_id = pool[32 * n : 32 * n + 32]
+            seen[strip.shotcaller.shot_id] = strip.name
+    strip_index.prime(scene, seen, len(strips))
 
 
 find_shot_strip = strip_index.find_shot_strip  # constant time: see sequencer/index.py

@@ -85,6 +85,19 @@ def invalidate(scene: Any | None = None) -> None:
         _indexes.pop(scene.name_full, None)
 
 
+def prime(scene: Any, names: dict[str, str], strip_count: int) -> None:
+    """The index from a scan someone else just made of every shot strip (shot id -> strip name)."""
+    _indexes[scene.name_full] = _SceneIndex(strip_count, dict(names))
+
+
+def take_added(scene: Any, strips_before: int) -> None:
+    """Strips were added that carry no shot id (a take, a segmented take's meta strip and its
+    segments): an index that was current before stays current, with no rescan of the scene."""
+    index = _indexes.get(scene.name_full)
+    if index is not None and index.strip_count == strips_before:
+        index.strip_count = len(compat.all_strips(scene.sequence_editor))
+
+
 @persistent
 def _forget_all(*_args: Any) -> None:
     _indexes.clear()

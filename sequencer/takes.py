@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import bpy
 
 from . import compat, status_colours
+from . import index as strip_index
 from .timeline import PlacementError, picture_size, place_take
 
 if TYPE_CHECKING:
@@ -100,17 +101,23 @@ def stored_path(path: str) -> str:
 
 
 def _store_relative(strip: Any) -> None:
-    """Point the take strip at its file `//`-relative when it lies under the .blend's folder."""
+    """Point the take strip at its file `//`-relative when it lies under the .blend's folder.
+    Only a path that changes is set: setting a movie's path makes Blender open the file again."""
     if strip.type == "META":  # a take made in segments: each segment's strip
         for inner in compat.top_strips(strip):
             _store_relative(inner)
     elif strip.type == "MOVIE":
-        strip.filepath = stored_path(absolute(strip.filepath))
+        _set_if_changed(strip, "filepath", stored_path(absolute(strip.filepath)))
     elif strip.type == "IMAGE":
         directory = stored_path(absolute(strip.directory))
-        strip.directory = directory if directory.endswith(("/", "\\")) else directory + "/"
+        _set_if_changed(strip, "directory", directory if directory.endswith(("/", "\\")) else directory + "/")
     elif strip.type == "SOUND" and strip.sound is not None:
-        strip.sound.filepath = stored_path(absolute(strip.sound.filepath))
+        _set_if_changed(strip.sound, "filepath", stored_path(absolute(strip.sound.filepath)))
+
+
+def _set_if_changed(owner: Any, name: str, value: str) -> None:
+    if getattr(owner, name) != value:
+        setattr(owner, name, value)
 
 
 def remove_take(scene: Any, shot_strip: Any, index: int, delete_files: bool) -> str:
@@ -161,13 +168,18 @@ def land_take(scene: Any, strip: Any, event: JobSucceeded) -> str:
     shot.job_id, shot.progress = "", 1.0
     try:
         segments = take.parameters.get("segments")  # a take made in segments: one meta strip (joined.py)
-        placed = place_take(scene, strip, take.primary_file, take.media, f"{strip.name} take {number}", segments)
+        strips_before = len(compat.all_strips(scene.sequence_editor))
+        placed = place_take(
+            scene, strip, take.primary_file, take.media, f"{strip.name} take {number}", segments,
+            blender_path=stored_path(take.primary_file),
+        )  # fmt: skip
     except PlacementError as exc:
         shot.status, shot.message = "FAILED", f"take {number} saved but not placed: {exc}"
         status_colours.show(strip)
         return shot.message
     placed.shotcaller.take_of = shot.shot_id
     placed.shotcaller.take_id = take.take_id
+    strip_index.take_added(scene, strips_before)  # a take names no shot: the index stays current
     record.strip_name = placed.name
     _store_relative(placed)
     record.take_width, record.take_height = picture_size(placed)

@@ -60,8 +60,12 @@ def place_take(
     media: MediaKind,
     name: str,
     segments: Sequence[Mapping[str, Any]] | None = None,
+    blender_path: str | None = None,
 ) -> Any:
     """A new strip showing the take, trimmed to the shot's frame range. Returns it.
+
+    `blender_path` is the same file as Blender should store it (`//`-relative under the .blend):
+    Blender opens a movie again whenever its path is set, so the path is right from the start.
 
     A take made in `segments` (jobs/segmented.py) becomes one meta strip holding them (joined.py).
     A picture whose size differs from the frame fills it keeping its aspect (cropped at the
@@ -83,18 +87,19 @@ def place_take(
     duration = compat.duration(shot_strip)
     channel = first_free_channel_above(sequence_editor, shot_strip)
     strips = compat.container_of(sequence_editor, shot_strip)
+    load = blender_path or filepath
     try:
         if media is MediaKind.VIDEO:
-            take = strips.new_movie(name=name, filepath=filepath, channel=channel, frame_start=start, fit_method="FILL")
+            take = strips.new_movie(name=name, filepath=load, channel=channel, frame_start=start, fit_method="FILL")
         elif media is MediaKind.IMAGE:
-            take = strips.new_image(name=name, filepath=filepath, channel=channel, frame_start=start, fit_method="FILL")
+            take = strips.new_image(name=name, filepath=load, channel=channel, frame_start=start, fit_method="FILL")
         else:
             if not compat.HAS_AUDIO:
                 raise PlacementError(
                     "this Blender build has no audio support, so the sound take cannot be placed; "
                     f"the file is kept at {filepath}"
                 )
-            take = strips.new_sound(name=name, filepath=filepath, channel=channel, frame_start=start)
+            take = strips.new_sound(name=name, filepath=load, channel=channel, frame_start=start)
     except RuntimeError as exc:
         raise PlacementError(f"Blender could not load {filepath}: {exc}") from exc
     if compat.duration(take) != duration and (media is MediaKind.IMAGE or compat.duration(take) > duration):

@@ -32,7 +32,7 @@ def test_lookups_are_constant_time_until_the_strips_change(sequencer_scene, mods
     for _ in range(3):
         for name, shot_id in ids.items():
             assert submission.find_shot_strip(sequencer_scene, shot_id).name == name
-    assert index.rebuilds == before + 1  # 180 lookups, one scan
+    assert index.rebuilds == before  # 180 lookups, no scan: ensure_shot_ids' own scan left the index current
 
     renamed = (
         sequencer_scene.sequence_editor.strips_all["Shot 007"]
@@ -41,14 +41,27 @@ def test_lookups_are_constant_time_until_the_strips_change(sequencer_scene, mods
     )
     renamed.name = "Harbour"
     assert submission.find_shot_strip(sequencer_scene, ids["Shot 007"]).name == "Harbour"
-    assert index.rebuilds == before + 2
+    assert index.rebuilds == before + 1
 
     gone = ids["Shot 010"]
     compat.top_strips(sequencer_scene.sequence_editor).remove(submission.find_shot_strip(sequencer_scene, gone))
     for _ in range(5):
         assert submission.find_shot_strip(sequencer_scene, gone) is None
-    assert index.rebuilds == before + 3  # a deleted shot's late events do not rescan each
+    assert index.rebuilds == before + 2  # a deleted shot's late events do not rescan each
     assert submission.find_shot_strip(sequencer_scene, "no such id") is None
+    assert index.rebuilds == before + 2
+
+    # A take placed (the pump says so) adds a strip that names no shot: still no rescan.
+    editor = sequencer_scene.sequence_editor
+    strips_before = len(compat.all_strips(editor))
+    take = compat.new_color_strip(editor, "Shot 003 take 1", 30, 1, 10)
+    take.shotcaller.take_of = ids["Shot 003"]
+    index.take_added(sequencer_scene, strips_before)
+    assert submission.find_shot_strip(sequencer_scene, gone) is None
+    assert submission.find_shot_strip(sequencer_scene, ids["Shot 003"]).name == "Shot 003"
+    assert index.rebuilds == before + 2
+    compat.new_color_strip(editor, "Added by hand", 31, 1, 10)  # not a take: the next miss rescans
+    assert submission.find_shot_strip(sequencer_scene, gone) is None
     assert index.rebuilds == before + 3
 
 

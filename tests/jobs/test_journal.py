@@ -77,3 +77,50 @@ def test_spending_is_summed_per_backend_across_sessions(tmp_path):
     again = Journal.in_folder(str(tmp_path))
     assert again.spending() == {"litellm": 0.08, "comfyui": 0.5}
     assert round(again.total_spent(), 6) == 0.58
+
+
+def test_cancel_all_marks_every_queued_row_with_a_few_writes(tmp_path):
+    """1200 queued jobs cancelled at once: every row says cancelled, written in one statement per
+    500 rows (a write per job made cancel-all of 1000 shots cost the UI a write and a thread switch each)."""
+    import threading
+
+    journal = Journal.in_folder(str(tmp_path))
+    gate = threading.Event()
+    scheduler = Scheduler([ScriptedBackend("box", block=gate)])
+    try:
+        ids = [
+            scheduler.submit(spec(shot_id=f"shot{i:08d}"), str(tmp_path / "s"), f"s{i}", journal=journal)
+            for i in range(1200)
+        ]
+        statements = []
+        journal._db.set_trace_callback(statements.append)  # every statement SQLite runs from here on
+        assert scheduler.cancel_all() == 1200
+        journal._db.set_trace_callback(None)
+        updates = [s for s in statements if s.startswith("UPDATE")]
+        assert len(updates) <= 3 + 2  # the queued ones in 3 chunks; the running one and a late write at most
+        gate.set()
+        ended = {}
+        while len(ended) < len(ids):
+            event = scheduler.events.get(timeout=10)
+            if isinstance(event, TERMINAL_EVENTS):
+                ended[event.job_id] = event
+    finally:
+        scheduler.shutdown()
+    states = {journal.get(job_id).state for job_id in ids}
+    assert states == {"cancelled"}
+    queued = [journal.get(job_id) for job_id in ids[2:]]
+    assert {e.message for e in queued} == {"cancelled before it started"} and all(e.finished_at for e in queued)
+
+
+def test_update_many_sets_only_the_named_rows(tmp_path):
+    journal = Journal.in_folder(str(tmp_path))
+    for name in ("a", "b", "c"):
+        journal.submitted(name, "shot", request={}, request_hash="h", output_dir="o", file_stem=name)
+    journal.update_many(["a", "c"], state="cancelled", message="stop")
+    assert [journal.get(n).state for n in "abc"] == ["cancelled", "queued", "cancelled"]
+    try:
+        journal.update_many(["a"], colour="red")
+    except ValueError as exc:
+        assert "colour" in str(exc)
+    else:
+        raise AssertionError("an unknown column must be refused")
