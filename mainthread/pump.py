@@ -158,11 +158,15 @@ def redraw_sequencers() -> None:
 def tick() -> float | None:
     """The UI timer: drain, then keep ticking while there is work, stop when idle."""
     session = current_session()
+    began = time.monotonic()
     try:
         drain(session)
         background.drain()
-        if submission.waiting():
-            submission.continue_submitting()  # a large batch, a slice per tick
+        # A large batch is submitted a slice per tick, in what is left of the tick's share of the
+        # frame after the drain: a tick that placed a take has spent it, and submits next time.
+        left = submission.SUBMIT_BUDGET_SECONDS - (time.monotonic() - began)
+        if submission.waiting() and left > 0:
+            submission.continue_submitting(left)
     except Exception:  # a timer that raises is silently dropped by Blender: log and keep going
         log.exception("Shotcaller could not apply an event")
     if has_backlog(session) or submission.waiting():

@@ -244,13 +244,19 @@ def forget_waiting() -> None:
     _batches.clear()
 
 
+_shot_seconds = 0.002  # a moving average of one shot's submit: a slice stops before the next would overrun
+
+
 def _run(batch: _Batch, scene: Any, deadline: float | None) -> None:
+    global _shot_seconds
     outcome, strips = batch.outcome, compat.all_strips(scene.sequence_editor)
     while batch.names and not batch.failed:
+        began = time.monotonic()
         strip = strips.get(batch.names.popleft())
         if strip is not None and not is_take_strip(strip):
             _submit_one(batch, scene, strip)
-        if deadline is not None and time.monotonic() >= deadline:
+            _shot_seconds += 0.2 * (time.monotonic() - began - _shot_seconds)
+        if deadline is not None and time.monotonic() + _shot_seconds >= deadline:
             break
     outcome.waiting = 0 if batch.failed else len(batch.names)
     if batch.failed:

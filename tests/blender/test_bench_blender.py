@@ -33,8 +33,12 @@ def test_the_blender_benchmark_prints_every_figure(blender, shotcaller_zip, dev_
         "blender_6_shots_drain_p99",
         "blender_6_shots_control_p99",
         "blender_6_shots_drain_p99_vs_control_p99",
-        "blender_6_shots_submit_operator",
+        "blender_6_shots_drain_p99_vs_control_budget_p99",
+        "blender_6_shots_frame_max",
+        "blender_6_shots_submit_operator_first_use",
+        "blender_6_shots_submit_longest_tick_vs_frame",
         "blender_6_shots_cancel_all_operator",
+        "blender_6_shots_cancel_all_ui_time_vs_target",
     ):
         assert name in values, (name, proc.stdout[-3000:])
     assert values["register_threads_started"] == 0
