@@ -10,7 +10,7 @@ from typing import Any
 import bpy
 from bpy.app.handlers import persistent
 
-from ..sequencer import compat
+from ..sequencer import compat, status_colours
 from ..settings.properties import ACTIVE_STATUSES
 from . import lazy
 
@@ -22,6 +22,7 @@ def on_load_post(*_args: Any) -> None:
     submission = lazy.loaded("mainthread.submission")
     if submission is not None:
         submission.forget_waiting()  # shots still to submit belonged to the file that was closed
+    status_colours.forget_due()
     followed = 0
     for scene in bpy.data.scenes:
         if scene.sequence_editor is None:

@@ -269,6 +269,8 @@ def bench_shots(bpy, module: str, count: int, seconds: float, emit, first_use: b
         emit(f"{prefix}_submit_longest_tick", max(frames, default=0.0), "ms")
         emit(f"{prefix}_submit_longest_tick_vs_frame", max(frames, default=0.0) / FRAME_MS, "x")
         emit(f"{prefix}_submit_ticks_over_a_frame", sum(1 for f in frames if f > FRAME_MS), "ticks")
+        emit_spread(emit, prefix, "submit_tick", loop.samples["tick"])
+        emit_spread(emit, prefix, "submit_depsgraph", loop.samples["depsgraph"])
         emit(f"{prefix}_submit_control_budget_max", max(loop.samples["control_budget"], default=0.0), "ms")
         loop.clear()
         swaps_before = previews.swaps
@@ -304,6 +306,7 @@ def bench_shots(bpy, module: str, count: int, seconds: float, emit, first_use: b
 
         for strip in compat.all_strips(scene.sequence_editor):
             strip.select = True
+        bpy.context.view_layer.update()  # selecting is the user's, not the operator's to pay for
         loop.clear()
         start = time.perf_counter()
         result = bpy.ops.sequencer.shotcaller_cancel()

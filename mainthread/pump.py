@@ -51,6 +51,7 @@ def drain(
     would be placed. Returns how many were applied."""
     session = session or current_session()
     if session is None:
+        status_colours.paint_due(force=True)  # nothing runs: whatever waits is painted now
         return 0
     deadline = time.monotonic() + budget_seconds
     applied = landings = 0
@@ -73,9 +74,12 @@ def drain(
             break
     if events:
         _put_back(session.events, events)
+    # Status colours make Blender re-evaluate the scene: painted with a take placed (which does
+    # anyway), at most once a second otherwise, and all of them once the work is done.
+    painted = status_colours.paint_due(force=landings > 0 or not session.has_work())
     previews.offer_many(newest_previews)  # written on the previews thread
     swapped = previews.swap_ready()
-    if applied or swapped:
+    if applied or swapped or painted:
         redraw_sequencers()
     return applied
 
@@ -131,7 +135,7 @@ def apply_event(session: Session, event: JobEvent) -> str:
     elif isinstance(event, JobCancelled):
         shot.status, shot.message, shot.job_id = "CANCELLED", event.message, ""
     if not isinstance(event, JobProgress):
-        status_colours.show(strip)
+        status_colours.show_later(scene, context.shot_id)
     return ""
 
 
@@ -171,7 +175,7 @@ def tick() -> float | None:
         log.exception("Shotcaller could not apply an event")
     if has_backlog(session) or submission.waiting():
         return BACKLOG_TICK_SECONDS
-    if (session is not None and session.has_work()) or background.has_work():
+    if (session is not None and session.has_work()) or background.has_work() or status_colours.waiting():
         return TICK_SECONDS
     return None
 

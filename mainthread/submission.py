@@ -299,7 +299,7 @@ def _submit_one(batch: _Batch, scene: Any, strip: Any) -> None:
     )
     shot.job_id, shot.status, shot.progress = job_id, "QUEUED", 0.0
     shot.message, shot.hint, shot.last_quality = "queued", "", quality
-    status_colours.show(strip)
+    status_colours.show_later(scene, spec.shot_id)  # painted by the next drain with the others
     outcome.submitted.append((strip.name, job_id))
 
 
