@@ -44,9 +44,16 @@ class BackendUnreachable(BackendError):
 
 
 class BackendBusy(BackendError):
-    """Busy or rate limited: the same request may succeed later or elsewhere."""
+    """Busy or rate limited: the same request may succeed later or elsewhere.
+
+    `retry_after`: seconds the server or provider asked to wait (Retry-After, "try again in N s");
+    None when it did not say. `retry_here` False: the server already retried the request itself
+    (LiteLLM's provider client does for images), so asking it again would only multiply the calls.
+    """
 
     kind = "busy"
+    retry_after: float | None = None
+    retry_here: bool = True
 
 
 class OutOfMemory(BackendError):

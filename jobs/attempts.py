@@ -5,7 +5,8 @@ Kept apart from the threads: these functions only read and update a job's state
 Which failure does what:
 - unreachable: that instance's breaker opens at once, and the job never goes back there;
 - stopped on the server (not by the user): the job never goes back there;
-- busy or rate limited: not there again for a pause that doubles each time;
+- busy or rate limited: not there again for the wait it asked for, or a pause that doubles, and
+  after a few tries not again for this job (retries.py);
 - out of memory: the registry remembers the size that failed there, so the VRAM filter
   refuses it (and bigger) for a while; other instances are tried at the same settings,
   and only when none fits do the settings step down;
@@ -31,6 +32,7 @@ from ..routing.router import Decision
 from ..routing.stats import frames_of, work_units
 from ..shots import ShotSpec
 from .journal import Journal
+from .retries import final_hint, final_message, remember_busy
 from .segmented import family_of, kept_family
 from .stepdown import MAX_STEP_DOWNS, step_down
 
@@ -59,6 +61,7 @@ class JobState:
     dispatches: int = 0
     step_downs: int = 0
     busy_backoff: float = 2.0
+    busy_tries: dict[str, int] = field(default_factory=dict)  # per instance: busy answers so far (retries.py)
     last_oom: str = ""  # where it last ran out of memory, to say why settings stepped down
     last_error: BackendError | None = None
     decision_log: DecisionLog | None = None  # the project's log; None: the scheduler's own
@@ -96,9 +99,8 @@ def remember_failure(
     elif isinstance(exc, InterruptedOnServer):  # likely shutting down: not that server again for this job
         job.excluded[(iid, ANY_OFFER)] = Exclusion(exc.message)
         health.release_probe(iid)
-    elif isinstance(exc, BackendBusy):  # busy is not broken: try it again after a growing pause
-        job.excluded[(iid, ANY_OFFER)] = Exclusion(exc.message, until=now + job.busy_backoff)
-        job.busy_backoff *= 2
+    elif isinstance(exc, BackendBusy):  # busy is not broken: asked again after its wait, a few times
+        remember_busy(job, iid, exc, now)
         health.release_probe(iid)
     elif isinstance(exc, OutOfMemory):  # this size does not fit there: the VRAM filter now knows
         need = candidate.offer.estimate_vram_gb(job.spec.width, job.spec.height, frames_of(job.spec))
@@ -129,12 +131,9 @@ def remember_failure(
     job.last_error = exc
 
 
-def failure_message(job: JobState, exc: BackendError, backend_name: str, max_attempts: int) -> str:
-    if len(job.attempts) == 1:
-        return exc.message if exc.backend else f"{backend_name}: {exc.message}"
-    if job.dispatches >= max_attempts:
-        return f"gave up after {job.dispatches} attempts: " + "; ".join(job.attempts)
-    return "every backend failed: " + "; ".join(job.attempts)
+def failure_message(job: JobState, exc: BackendError, backend_name: str, max_attempts: int) -> tuple[str, str]:
+    """(message, hint) of a job's final failure: each cause once, and truthfully what happens next."""
+    return final_message(job, exc, backend_name, max_attempts), final_hint(exc)
 
 
 def no_route_failure(job: JobState, decision: Decision) -> tuple[str, str, str]:
@@ -142,8 +141,8 @@ def no_route_failure(job: JobState, decision: Decision) -> tuple[str, str, str]:
     if not job.attempts:
         return "no_route", decision.explanation, ""
     last = job.last_error
-    message = "every backend failed: " + "; ".join(job.attempts) + f". {decision.explanation}"
-    return (last.kind if last else "all_failed"), message, (last.hint if last else "")
+    message = final_message(job, last, "") if last is not None else ""
+    return (last.kind if last else "all_failed"), f"{message}. {decision.explanation}", final_hint(last)
 
 
 def route_with_step_down(job: JobState, route: Callable[[ShotSpec], Decision]) -> Decision:

@@ -54,6 +54,7 @@ from .journal import Journal, JournalEntry
 from .limits import RateLimiter
 from .reattach import JournalReporter, note, note_cancelled_many, pinned_decision, run_attempt
 from .records import log_record, make_take, write_take_record
+from .retries import distinct, retry_note
 from .segmented import run_planned
 
 log = logging.getLogger(__name__)
@@ -395,7 +396,7 @@ class Scheduler:
         job.dispatches += 1
         explanation = decision.explanation
         if job.attempts:
-            explanation = f"Fell back after {'; '.join(job.attempts)}. {explanation}"
+            explanation = f"Fell back after {distinct(job.attempts)}. {explanation}"
         adjustments = "; ".join(job.adjustments)
         if adjustments:  # in the sentence too, so a panel that shows only the explanation still says it
             explanation += f" Settings changed: {adjustments}."
@@ -589,25 +590,17 @@ class Scheduler:
             self._running[candidate.instance_id].pop(job.job_id, None)
             retry = may_fail_over and job.dispatches < self.max_attempts and not job.cancel.is_set()
             if retry and not self._closed:
-                # Only if something could still take it: else it fails now, with this error's own hint.
+                # Only if something could still take it: else it fails now, saying what happens next.
                 decision = self._route_job(job, self._views(), self._waits(self._clock()))
                 retry = decision.chosen is not None or decision.retry_in is not None
             if retry and not self._closed:
-                self._emit(
-                    JobProgress(
-                        job.job_id,
-                        job.spec.shot_id,
-                        0.0,
-                        f"{candidate.backend.display_name} failed: {exc.message}; trying elsewhere",
-                    )
-                )
+                note = retry_note(candidate.backend.display_name, exc, decision)
+                self._emit(JobProgress(job.job_id, job.spec.shot_id, 0.0, note))
                 self._pending.insert(0, job)  # it has waited longest: first in line again
                 self._wake()
                 return
-            message = failure_message(job, exc, candidate.backend.display_name, self.max_attempts)
-            self._finish_locked(
-                job, JobFailed(job.job_id, job.spec.shot_id, exc.kind, message, exc.hint, **job.timings)
-            )
+            message, hint = failure_message(job, exc, candidate.backend.display_name, self.max_attempts)
+            self._finish_locked(job, JobFailed(job.job_id, job.spec.shot_id, exc.kind, message, hint, **job.timings))
 
     def _cancelled(self, running: _Running, exc: Cancelled) -> None:
         """The shot is cancelled for the user now; its slot stays taken until the server has stopped it."""

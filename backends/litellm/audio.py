@@ -11,7 +11,7 @@ from typing import Any
 
 from ..base import InvalidRequest
 from ..http import multipart
-from .transport import ProxyTransport
+from .transport import NO_PROXY_RETRIES, ProxyTransport
 
 MAX_TRANSCRIPTION_BYTES = 25 * 1024 * 1024  # OpenAI's limit; most providers behind LiteLLM share it
 
@@ -60,4 +60,5 @@ class TranscriptionRequests(ProxyTransport):
             what="the transcription request",
             model=model,
             timeout=timeout,
+            headers=NO_PROXY_RETRIES,
         )

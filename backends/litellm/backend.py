@@ -49,7 +49,7 @@ from ..policy import DEFAULT_POLICY, TransportPolicy
 from ..server_job import ServerJob
 from .client import DEFAULT_URL, GeneratedImage, LiteLLMClient, ModelEntry, Secret, VideoJob
 from .discovery import ListedModels, is_pattern, match_listed
-from .errors import ContentRefused
+from .errors import ContentRefused, ProxyLimited
 
 log = logging.getLogger(__name__)
 
@@ -265,9 +265,18 @@ class LiteLLMBackend(Backend):
         size = choose_size(spec.width, spec.height, model.sizes)
         report(_progress(0.05, f"sent to LiteLLM model {model.name}"))
         headers: dict[str, str] = {}
-        images = self.client.generate_images(
-            model.name, spec.prompt, size=size, n=1, extra=model.extra, headers_out=headers
-        )
+        try:
+            images = self.client.generate_images(
+                model.name, spec.prompt, size=size, n=1, extra=model.extra, headers_out=headers
+            )
+        except BackendBusy as exc:
+            # The proxy's router is asked not to retry, but its provider client (OpenAI's SDK) still
+            # retries an image request twice, honouring the provider's wait (measured: 3 provider calls
+            # per request on 1.106.2). Asking again would multiply that; a limit of the proxy's own
+            # called no provider, so it may be asked again once it says it is ready.
+            if not isinstance(exc, ProxyLimited):
+                exc.retry_here = False
+            raise
         _raise_if_cancelled(cancel, "while the image was generated")
         image = images[0]
         report(_progress(0.85, "saving the image"))

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ..base import BackendBusy, BackendError, BackendUnreachable, InvalidRequest, MissingResource, ProtocolError
 from ..http import Service
 from ..http import snippet as _snippet
+from ..retry_after import retry_after, text_seconds
 
 START_HINT = (
     "Start it with `litellm --config config.yaml --host 127.0.0.1 --port 4000`,"
@@ -46,6 +48,13 @@ class UnknownModel(MissingResource):
     kind = "unknown_model"
 
 
+class ProxyLimited(BackendBusy):
+    """The proxy itself holds the request back (its rpm/tpm limit, or a cooldown after provider
+    errors): no provider was called, and the proxy says when it takes requests again."""
+
+    kind = "proxy_limited"
+
+
 class ContextWindowExceeded(InvalidRequest):
     """The text is longer than the model's context window."""
 
@@ -63,6 +72,9 @@ _PREFIX = re.compile(
     r"^(?:(?:litellm\.)?[A-Za-z]*(?:Error|Exception)(?::|\s+-)\s*|(?:OpenAI|Azure|Anthropic)Exception\s*-\s*)+"
 )
 _MODEL_NAME = re.compile(r"Invalid model name passed in model=([^\s.]*)")
+_PASSED_MODEL = re.compile(r"Passed model=([^\s.,]+)")
+PROXY_LIMIT_SECONDS = 60.0  # the proxy counts rpm and tpm per minute
+WAIT_HINT = "Wait for the provider's limit to reset, then try again; or choose another model or backend."
 
 
 def snippet(body: bytes | str, limit: int = 300) -> str:
@@ -110,12 +122,30 @@ def readable(message: str) -> str:
 
 
 def error_from_status(
-    status: int, body: bytes, *, url: str, what: str, model: str = "", has_key: bool = True
+    status: int,
+    body: bytes,
+    *,
+    url: str,
+    what: str,
+    model: str = "",
+    has_key: bool = True,
+    headers: Mapping[str, str] | None = None,
 ) -> BackendError:
-    """The typed error for an HTTP error answer of the proxy (or an error event in a stream)."""
+    """The typed error for an HTTP error answer of the proxy (or an error event in a stream).
+    A busy answer carries the wait it asked for (`retry_after`), from `headers` or its words."""
     envelope = parse_envelope(body)
     if envelope is None:
-        return _non_json_error(status, body, url, what)
+        error = _non_json_error(status, body, url, what)
+    else:
+        error = _envelope_error(status, envelope, url=url, what=what, model=model, has_key=has_key)
+    if isinstance(error, BackendBusy) and error.retry_after is None:
+        error.retry_after = retry_after(headers, envelope["message"] if envelope else "")
+    return error
+
+
+def _envelope_error(
+    status: int, envelope: dict[str, Any], *, url: str, what: str, model: str, has_key: bool
+) -> BackendError:
     raw = envelope["message"]
     message = readable(raw)
     lowered = f"{raw} {envelope.get('type') or ''} {envelope.get('code') or ''}".lower()
@@ -164,12 +194,12 @@ def error_from_status(
             f"the provider behind {where} refused the prompt{for_model}: {message}",
             hint="Rephrase the prompt; the provider's safety filter rejected it.",
         )
+    limited = _proxy_limit(raw, envelope.get("type"), where, model)
+    if limited is not None:
+        return limited
     if status in (429, 503, 529):
         kind = "is rate limiting" if status == 429 else "is overloaded"
-        return BackendBusy(
-            f"the provider behind {where} {kind}{for_model} (HTTP {status}): {message}",
-            hint="It will be tried again later; another backend may take the shot meanwhile.",
-        )
+        return BackendBusy(f"the provider behind {where} {kind}{for_model} (HTTP {status}): {message}", hint=WAIT_HINT)
     if status in (408, 504) or envelope.get("type") == "timeout":
         return BackendBusy(
             f"the provider behind {where} did not answer in time{for_model} (HTTP {status}): {message}",
@@ -202,6 +232,31 @@ def error_from_status(
     )
 
 
+def _proxy_limit(raw: str, error_type: Any, where: str, model: str) -> ProxyLimited | None:
+    """The proxy's own limit or cooldown, in one sentence, without its deployment hashes and counters."""
+    lowered = raw.lower()
+    if "no deployments available" not in lowered and error_type != "all_deployments_in_cooldown":
+        return None
+    match = _PASSED_MODEL.search(raw)
+    name = match.group(1).strip("'\"") if match else model
+    named = f" model '{name}'" if name else " this model"
+    wait = text_seconds(raw)
+    if error_type == "all_deployments_in_cooldown" or "cooldown" in lowered:
+        when = f" for {wait:g} s" if wait is not None else ""
+        error = ProxyLimited(
+            f"{where} is resting{named} after errors from its provider (the proxy's cooldown){when}",
+            hint="The proxy takes the model again when its cooldown ends; its cooldown settings are in its config.",
+        )
+    else:
+        error = ProxyLimited(
+            f"{where} has reached its own request limit for{named} (the rpm or tpm in its config)",
+            hint="The proxy counts requests per minute; raise the model's rpm/tpm in its config, or wait a minute.",
+        )
+        wait = PROXY_LIMIT_SECONDS if wait is None else wait
+    error.retry_after = wait
+    return error
+
+
 def _non_json_error(status: int, body: bytes, url: str, what: str) -> BackendError:
     text = snippet(body) or "(empty answer)"
     if status == 500 and "internal server error" in text.lower():
@@ -213,7 +268,7 @@ def _non_json_error(status: int, body: bytes, url: str, what: str) -> BackendErr
         )
     if status in (429, 503):
         return BackendBusy(
-            f"LiteLLM at {url} is busy (HTTP {status}) for {what}: {text}", hint="It will be tried again later."
+            f"LiteLLM at {url} is busy (HTTP {status}) for {what}: {text}", hint="Wait a little, then try again."
         )
     if status in (502, 504):
         return BackendUnreachable(

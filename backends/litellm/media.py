@@ -17,7 +17,7 @@ from ..http import ErrorAnswer, multipart, read_all, read_init_image, send, stre
 from ..numbers import finite
 from ..policy import BASE64_FACTOR, describe_bytes
 from .errors import LITELLM, snippet
-from .transport import ProxyTransport
+from .transport import NO_PROXY_RETRIES, ProxyTransport
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class MediaRequests(ProxyTransport):
             timeout=timeout,
             headers_out=headers_out,
             limit=limit,
+            headers=NO_PROXY_RETRIES,
         )
         data = answer.get("data")
         if not isinstance(data, list) or not data:
@@ -169,11 +170,13 @@ class MediaRequests(ProxyTransport):
                 what="the video request",
                 model=model,
                 headers_out=headers_out,
+                headers=NO_PROXY_RETRIES,
             )
         else:
             answer = self._json(
-                "POST", "/v1/videos", body=fields, what="the video request", model=model, headers_out=headers_out
-            )
+                "POST", "/v1/videos", body=fields, what="the video request", model=model, headers_out=headers_out,
+                headers=NO_PROXY_RETRIES,
+            )  # fmt: skip
         return self._video(answer, model)
 
     def video_status(self, video_id: str, *, model: str = "", headers_out: dict[str, str] | None = None) -> VideoJob:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..base import BackendError, Cancelled
@@ -25,6 +25,11 @@ from ..policy import DEFAULT_POLICY, TransportPolicy
 from .errors import LITELLM, error_from_status, snippet
 
 DEFAULT_URL = "http://127.0.0.1:4000"
+# Asks the proxy not to retry this request itself (its router's num_retries): the generation calls
+# send it, so Shotcaller's own retries, which honour the provider's Retry-After, are the only ones.
+# Checked against a real 1.106.2 proxy: honoured on the image, video and transcription routes (a
+# `num_retries` or `max_retries` body field is not: images ignore it, transcriptions refuse it).
+NO_PROXY_RETRIES = {"x-litellm-num-retries": "0"}
 
 
 class Secret:
@@ -105,10 +110,13 @@ class ProxyTransport:
         accept: str = "application/json",
         auth: bool = True,
         deadline: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Answer:
         request = json_request(self.base_url + path, method, body=body, raw_body=raw_body, content_type=content_type)
         request.add_header("Accept", accept)
         request.add_header("User-Agent", "Shotcaller")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         if auth and self._key:
             request.add_header("Authorization", f"Bearer {self._key.reveal()}")
         try:
@@ -121,6 +129,7 @@ class ProxyTransport:
                 what=what or f"{method} {path}",
                 model=model,
                 has_key=self.has_key,
+                headers=dict(answer.headers.items()),
             )
             raise self._scrubbed(error) from None
 
@@ -158,8 +167,9 @@ class ProxyTransport:
             )
         except ErrorAnswer as answer:
             error = error_from_status(
-                answer.status, answer.body, url=self.base_url, what=what, model=model, has_key=self.has_key
-            )
+                answer.status, answer.body, url=self.base_url, what=what, model=model, has_key=self.has_key,
+                headers=dict(answer.headers.items()),
+            )  # fmt: skip
             raise self._scrubbed(error) from None
         with response:
             yield response

@@ -100,14 +100,15 @@ def build_config(
     master_key: str,
     media_url: str | None = None,
     media_api_key: str = "sk-reference-media",
-    num_retries: int = 0,
+    num_retries: int | None = 0,
     slow_mock_delay: float = 3.0,
     extra_models: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A proxy config: mock chat models, media models at `media_url` (+ "/v1"), this master key.
 
     `num_retries` 0 makes mocked errors answer at once (the router's default 2 retries with backoff
-    take 4-5 s per error). Without `media_url` the media models are left out.
+    take 4-5 s per error); None leaves the proxy's own default, as a user's proxy would have it.
+    Without `media_url` the media models are left out.
     """
     models: list[dict[str, Any]] = []
     for name, params in MOCK_CHAT_MODELS.items():
@@ -128,7 +129,7 @@ def build_config(
     models.extend(extra_models or [])
     return {
         "model_list": models,
-        "router_settings": {"num_retries": num_retries},
+        "router_settings": {} if num_retries is None else {"num_retries": num_retries},
         "litellm_settings": {"request_timeout": 120},
         "general_settings": {"master_key": master_key},
     }

@@ -12,7 +12,11 @@ with devservers/comfyui/media.py), and transcriptions whose segment times come f
 
 Failure simulation: a prompt containing `[[fail:MODE]]` fails the request the way the provider
 would. MODE is `content_policy` (400 content_policy_violation), `rate_limit` (429), `server`
-(500), or for videos `job` (accepted, then the job ends with status "failed").
+(500), or for videos `job` (accepted, then the job ends with status "failed"). `rate_wait` is a
+429 whose message says "Please try again in Ns." and whose `Retry-After` header says N (the
+server's `retry_after_seconds`), every time; `rate_wait_once` answers so only the first time a
+prompt is sent; a model in `rate_limited_models` answers `rate_wait` to every prompt. For videos, `cut_download` drops the connection halfway through the first
+download of the finished video (later downloads are whole). `calls(path)` counts what arrived.
 """
 
 from __future__ import annotations
@@ -58,13 +62,15 @@ class ApiError(Exception):
         type_: str = "invalid_request_error",
         param: str | None = None,
         code: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = status, message, type_, param, code
+        self.headers = headers or {}
 
     def response(self) -> web.Response:
         body = {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
-        return web.json_response(body, status=self.status)
+        return web.json_response(body, status=self.status, headers=self.headers)
 
 
 @dataclass
@@ -77,6 +83,7 @@ class VideoJob:
     height: int
     seed: int
     fail: bool
+    cut_download: bool = False
     created_at: int = field(default_factory=lambda: int(time.time()))
     status: str = "queued"
     progress: int = 0
@@ -132,7 +139,7 @@ def fail_mode(prompt: str) -> str | None:
     return match.group(1) if match else None
 
 
-def raise_for_fail_mode(mode: str | None) -> None:
+def raise_for_fail_mode(mode: str | None, retry_after: float = 3.0) -> None:
     if mode == "content_policy":
         raise ApiError(
             400,
@@ -146,6 +153,15 @@ def raise_for_fail_mode(mode: str | None) -> None:
             "Rate limit reached for requests. Please try again in 20s.",
             type_="requests",
             code="rate_limit_exceeded",
+        )
+    if mode in ("rate_wait", "rate_wait_once"):
+        wait = f"{retry_after:g}"
+        raise ApiError(
+            429,
+            f"Rate limit reached for images per minute. Please try again in {wait}s.",
+            type_="requests",
+            code="rate_limit_exceeded",
+            headers={"Retry-After": wait},
         )
     if mode == "server":
         raise ApiError(
@@ -171,6 +187,7 @@ class OpenAIMediaServer(BackgroundServer):
         video_fps: float = 24.0,
         video_seconds: Iterable[str] = DEFAULT_VIDEO_SECONDS,
         max_side: int = 2048,
+        retry_after_seconds: float = 3.0,
         allow_remote: bool = False,
     ) -> None:
         super().__init__(host, port, allow_remote=allow_remote)
@@ -181,6 +198,10 @@ class OpenAIMediaServer(BackgroundServer):
         self.video_fps = video_fps
         self.video_seconds = tuple(str(s) for s in video_seconds)
         self.max_side = max_side
+        self.retry_after_seconds = retry_after_seconds
+        self.rate_limited_models: set[str] = set()  # the provider answers `rate_wait` to every request for these
+        self._once: set[str] = set()  # prompts whose one-time failure (`rate_wait_once`) has happened
+        self._cut: set[str] = set()  # videos whose first download was cut off (`cut_download`)
         self.videos: dict[str, VideoJob] = {}
         self.requests: list[dict[str, Any]] = []  # what arrived (fields only, never file bytes or keys)
         self._lock = threading.Lock()
@@ -232,6 +253,26 @@ class OpenAIMediaServer(BackgroundServer):
         with self._lock:
             self.requests.append({"method": request.method, "path": request.path, "fields": fields})
 
+    def calls(self, method: str, path: str, prompt_part: str = "") -> int:
+        """How many `method path` requests arrived (with `prompt_part` in their prompt, if given)."""
+        with self._lock:
+            return sum(
+                1
+                for r in self.requests
+                if r["method"] == method and r["path"] == path and prompt_part in str(r["fields"].get("prompt", ""))
+            )
+
+    def _fail_for(self, prompt: str, model: str = "") -> None:
+        """Fail this request as its prompt's `[[fail:MODE]]` says (a one-time mode only the first time),
+        or as a rate limit when its model is one of `rate_limited_models`."""
+        mode = "rate_wait" if model in self.rate_limited_models else fail_mode(prompt)
+        if mode == "rate_wait_once":
+            with self._lock:
+                if prompt in self._once:
+                    return
+                self._once.add(prompt)
+        raise_for_fail_mode(mode, self.retry_after_seconds)
+
     async def _fields(self, request: web.Request) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
         """JSON or multipart body as (fields, files); list fields (`x[]`) become lists."""
         if request.content_type.startswith("multipart/"):
@@ -278,7 +319,7 @@ class OpenAIMediaServer(BackgroundServer):
             raise ApiError(
                 400, "Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter"
             )
-        raise_for_fail_mode(fail_mode(prompt))
+        self._fail_for(prompt, str(fields.get("model") or ""))
         width, height = parse_size(fields.get("size"), default="1024x1024", max_side=self.max_side)
         try:
             count = int(fields.get("n") or 1)
@@ -335,7 +376,8 @@ class OpenAIMediaServer(BackgroundServer):
                 400, "Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter"
             )
         mode = fail_mode(prompt)
-        raise_for_fail_mode(mode if mode != "job" else None)
+        if mode not in ("job", "cut_download"):
+            self._fail_for(prompt, str(fields.get("model") or ""))
         seconds = str(fields.get("seconds") or self.video_seconds[0])
         if seconds not in self.video_seconds:
             allowed = ", ".join(f"'{s}'" for s in self.video_seconds)
@@ -355,6 +397,7 @@ class OpenAIMediaServer(BackgroundServer):
             height=height,
             seed=prompt_seed(prompt),
             fail=mode == "job",
+            cut_download=mode == "cut_download",
         )
         with self._lock:
             self.videos[job.id] = job
@@ -441,7 +484,24 @@ class OpenAIMediaServer(BackgroundServer):
                 param="variant",
                 code="invalid_value",
             )
+        with self._lock:
+            cut = job.cut_download and job.id not in self._cut
+            self._cut.add(job.id)
+        if cut:
+            return await self._cut_off(request, job.path)
         return web.FileResponse(job.path, headers={"Content-Type": "video/mp4"})
+
+    @staticmethod
+    async def _cut_off(request: web.Request, path: str) -> web.StreamResponse:
+        """Half the file under a Content-Length for all of it, then the connection drops."""
+        with open(path, "rb") as handle:
+            data = handle.read()
+        response = web.StreamResponse(headers={"Content-Type": "video/mp4", "Content-Length": str(len(data))})
+        await response.prepare(request)
+        await response.write(data[: len(data) // 2])
+        if request.transport is not None:
+            request.transport.close()
+        return response
 
     async def transcriptions(self, request: web.Request) -> web.Response:
         if not request.content_type.startswith("multipart/"):
@@ -450,6 +510,7 @@ class OpenAIMediaServer(BackgroundServer):
         self._record(request, {**fields, "files": {k: (name, len(data)) for k, (name, data) in files.items()}})
         if "file" not in files:
             raise ApiError(400, "Missing required parameter: 'file'.", param="file", code="missing_required_parameter")
+        self._fail_for(str(fields.get("prompt") or ""))  # the transcription's prompt may ask for a failure
         filename, data = files["file"]
         if len(data) > MAX_UPLOAD:
             raise ApiError(413, f"Maximum content size limit ({MAX_UPLOAD}) exceeded ({len(data)} bytes read)")

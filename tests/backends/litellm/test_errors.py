@@ -19,6 +19,7 @@ from shotcaller.backends.litellm.errors import (
     ContentRefused,
     ContextWindowExceeded,
     LiteLLMAuthError,
+    ProxyLimited,
     UnknownModel,
     error_from_status,
     readable,
@@ -309,3 +310,52 @@ def test_rate_limit_event_mid_stream_without_numeric_code(stub):
     server = stub(lambda *_: (200, {"Content-Type": "text/event-stream"}, sse(CHUNK, event)))
     with pytest.raises(BackendBusy):
         LiteLLMClient(server.url).chat_stream("m", HELLO)
+
+
+# Bodies recorded from the real 1.106.2 proxy (tests/jobs/test_retries_proxy.py makes it say them).
+PROVIDER_429 = envelope(
+    "litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for images per minute. Please"
+    " try again in 2s.\n\nLiteLLM: model group 'cloud-image' failed with the error above. No fallback was attempted.",
+    "throttling_error",
+    "429",
+)
+COOLDOWN = envelope(
+    "No deployments available for selected model, Try again in 2 seconds. All deployments for selected model are"
+    " in cooldown. Passed model=twin-image. pre-call-checks=True,"
+    " cooldown_list=['93b7ced9acb4ccaadaa0caa7acd861e2ff449b917c2d61645721a9cebef12d87']",
+    "all_deployments_in_cooldown",
+    "429",
+)
+RPM_LIMIT = envelope(
+    "litellm.RateLimitError: No deployments available for selected model. Passed model=limited-image."
+    " Deployments={'1139499ead4195a67d0a632806f7056a04992bd5641b8e8b9d31acc036baa959': {'current_tpm': 2,"
+    " 'tpm_limit': inf, 'current_rpm': 1, 'rpm_limit': 1}}\n\nLiteLLM: model group 'limited-image' failed with"
+    " the error above. No fallback was attempted.",
+    "throttling_error",
+    "429",
+)
+
+
+def test_a_provider_429_carries_the_wait_it_states_or_its_header():
+    error = error_from_status(429, PROVIDER_429, url=URL, what="the image request", model="cloud-image")
+    assert type(error) is BackendBusy and error.retry_after == 2
+    assert error.message.endswith("(HTTP 429): Rate limit reached for images per minute. Please try again in 2s.")
+    assert "tried again" not in error.hint
+    header = error_from_status(429, PROVIDER_429, url=URL, what="x", headers={"Retry-After": "7"})
+    assert header.retry_after == 7  # the header wins over the words
+
+
+@pytest.mark.parametrize(
+    ("body", "sentence", "wait"),
+    [
+        (COOLDOWN, f"LiteLLM at {URL} is resting model 'twin-image' after errors from its provider (the proxy's"
+         " cooldown) for 2 s", 2),
+        (RPM_LIMIT, f"LiteLLM at {URL} has reached its own request limit for model 'limited-image' (the rpm or tpm"
+         " in its config)", 60),
+    ],
+)  # fmt: skip
+def test_the_proxys_own_limits_are_the_proxys_in_one_sentence(body, sentence, wait):
+    error = error_from_status(429, body, url=URL, what="the image request", model="x")
+    assert isinstance(error, ProxyLimited) and isinstance(error, BackendBusy)
+    assert error.message == sentence and error.retry_after == wait
+    assert "cooldown_list" not in error.message and "current_rpm" not in error.message and "9" not in error.hint

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import http.client
 import json
 import time
 import urllib.error
@@ -253,3 +254,37 @@ def test_recognise_names_unlabelled_speech(tmp_path):
 def test_refuses_non_loopback_hosts():
     with pytest.raises(ValueError, match="non-loopback"):
         OpenAIMediaServer(host="0.0.0.0")
+
+
+def test_rate_wait_says_how_long_in_words_and_header_and_once_means_once(server):
+    request = urllib.request.Request(
+        server.url + "/v1/images/generations",
+        data=json.dumps({"prompt": "x [[fail:rate_wait]]", "size": "32x32"}).encode(),
+        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as limited:
+        urllib.request.urlopen(request, timeout=10)
+    assert limited.value.code == 429 and limited.value.headers["Retry-After"] == "3"
+    assert "Please try again in 3s." in json.loads(limited.value.read())["error"]["message"]
+    before = server.calls("POST", "/v1/images/generations", "[[fail:rate_wait_once]] a")
+    first, _, _ = call(
+        server, "POST", "/v1/images/generations", {"prompt": "[[fail:rate_wait_once]] a", "size": "32x32"}
+    )
+    again, _, _ = call(
+        server, "POST", "/v1/images/generations", {"prompt": "[[fail:rate_wait_once]] a", "size": "32x32"}
+    )
+    assert (first, again) == (429, 200)
+    assert server.calls("POST", "/v1/images/generations", "[[fail:rate_wait_once]] a") - before == 2
+
+
+def test_cut_download_drops_the_first_download_only(server):
+    _, job, _ = call(server, "POST", "/v1/videos", {"prompt": "x [[fail:cut_download]]", "size": "64x64"})
+    assert wait_for(server, job["id"])["status"] == "completed"
+    request = urllib.request.Request(
+        f"{server.url}/v1/videos/{job['id']}/content", headers={"Authorization": f"Bearer {KEY}"}
+    )
+    with pytest.raises(http.client.IncompleteRead):
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.read()[4:8] == b"ftyp"  # whole this time
