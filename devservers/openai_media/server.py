@@ -15,8 +15,9 @@ would. MODE is `content_policy` (400 content_policy_violation), `rate_limit` (42
 (500), or for videos `job` (accepted, then the job ends with status "failed"). `rate_wait` is a
 429 whose message says "Please try again in Ns." and whose `Retry-After` header says N (the
 server's `retry_after_seconds`), every time; `rate_wait_once` answers so only the first time a
-prompt is sent; a model in `rate_limited_models` answers `rate_wait` to every prompt. For videos, `cut_download` drops the connection halfway through the first
-download of the finished video (later downloads are whole). `calls(path)` counts what arrived.
+prompt is sent; a model in `rate_limited_models` answers `rate_wait` to every prompt. For videos,
+`cut_download` drops the connection halfway through the first download of the finished video
+(later downloads are whole). `calls(method, path)` counts what arrived.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import io
 import http.client
+import io
 import json
 import time
 import urllib.error
@@ -283,8 +283,7 @@ def test_cut_download_drops_the_first_download_only(server):
     request = urllib.request.Request(
         f"{server.url}/v1/videos/{job['id']}/content", headers={"Authorization": f"Bearer {KEY}"}
     )
-    with pytest.raises(http.client.IncompleteRead):
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
+    with pytest.raises(http.client.IncompleteRead), urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.read()[4:8] == b"ftyp"  # whole this time
