@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="after an interrupt the running node goes on this long before the prompt stops (real"
         " ComfyUI finishes the node it is in; default 0)",
     )
+    parser.add_argument(
+        "--cut-downloads",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the next N /view downloads of outputs send half the file, then drop the connection (default 0)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
     return parser
 
@@ -99,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             allow_remote=args.allow_remote,
             damaged_models=args.damaged_model,
             interrupt_lag_seconds=args.interrupt_lag_seconds,
+            cut_downloads=args.cut_downloads,
             argv=["main.py", *(sys.argv[1:] if argv is None else argv)],
         ),
         ready="ComfyUI reference server listening on {url}",

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from PIL import Image
 
+from ..common.cut import cut_off
 from .catalogue import MODEL_FOLDERS
 from .validation import split_annotation
 
@@ -240,6 +241,8 @@ def register(server: ReferenceComfyUI, routes: web.RouteTableDef) -> None:
         content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         if content_type in UNSAFE_CONTENT_TYPES:
             content_type = "application/octet-stream"
+        if (kind or query.get("type", "output")) == "output" and server.cut_downloads.take():  # dev-only mode
+            return await cut_off(request, path, {**disposition, "Content-Type": content_type})
         return web.FileResponse(path, headers={**disposition, "Content-Type": content_type})
 
     @routes.post("/upload/image")

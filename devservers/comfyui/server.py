@@ -25,6 +25,7 @@ from collections.abc import Iterable
 
 from aiohttp import WSMsgType, web
 
+from ..common.cut import CutCounter
 from ..common.runner import BackgroundServer, is_loopback
 from . import routes
 from .catalogue import DEFAULT_MODELS, Catalogue, parse_models
@@ -80,6 +81,7 @@ class ReferenceComfyUI(BackgroundServer):
         argv: list[str] | None = None,
         damaged_models: Iterable[str] = (),
         interrupt_lag_seconds: float = 0.0,
+        cut_downloads: int = 0,
     ):
         super().__init__(host, port, allow_remote=allow_remote)
         base = None
@@ -117,6 +119,7 @@ class ReferenceComfyUI(BackgroundServer):
         for mode in [fail_next] if isinstance(fail_next, str) else list(fail_next or []):
             self.add_fail_next(mode)
         self.number = 0
+        self.cut_downloads = CutCounter(cut_downloads)  # the next N /view downloads of outputs are cut off
         self.sockets: dict[str, web.WebSocketResponse] = {}
         self.socket_meta: dict[str, dict] = {}
         self.outbox: asyncio.Queue | None = None

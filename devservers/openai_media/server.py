@@ -41,6 +41,7 @@ from typing import Any
 from aiohttp import web
 
 from ..comfyui.media import RenderedFrames, encode_video, png_bytes
+from ..common.cut import cut_off
 from ..common.runner import BackgroundServer
 from .speech import UndecodableAudio, recognise
 
@@ -489,20 +490,8 @@ class OpenAIMediaServer(BackgroundServer):
             cut = job.cut_download and job.id not in self._cut
             self._cut.add(job.id)
         if cut:
-            return await self._cut_off(request, job.path)
+            return await cut_off(request, job.path, {"Content-Type": "video/mp4"})
         return web.FileResponse(job.path, headers={"Content-Type": "video/mp4"})
-
-    @staticmethod
-    async def _cut_off(request: web.Request, path: str) -> web.StreamResponse:
-        """Half the file under a Content-Length for all of it, then the connection drops."""
-        with open(path, "rb") as handle:
-            data = handle.read()
-        response = web.StreamResponse(headers={"Content-Type": "video/mp4", "Content-Length": str(len(data))})
-        await response.prepare(request)
-        await response.write(data[: len(data) // 2])
-        if request.transport is not None:
-            request.transport.close()
-        return response
 
     async def transcriptions(self, request: web.Request) -> web.Response:
         if not request.content_type.startswith("multipart/"):

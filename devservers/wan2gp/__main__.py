@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODEL_TYPE",
         help="a model whose weights the server says it has (availability 'available'); repeatable",
     )
+    parser.add_argument(
+        "--cut-downloads", type=int, default=0, metavar="N",
+        help="the next N gallery downloads send half the file, then drop the connection (default 0)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
     return parser  # fmt: skip
 
@@ -55,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         lambda: ReferenceWan2GP(
             host=args.host, port=args.port, output_dir=args.output_dir, step_seconds=args.step_seconds,
             fail_next=args.fail_next, event_limit=args.job_event_limit, allow_remote=args.allow_remote,
-            available_models=args.available_model,
+            available_models=args.available_model, cut_downloads=args.cut_downloads,
         ),
         ready="Wan2GP reference MCP server listening on {url}",
         describe=lambda server: f"output directory: {server.output_dir}",

@@ -23,6 +23,7 @@ import av
 from aiohttp import web
 from PIL import Image
 
+from ..common.cut import CutCounter, cut_off
 from ..common.runner import BackgroundServer
 from .catalogue import Catalogue, load_surface
 from .gallery import MAX_UPLOAD_BYTES, Gallery, media_type_of
@@ -54,6 +55,7 @@ class ReferenceWan2GP(BackgroundServer):
         event_limit: int = DEFAULT_EVENT_LIMIT,
         allow_remote: bool = False,
         available_models: Iterable[str] = (),
+        cut_downloads: int = 0,
     ) -> None:
         super().__init__(host, port, allow_remote=allow_remote)
         self.output_dir = os.path.abspath(output_dir or tempfile.mkdtemp(prefix="wan2gp-reference-"))
@@ -64,6 +66,7 @@ class ReferenceWan2GP(BackgroundServer):
         if unknown:
             raise ValueError(f"unknown model_type {unknown[0]!r} for --available-model")
         self.gallery = Gallery()
+        self.cut_downloads = CutCounter(cut_downloads)  # the next N gallery downloads are cut off halfway
         self.jobs = Jobs(self.catalogue, self.gallery, self.output_dir, step_seconds)
         self.tools = Tools(self.catalogue, self.gallery, self.jobs, event_limit=event_limit)
         self.surface = load_surface()
@@ -153,6 +156,9 @@ class ReferenceWan2GP(BackgroundServer):
             return json_response(404, {"error": "Download expired or not found."})
         name = os.path.basename(item.path)
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if self.cut_downloads.take():  # dev-only mode
+            headers = {"Content-Type": content_type, "Content-Disposition": f'attachment; filename="{name}"'}
+            return await cut_off(request, item.path, headers)
         return web.FileResponse(
             item.path,
             headers={"Content-Type": content_type, "Content-Disposition": f'attachment; filename="{name}"'},

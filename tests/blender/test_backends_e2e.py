@@ -16,6 +16,7 @@ from pathlib import Path
 
 import av
 import pytest
+import stand_in_layout
 from pump_driver import run_pump_until_idle
 from reference_servers import LITELLM_TEST_KEY as MASTER_KEY
 from reference_servers import reference_server
@@ -141,6 +142,15 @@ def test_litellm_cloud_image_and_video_takes(addon, sequencer_scene, blender, li
     movie = placed_strip(addon, sequencer_scene, video)
     assert movie.type == "MOVIE" and compat.duration(movie) == 24  # trimmed to the shot
     assert MASTER_KEY not in json.dumps([dict(t.items()) for t in video.takes], default=str)
+    # The Project panel shows what the proxy reported the two takes cost, per backend.
+    spent = image.takes[0].cost + video.takes[0].cost
+    assert video.takes[0].cost > 0 and video.takes[0].cost_source == "reported by LiteLLM"
+    project = sequencer_scene.shotcaller_project
+    assert project.spent == pytest.approx(spent)
+    project.budget = 5.0
+    panels = importlib.import_module(f"{addon.__name__}.panels.backends")
+    shown = stand_in_layout.draw(panels.SEQUENCER_PT_shotcaller_project, blender.context).splitlines()
+    assert f"Spent {spent:.2f}, {5.0 - spent:.2f} left" in shown and f"  litellm: {spent:.2f}" in shown, shown
 
 
 def test_litellm_is_not_used_when_the_project_is_local_only(addon, sequencer_scene, blender, litellm):
