@@ -142,7 +142,12 @@ def no_route_failure(job: JobState, decision: Decision) -> tuple[str, str, str]:
         return "no_route", decision.explanation, ""
     last = job.last_error
     message = final_message(job, last, "") if last is not None else ""
-    return (last.kind if last else "all_failed"), f"{message}. {decision.explanation}", final_hint(last)
+    # The routing sentence would only name the failures again; it is worth adding when something else
+    # stands in the way too (memory, budget, locality).
+    others = [v for v in decision.verdicts if not v.accepted and v.filter not in ("media", "excluded")]
+    if others or not message:
+        message = f"{message}. {decision.explanation}" if message else decision.explanation
+    return (last.kind if last else "all_failed"), message, final_hint(last)
 
 
 def route_with_step_down(job: JobState, route: Callable[[ShotSpec], Decision]) -> Decision:

@@ -186,6 +186,7 @@ class MediaRequests(ProxyTransport):
             what="the video status",
             model=model,
             headers_out=headers_out,
+            headers=NO_PROXY_RETRIES,  # the backend retries a failed poll itself
         )
         return self._video(answer, model)
 
@@ -198,8 +199,9 @@ class MediaRequests(ProxyTransport):
         if variant != "video":
             path += "?" + urllib.parse.urlencode({"variant": variant})
         response = self._open(
-            "GET", path, what="the video download", model=model, accept="*/*", deadline=self.policy.download_seconds
-        )
+            "GET", path, what="the video download", model=model, accept="*/*", deadline=self.policy.download_seconds,
+            headers=NO_PROXY_RETRIES,  # a cut-off download is fetched again by Shotcaller (jobs/reattach.py), once
+        )  # fmt: skip
         with response:
             return write_atomically(stream(response, self.base_url, "the video", LITELLM), destination, verify=verify)
 

@@ -46,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a model whose weights the server says it has (availability 'available'); repeatable",
     )
     parser.add_argument(
-        "--cut-downloads", type=int, default=0, metavar="N",
+        "--cut-downloads",
+        type=int,
+        default=0,
+        metavar="N",
         help="the next N gallery downloads send half the file, then drop the connection (default 0)",
     )
     parser.add_argument("--verbose", action="store_true", help="log debug messages")

@@ -16,8 +16,8 @@ import pytest
 from devservers.comfyui.launch import start_server as start_comfyui
 from devservers.wan2gp.launch import start_server as start_wan2gp
 from shotcaller.jobs.events import TERMINAL_EVENTS, JobProgress, JobRouted, JobSucceeded
-from shotcaller.routing.registry import InstanceConfig
 from shotcaller.jobs.session import BackendSettings, Session
+from shotcaller.routing.registry import InstanceConfig
 from shotcaller.shots import make_spec
 
 CUT = ["--cut-downloads", "1"]
