@@ -250,7 +250,7 @@ def _proxy_limit(raw: str, error_type: Any, where: str, model: str) -> ProxyLimi
     else:
         error = ProxyLimited(
             f"{where} has reached its own request limit for{named} (the rpm or tpm in its config)",
-            hint="The proxy counts requests per minute; raise the model's rpm/tpm in its config, or wait a minute.",
+            hint="The proxy counts requests per minute; the model's rpm/tpm in its config say how many it lets pass.",
         )
         wait = PROXY_LIMIT_SECONDS if wait is None else wait
     error.retry_after = wait

@@ -153,6 +153,22 @@ def test_litellm_cloud_image_and_video_takes(addon, sequencer_scene, blender, li
     assert f"Spent {spent:.2f}, {5.0 - spent:.2f} left" in shown and f"  litellm: {spent:.2f}" in shown, shown
 
 
+def test_a_rate_limited_litellm_video_says_once_what_happened_and_what_happens_next(
+    addon, sequencer_scene, blender, litellm
+):
+    blender.context.preferences.system.use_online_access = True
+    sequencer_scene.shotcaller_project.allow_cloud = True
+    add_server(blender, addon.__name__, "litellm", litellm, api_key=MASTER_KEY, models=MEDIA_MODELS, locality="CLOUD")
+    strip = make_shot(addon, sequencer_scene, "video")
+    strip.shotcaller.prompt = "a paper boat [[fail:rate_wait]]"  # the provider: 429, "Please try again in 3s."
+    shot = generate(blender, addon, strip, "final")
+    assert shot.status == "FAILED"
+    message = shot.message
+    assert message.count("Please try again in 3s") == 1 and ", 3 times" in message, message
+    assert "Nothing more will be tried for this shot: generate it again in 3 s or later" in message
+    assert "tried again later" not in message and "model group" not in message and len(message) < 600
+
+
 def test_litellm_is_not_used_when_the_project_is_local_only(addon, sequencer_scene, blender, litellm):
     blender.context.preferences.system.use_online_access = True
     add_server(blender, addon.__name__, "litellm", litellm, api_key=MASTER_KEY, models=MEDIA_MODELS, locality="CLOUD")
