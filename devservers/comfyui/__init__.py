@@ -31,6 +31,8 @@ Failure simulation (dev-only, not in ComfyUI), consumed by the next prompt that 
 RuntimeError, ``drop-ws`` cuts the client's websocket (no close frame) while the job carries on,
 ``slow`` makes every sampler step of that prompt take ``--slow-step-seconds`` (default 0.5).
 Without a sampler in the prompt, the first node that runs fails instead.
+``--cut-downloads N`` (``cut_downloads=N``) sends only half of each of the next N ``/view``
+downloads of outputs, then drops the connection (a download cut off after the prompt finished).
 
 Known differences from a real 0.3.64 server:
 

@@ -17,7 +17,9 @@ In-thread::
         server.url        # "http://127.0.0.1:PORT"
 
 CLI: ``python -m devservers.openai_media --port 4010 [--api-key KEY] [--output-dir DIR]``.
-Failures on demand: put ``[[fail:content_policy|rate_limit|server|job]]`` in a prompt.
+Failures on demand: put ``[[fail:content_policy|rate_limit|server|job]]`` in a prompt;
+``rate_wait``/``rate_wait_once`` answer 429 "Please try again in Ns." with Retry-After (every time /
+the first time), ``cut_download`` cuts the video's first download off halfway.
 """
 
 from .server import OpenAIMediaServer

@@ -33,6 +33,8 @@ The modes of real_modes.py reproduce what the real server did on the capture mac
 ``no-weights`` (hub retries in wrapped console lines, then huggingface_hub's message; a cancel is
 seen only after them), ``slow-cancel`` (a long model load deaf to cancel) and ``flood`` (status
 lines with timings, "inference" while encoding the prompt, 120 console lines per step).
+``--cut-downloads N`` (``cut_downloads=N``) sends only half of each of the next N gallery
+downloads, then drops the connection (a download cut off after the job finished).
 
 Known differences from the real server:
 
