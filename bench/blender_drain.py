@@ -303,6 +303,10 @@ def bench_shots(bpy, module: str, count: int, seconds: float, emit, first_use: b
         emit_spread(emit, prefix, "landing_drain", samples["landing_drain"])
         emit_spread(emit, prefix, "landing_place_take", samples["place_take"])
         emit_spread(emit, prefix, "drain_no_take", samples["drain_no_take"])
+        no_take_p99 = percentile(samples["drain_no_take"], 99)
+        budget_p99 = max(1e-9, percentile(budget_control, 99))
+        emit(f"{prefix}_drain_no_take_p99_vs_control_budget_p99", no_take_p99 / budget_p99, "x")
+        emit(f"{prefix}_drain_no_take_p99_vs_target", no_take_p99 / DRAIN_P99_TARGET_MS, "x")
 
         for strip in compat.all_strips(scene.sequence_editor):
             strip.select = True
