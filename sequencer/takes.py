@@ -179,6 +179,9 @@ def land_take(scene: Any, strip: Any, event: JobSucceeded) -> str:
         return shot.message
     placed.shotcaller.take_of = shot.shot_id
     placed.shotcaller.take_id = take.take_id
+    if placed.type == "META":  # its segments are part of the take, never shots of their own
+        for part in compat.top_strips(placed):
+            part.shotcaller.take_of = shot.shot_id
     strip_index.take_added(scene, strips_before)  # a take names no shot: the index stays current
     record.strip_name = placed.name
     _store_relative(placed)

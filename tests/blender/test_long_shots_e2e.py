@@ -86,6 +86,11 @@ def assert_one_take_per_shot(bpy, scene, addon_module, folder, check_frames=True
         assert (compat.left_handle(meta), compat.duration(meta)) == (start, length)  # exactly the shot
         parts = sorted(compat.top_strips(meta), key=compat.left_handle)
         assert len(parts) == count and all(p.type == "MOVIE" for p in parts)
+        # The segments belong to the take: never shots of their own (no shot id, not in the Shots list).
+        importlib.import_module(f"{addon_module.__name__}.mainthread.submission").ensure_shot_ids(scene)
+        assert all(p.shotcaller.take_of == shot.shot_id and not p.shotcaller.shot_id for p in parts)
+        listed = importlib.import_module(f"{addon_module.__name__}.operators.shots").scene_shots(scene)
+        assert not {p.name for p in parts} & {s.name for s in listed}
         assert compat.left_handle(parts[0]) == start and compat.right_handle(parts[-1]) == start + length
         for before, after in itertools.pairwise(parts):
             assert compat.left_handle(after) == compat.right_handle(before)  # no gap, no overlap
