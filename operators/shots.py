@@ -144,14 +144,9 @@ class SEQUENCER_OT_shotcaller_cancel_all(bpy.types.Operator):
         return current_session() is not None and _scene(context) is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        session = current_session()
-        scene = _scene(context)
-        cancelled = 0
-        for strip in scene_shots(scene):
-            shot = strip.shotcaller
-            if session is not None and shot.status in ACTIVE_STATUSES and session.scheduler.cancel(shot.job_id):
-                shot.message = "cancelling"
-                cancelled += 1
+        from .generate import cancel_strips
+
+        cancelled = cancel_strips(scene_shots(_scene(context)))
         if not cancelled:
             self.report({"WARNING"}, "No shot of this scene is generating.")
             return {"CANCELLED"}
