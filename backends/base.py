@@ -43,6 +43,15 @@ class BackendUnreachable(BackendError):
     address_failure = True
 
 
+class CredentialsRefused(BackendError):
+    """The server answered 401 or 403: it wants credentials, or refused the ones it got. The server
+    is there (not a dead server for the circuit breaker); every template there fails the same way
+    until the credentials in its entry are fixed, so the job goes elsewhere."""
+
+    kind = "credentials_refused"
+    address_failure = True
+
+
 class BackendBusy(BackendError):
     """Busy or rate limited: the same request may succeed later or elsewhere.
 

@@ -4,6 +4,8 @@
   reaches: the first URL, every redirect hop, every URL a server handed back.
 * Redirects are followed by hand, only to http(s) and only within the origin of the first URL
   (unless the policy allows other origins; then without credentials or custom headers).
+* The server's credentials (policy.credentials) are added on each hop whose origin is the
+  server's own, and on no other.
 * One deadline covers the whole exchange (connect, headers, body): a watchdog thread shuts the
   socket when it passes, so a server that drips a byte a second cannot hold a worker; the same
   watchdog shuts it when a cancel event is set.
@@ -327,6 +329,9 @@ def _follow(
     first_origin = origin(url)
     for _hop in range(MAX_HOPS + 1):
         hop_headers = headers if origin(url) == first_origin else _portable(headers)
+        # The server's credentials go to its own origin only: checked on every hop, so neither a
+        # redirect nor a URL the server handed back carries them anywhere else.
+        hop_headers = {**hop_headers, **policy.credentials.headers_for(url)}
         connection, response = _send_once(
             url, method, body, hop_headers, policy, label, idle_timeout, clock, first=_hop == 0
         )
@@ -353,7 +358,8 @@ def _follow(
             finally:
                 _close_quietly(connection, response)
                 WATCHDOG.disarm(clock)
-            raise ErrorStatus(response.status, error_body, response.headers, url)
+            # A server may echo what it was sent (a refused token): it never reaches a message.
+            raise ErrorStatus(response.status, policy.credentials.scrub_bytes(error_body), response.headers, url)
         return answer
     raise ProtocolError(f"{label} redirects in circles (more than {MAX_HOPS} hops)")
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .credentials import NO_CREDENTIALS, Credentials
+
 MIB = 1024 * 1024
 
 DEFAULT_ANSWER_MB = 8  # JSON and text answers, event-stream lines
@@ -37,6 +39,8 @@ class TransportPolicy:
     download_seconds: float = DEFAULT_DOWNLOAD_MINUTES * 60  # one whole download, start to end
     job_seconds: float = DEFAULT_JOB_MINUTES * 60  # one job on the server, submitted to done
     cross_origin_redirects: bool = False  # if True, followed without credentials or custom headers
+    # The server's credentials: exchange.py adds them on every hop to that server's own origin, no other.
+    credentials: Credentials = NO_CREDENTIALS
 
     def __post_init__(self) -> None:
         for name in ("answer_bytes", "download_bytes", "download_seconds", "job_seconds"):
@@ -45,9 +49,11 @@ class TransportPolicy:
                 raise InvalidLimit(f"the transport limit {name} must be a positive number, not {value!r}")
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any], *, online_access: bool) -> TransportPolicy:
+    def from_options(
+        cls, options: Mapping[str, Any], *, online_access: bool, credentials: Credentials = NO_CREDENTIALS
+    ) -> TransportPolicy:
         """From a server entry's options: max_answer_mb, max_download_mb, job_minutes (absent or 0: default)."""
-        fields: dict[str, Any] = {"online_access": online_access}
+        fields: dict[str, Any] = {"online_access": online_access, "credentials": credentials}
         for option, name, scale in (
             ("max_answer_mb", "answer_bytes", MIB),
             ("max_download_mb", "download_bytes", MIB),

@@ -22,7 +22,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..backends.base import BackendBusy, BackendError, BackendUnreachable, MissingResource, OutOfMemory
+from ..backends.base import (
+    BackendBusy,
+    BackendError,
+    BackendUnreachable,
+    CredentialsRefused,
+    MissingResource,
+    OutOfMemory,
+)
 from ..routing.candidates import ANY_OFFER, Candidate, Exclusion
 from ..routing.decision_log import DecisionLog
 from ..routing.health import CircuitBreakers
@@ -93,7 +100,16 @@ def remember_failure(
     now: float,
 ) -> None:
     iid, offer = candidate.instance_id, candidate.offer.name
-    if isinstance(exc, BackendUnreachable):
+    if isinstance(exc, CredentialsRefused):
+        # The server answered: not a dead one for the breaker. Every offer there fails the same way
+        # until its credentials are fixed, so other shots see why and go elsewhere meanwhile.
+        for view in registry.views():
+            if view.instance_id == iid:
+                for other in view.offers:
+                    registry.mark_missing(iid, other.name, exc.message)
+        job.excluded[(iid, ANY_OFFER)] = Exclusion(exc.message)
+        health.release_probe(iid)
+    elif isinstance(exc, BackendUnreachable):
         health.record_failure(iid, exc.kind.replace("_", " "), decisive=True)
         job.excluded[(iid, ANY_OFFER)] = Exclusion(exc.message)
     elif isinstance(exc, InterruptedOnServer):  # likely shutting down: not that server again for this job

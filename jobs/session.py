@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from ..backends.base import Backend
+from ..backends.credentials import from_options as credentials_from_options
 from ..backends.policy import TransportPolicy
 from ..backends.urls import check_service_url, server_root
 from ..routing.decision_log import DecisionLog
@@ -75,8 +76,11 @@ BackendFactory = Callable[[InstanceConfig, BackendSettings], Backend]
 
 
 def transport_policy(config: InstanceConfig, settings: BackendSettings) -> TransportPolicy:
-    """The server's limits (its entry's options) under Blender's online access; a bad limit raises."""
-    return TransportPolicy.from_options(config.options, online_access=settings.online_access)
+    """The server's limits and credentials (its entry's options) under Blender's online access; a bad
+    limit or an unusable credential raises."""
+    server = f"{kind_name(config.kind)} on {config.name}" if config.name else ""
+    credentials = credentials_from_options(config.options, url=config.url, server=server)
+    return TransportPolicy.from_options(config.options, online_access=settings.online_access, credentials=credentials)
 
 
 def _comfyui(config: InstanceConfig, settings: BackendSettings) -> Backend:

@@ -13,9 +13,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from ..backends.base import Backend, BackendError, BackendUnreachable, MissingResource
+from ..backends.base import Backend, BackendError, BackendUnreachable, CredentialsRefused, MissingResource
 from .health import CircuitBreakers
 from .registry import CapabilityRegistry, Discovery, Locality, RegisteredInstance
 
@@ -170,7 +171,10 @@ def probe_instance(
             exc.message,
             clock(),
         )
-        if health is not None:
+        if isinstance(exc, CredentialsRefused):
+            # It answered: the breaker stays closed, and its offers say why they are not used.
+            found = replace(found, missing={offer.name: exc.message for offer in entry.backend.offers()})
+        elif health is not None:
             health.record_failure(iid, exc.message, decisive=isinstance(exc, BackendUnreachable))
     except Exception as exc:  # a bug in one discoverer must not stop the others being probed
         log.exception("probing %s failed", entry.backend.display_name)

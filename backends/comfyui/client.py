@@ -18,6 +18,7 @@ from typing import Any
 import websocket
 
 from ..base import BackendBusy, BackendError, BackendUnreachable, InvalidRequest, ProtocolError
+from ..credentials import with_server_credentials
 from ..exchange import WATCHDOG, Answer, Deadline
 from ..files import Verify, sanitize_filename, write_atomically
 from ..http import (
@@ -34,7 +35,7 @@ from ..http import (
 )
 from ..policy import DEFAULT_POLICY, TransportPolicy
 from ..urls import UnsafeURL, connect, is_loopback_host
-from .errors import COMFYUI, START_HINT, rejection_error
+from .errors import COMFYUI, START_HINT, is_comfy_rejection, rejection_error
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 OBJECT_INFO_FACTOR = 8  # /object_info may be this many times the answer limit
@@ -46,7 +47,7 @@ class ComfyUIClient:
     def __init__(self, base_url: str, timeout: float = 30.0, *, policy: TransportPolicy = DEFAULT_POLICY) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.policy = policy
+        self.policy = with_server_credentials(policy, self.base_url, f"ComfyUI at {self.base_url}")
 
     # --- endpoints -------------------------------------------------------------------------
 
@@ -171,8 +172,14 @@ class ComfyUIClient:
         try:
             return send(request, self.timeout, self.base_url, COMFYUI, policy=self.policy, deadline=deadline)
         except ErrorAnswer as answer:
-            if rejected is not None and answer.status in (400, 403, 409):
+            # ComfyUI itself answers a refused workflow with 400 (403 on some versions) and its JSON
+            # error; a 401, or a 403 without that JSON, comes from what guards the server.
+            if rejected is not None and answer.status in (400, 409):
                 raise rejected(answer.status, answer.body, self.base_url) from None
+            if rejected is not None and answer.status == 403 and is_comfy_rejection(answer.body):
+                raise rejected(answer.status, answer.body, self.base_url) from None
+            if answer.status in (401, 403):
+                raise self.policy.credentials.refused(answer.status, what or f"{method} {path}") from None
             raise self._status_error(answer.status, answer.body, what or f"{method} {path}") from None
 
     def _status_error(self, status: int, body: bytes, what: str) -> BackendError:
@@ -180,11 +187,6 @@ class ComfyUIClient:
         if status in (429, 503):
             return BackendBusy(
                 f"ComfyUI at {self.base_url} is busy (HTTP {status}) for {what}", hint="It will be tried again shortly."
-            )
-        if status in (401, 403):
-            return BackendUnreachable(
-                f"ComfyUI at {self.base_url} refused {what} (HTTP {status})",
-                hint="If ComfyUI runs behind a proxy or with access control, check that this machine may use it.",
             )
         if status in (400, 404) and what.startswith("output file"):
             return ProtocolError(
@@ -247,7 +249,7 @@ class ComfyEventStream:
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         self.connect_timeout = connect_timeout
-        self.policy = policy
+        self.policy = with_server_credentials(policy, self.base_url, f"ComfyUI at {self.base_url}")
         self._socket: websocket.WebSocket | None = None
 
     @property
@@ -270,14 +272,29 @@ class ComfyEventStream:
                 raise UnsafeURL(f"{parts.hostname} is not on this machine and Blender's online access is off")
             # No Origin header: ComfyUI's origin guard rejects an Origin that differs from Host.
             # No redirects: websocket-client would follow them to any host.
+            # The server's credentials on the upgrade request, as on every HTTP request to it.
+            headers = [f"{name}: {value}" for name, value in self.policy.credentials.headers_for(self.url).items()]
             sock = websocket.create_connection(
-                self.url, timeout=self.connect_timeout, suppress_origin=True, redirect_limit=0, **options
+                self.url,
+                timeout=self.connect_timeout,
+                suppress_origin=True,
+                redirect_limit=0,
+                header=headers,
+                **options,
             )
             # Announcing preview metadata makes previews carry their prompt_id (binary type 4).
             sock.send(json.dumps({"type": "feature_flags", "data": {"supports_preview_metadata": True}}))
-        except (OSError, websocket.WebSocketException, ValueError) as exc:
+        except websocket.WebSocketBadStatusException as exc:
+            if exc.status_code in (401, 403):
+                raise self.policy.credentials.refused(exc.status_code, "its event stream (/ws)") from None
             raise BackendUnreachable(
-                f"cannot open the event stream of ComfyUI at {self.base_url}: {exc}",
+                f"cannot open the event stream of ComfyUI at {self.base_url}: HTTP {exc.status_code}",
+                hint=f"Is ComfyUI running at {self.base_url}? {fill_address(START_HINT, self.base_url)}",
+            ) from None
+        except (OSError, websocket.WebSocketException, ValueError) as exc:
+            why = self.policy.credentials.scrub(str(exc))
+            raise BackendUnreachable(
+                f"cannot open the event stream of ComfyUI at {self.base_url}: {why}",
                 hint=f"Is ComfyUI running at {self.base_url}? {fill_address(START_HINT, self.base_url)}",
             ) from exc
         self._socket = sock

@@ -47,6 +47,15 @@ _FILE_KINDS = {
 _UNKNOWN_NODE = re.compile(r"node (?:type )?'?([\w.\- ]+?)'? (?:does not exist|not found)", re.IGNORECASE)
 
 
+def is_comfy_rejection(body: bytes) -> bool:
+    """Whether an error answer is ComfyUI's own refusal of a workflow ({"error": ..., "node_errors": ...})."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(payload, dict) and "error" in payload and "node_errors" in payload
+
+
 def rejection_error(status: int, body: bytes, url: str) -> BackendError:
     """POST /prompt answered 4xx: the server refused the workflow before running it."""
     try:

@@ -62,7 +62,27 @@ class PreflightChecks:
                 folders.append(model.folder)
         if nodes or files:
             return self._missing_error(template, nodes, files, sorted(set(folders)))
-        return self._unoffered_choice(template, info)
+        return self._api_nodes_without_key(template, info) or self._unoffered_choice(template, info)
+
+    def _api_nodes_without_key(self, template: ComfyTemplate, info: dict[str, Any]) -> MissingResource | None:
+        """A template with ComfyUI API nodes on a server whose entry has no comfy.org key: refused
+        before it is sent (the server would run the workflow up to that node, then fail)."""
+        credentials = self.client.policy.credentials
+        if credentials.comfy_api_key:
+            return None
+        api_nodes = [
+            f"{class_type} (node {node_id})"
+            for node_id, class_type in template.node_classes.items()
+            if needs_comfy_api_key(info.get(class_type))
+        ]
+        if not api_nodes:
+            return None
+        return MissingResource(
+            f"template '{template.name}' uses ComfyUI API nodes ({', '.join(api_nodes)}), which need a comfy.org"
+            f" API key, and {credentials.server or 'this server'} has none",
+            hint=f"Enter the account's API key (from platform.comfy.org) as the comfy.org API key in"
+            f" {credentials.where}, or choose another template.",
+        )
 
     def _missing_error(
         self, template: ComfyTemplate, nodes: list[str], files: list[str], folders: list[str]
@@ -124,3 +144,12 @@ def combo_options(node_info: Any, input_name: str) -> list[str] | None:
         if spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1], dict):
             return [str(option) for option in spec[1].get("options") or []]
     return None
+
+
+def needs_comfy_api_key(node_info: Any) -> bool:
+    """A node of ComfyUI's API nodes (paid services through comfy.org): /object_info marks them
+    `api_node`, and they take the key as the hidden input api_key_comfy_org."""
+    if not isinstance(node_info, dict):
+        return False
+    hidden = (node_info.get("input") or {}).get("hidden") if isinstance(node_info.get("input"), dict) else None
+    return node_info.get("api_node") is True or (isinstance(hidden, dict) and "api_key_comfy_org" in hidden)

@@ -88,11 +88,6 @@ def http_error(status: int, body: bytes, url: str, what: str) -> BackendError:
             hint="Something between Shotcaller and Wan2GP (a proxy?) changes the request's Accept header;"
             " connect to Wan2GP directly.",
         )
-    if status in (401, 403):
-        return BackendUnreachable(
-            f"Wan2GP at {url} refused {what} (HTTP {status})",
-            hint="If Wan2GP runs behind a proxy or with access control, check that this machine may use it.",
-        )
     if status == 404:
         return BackendUnreachable(f"there is no MCP endpoint at {url} (HTTP 404 for {what})", hint=IS_IT_WAN2GP)
     if status in (429, 503):

@@ -94,6 +94,8 @@ class GalleryTransfers(MCPSession):
                 if answer.status == 404 and attempt == 0:
                     log.info("Wan2GP download link for %s was gone; asking for a new one", gallery_id)
                     continue
+                if answer.status in (401, 403):
+                    raise self.policy.credentials.refused(answer.status, what) from None
                 raise ProtocolError(
                     f"Wan2GP at {self.origin} could not serve {what} (HTTP {answer.status}):"
                     f" {envelope_message(answer.body) or snippet(answer.body) or '(empty answer)'}",
@@ -130,6 +132,8 @@ class GalleryTransfers(MCPSession):
 
     def _upload_answer(self, status: int, body: bytes, name: str) -> dict[str, Any]:
         message = envelope_message(body) or snippet(body) or "(empty answer)"
+        if status in (401, 403):
+            raise self.policy.credentials.refused(status, f"the upload of {name}")
         if status == 400:
             raise InvalidRequest(
                 f"Wan2GP at {self.origin} could not use the init image {name}: {message}",

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..base import InvalidRequest, ProtocolError
+from ..credentials import with_server_credentials
 from ..exchange import Answer, TooLarge
 from ..http import ErrorAnswer, read_all, send, snippet
 from ..policy import DEFAULT_POLICY, TransportPolicy
@@ -89,7 +90,7 @@ class MCPSession:
                 hint="Write it like http://127.0.0.1:7866/mcp/ in Shotcaller's preferences.",
             )
         self.timeout = timeout
-        self.policy = policy
+        self.policy = with_server_credentials(policy, self.endpoint, f"Wan2GP at {self.origin}")
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._session_id: str | None = None
@@ -321,6 +322,8 @@ class MCPSession:
         except ErrorAnswer as answer:
             if answer.status == 404 and self._session_id and not handshake:
                 raise _SessionExpired() from None
+            if answer.status in (401, 403):
+                raise self.policy.credentials.refused(answer.status, f"the MCP request {method}") from None
             raise http_error(answer.status, answer.body, self.endpoint, method) from None
         if response.url != self.endpoint:
             log.info("Wan2GP MCP endpoint moved: %s -> %s", self.endpoint, response.url)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..common.auth import access_rule, add_access_arguments, masked
 from ..common.cli import add_bind_arguments, serve
 from .catalogue import DEFAULT_MODELS
 from .executor import FAIL_MODES
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="the next N /view downloads of outputs send half the file, then drop the connection (default 0)",
     )
+    add_access_arguments(parser)
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
     return parser
 
@@ -107,10 +109,11 @@ def main(argv: list[str] | None = None) -> int:
             damaged_models=args.damaged_model,
             interrupt_lag_seconds=args.interrupt_lag_seconds,
             cut_downloads=args.cut_downloads,
-            argv=["main.py", *(sys.argv[1:] if argv is None else argv)],
+            argv=["main.py", *masked(sys.argv[1:] if argv is None else argv)],
+            access=access_rule(args),
         ),
         ready="ComfyUI reference server listening on {url}",
-        describe=lambda server: f"directories: {server.directories}",
+        describe=lambda server: f"directories: {server.directories}; {server.access.describe()}",
         verbose=args.verbose,
     )
 

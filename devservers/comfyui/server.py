@@ -25,6 +25,7 @@ from collections.abc import Iterable
 
 from aiohttp import WSMsgType, web
 
+from ..common.auth import AccessRule
 from ..common.cut import CutCounter
 from ..common.runner import BackgroundServer, is_loopback
 from . import routes
@@ -82,8 +83,10 @@ class ReferenceComfyUI(BackgroundServer):
         damaged_models: Iterable[str] = (),
         interrupt_lag_seconds: float = 0.0,
         cut_downloads: int = 0,
+        access: AccessRule | None = None,
     ):
         super().__init__(host, port, allow_remote=allow_remote)
+        self.access = access or AccessRule()  # credentials it requires, as a proxy in front of it would
         base = None
         if not (output_dir and input_dir and temp_dir):
             base = tempfile.mkdtemp(prefix="comfyui-reference-")
@@ -142,7 +145,7 @@ class ReferenceComfyUI(BackgroundServer):
 
     async def build_app(self) -> web.Application:
         self.outbox = asyncio.Queue()
-        app = web.Application(client_max_size=MAX_UPLOAD_SIZE, middlewares=[origin_guard])
+        app = web.Application(client_max_size=MAX_UPLOAD_SIZE, middlewares=[self.access.middleware(), origin_guard])
         table = web.RouteTableDef()
         routes.register(self, table)
         table.get("/ws")(self.websocket_handler)

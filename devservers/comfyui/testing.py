@@ -70,13 +70,17 @@ def image_prompt(
 
 
 class Client:
-    def __init__(self, url: str):
+    """`headers` go with every request and the websocket upgrade: the credentials of a server
+    started with an AccessRule (devservers/common/auth.py)."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None):
         self.url = url.rstrip("/")
+        self.headers = dict(headers or {})
 
     def request(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
     ) -> Reply:
-        return fetch(self.url + path, method, body, headers)
+        return fetch(self.url + path, method, body, {**self.headers, **(headers or {})})
 
     def get(self, path: str, **params: Any) -> Reply:
         query = ("?" + urllib.parse.urlencode(params)) if params else ""
@@ -118,17 +122,18 @@ class Client:
         return self.request("POST", "/upload/image", body, headers)
 
     def websocket(self, client_id: str | None = None, feature_flags: bool = False) -> Socket:
-        return Socket(self.url, client_id, feature_flags)
+        return Socket(self.url, client_id, feature_flags, self.headers)
 
 
 class Socket:
     """A websocket-client connection that decodes text and binary frames."""
 
-    def __init__(self, url: str, client_id: str | None, feature_flags: bool):
+    def __init__(self, url: str, client_id: str | None, feature_flags: bool, headers: dict[str, str] | None = None):
         import websocket
 
         query = f"?clientId={client_id}" if client_id else ""
-        self.ws = websocket.create_connection("ws" + url[4:] + "/ws" + query, timeout=30)
+        header = [f"{name}: {value}" for name, value in (headers or {}).items()]
+        self.ws = websocket.create_connection("ws" + url[4:] + "/ws" + query, timeout=30, header=header)
         self.hello = self.recv()
         if feature_flags:
             self.ws.send(json.dumps({"type": "feature_flags", "data": {"supports_preview_metadata": True}}))

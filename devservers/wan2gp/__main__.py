@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..common.auth import access_rule, add_access_arguments
 from ..common.cli import add_bind_arguments, serve
 from .jobs import FAIL_MODES
 from .server import ReferenceWan2GP
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="the next N gallery downloads send half the file, then drop the connection (default 0)",
     )
+    add_access_arguments(parser)
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
     return parser  # fmt: skip
 
@@ -63,9 +65,10 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host, port=args.port, output_dir=args.output_dir, step_seconds=args.step_seconds,
             fail_next=args.fail_next, event_limit=args.job_event_limit, allow_remote=args.allow_remote,
             available_models=args.available_model, cut_downloads=args.cut_downloads,
+            access=access_rule(args),
         ),
         ready="Wan2GP reference MCP server listening on {url}",
-        describe=lambda server: f"output directory: {server.output_dir}",
+        describe=lambda server: f"output directory: {server.output_dir}; {server.access.describe()}",
         verbose=args.verbose,
     )  # fmt: skip
 

@@ -23,6 +23,7 @@ import av
 from aiohttp import web
 from PIL import Image
 
+from ..common.auth import AccessRule
 from ..common.cut import CutCounter, cut_off
 from ..common.runner import BackgroundServer
 from .catalogue import Catalogue, load_surface
@@ -56,8 +57,10 @@ class ReferenceWan2GP(BackgroundServer):
         allow_remote: bool = False,
         available_models: Iterable[str] = (),
         cut_downloads: int = 0,
+        access: AccessRule | None = None,
     ) -> None:
         super().__init__(host, port, allow_remote=allow_remote)
+        self.access = access or AccessRule()  # credentials it requires, as a proxy in front of it would
         self.output_dir = os.path.abspath(output_dir or tempfile.mkdtemp(prefix="wan2gp-reference-"))
         os.makedirs(self.output_dir, exist_ok=True)
         available = list(available_models)
@@ -90,7 +93,7 @@ class ReferenceWan2GP(BackgroundServer):
     # ------------------------------------------------------------------ lifecycle
     async def build_app(self) -> web.Application:
         self.endpoint = McpEndpoint(self.tools, self.surface)
-        app = web.Application(client_max_size=MAX_UPLOAD_BYTES)
+        app = web.Application(client_max_size=MAX_UPLOAD_BYTES, middlewares=[self.access.middleware()])
         app.on_response_prepare.append(_as_uvicorn)
         app.router.add_route("*", "/mcp", self.endpoint.redirect)
         app.router.add_route("*", "/mcp/", self.endpoint.handle)

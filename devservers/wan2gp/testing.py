@@ -22,13 +22,17 @@ ACCEPT = "application/json, text/event-stream"
 
 
 class McpClient:
-    def __init__(self, url: str) -> None:
+    """`credentials` (headers) go with every request: for a server started with an AccessRule."""
+
+    def __init__(self, url: str, credentials: dict[str, str] | None = None) -> None:
         self.url = url.rstrip("/")
+        self.credentials = dict(credentials or {})
         self._ids = itertools.count(1)
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> Reply:  # fmt: skip
-        return fetch(self.url + path, method, body, headers, follow_redirects=False)
+        sent = {**self.credentials, **(headers or {})}
+        return fetch(self.url + path, method, body, sent, follow_redirects=False)
 
     def post(self, message: Any, *, headers: dict[str, str] | None = None, path: str = "/mcp/") -> Reply:
         body = message if isinstance(message, bytes) else json.dumps(message).encode()

@@ -68,7 +68,6 @@ def test_phase_progress(data, fraction, message):
         (406, b'{"jsonrpc":"2.0","id":"server-error","error":{"code":-32600,"message":"Not Acceptable: Client must'
               b' accept both application/json and text/event-stream"}}', ProtocolError, "Not Acceptable"),
         (400, b"Invalid Content-Type header", ProtocolError, "Invalid Content-Type header"),
-        (401, b"", BackendUnreachable, "refused"),
         (404, b"Not Found", BackendUnreachable, "no MCP endpoint"),
         (429, b"", BackendBusy, "busy"),
         (503, b"", BackendBusy, "busy"),
