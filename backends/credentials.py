@@ -199,9 +199,7 @@ class Credentials:
             if not _TOKEN.match(name):
                 raise InvalidCredentials(f"{where}: {name!r} is not a header name (letters, digits and - only)")
             if lowered in _RESERVED:
-                raise InvalidCredentials(
-                    f"{where}: the header {name} is set by Shotcaller itself and cannot be replaced"
-                )
+                raise InvalidCredentials(f"{where}: Shotcaller sets the header {name} itself; it cannot be replaced")
             if lowered == "authorization" and (self.bearer_token or self.basic_user or self.basic_password):
                 raise InvalidCredentials(
                     f"{where}: an Authorization header and a token or basic auth cannot both be sent; keep one"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Backend, BackendError
+from .base import Backend, BackendError, CredentialsRefused
 
 GB = 1024**3
 
@@ -18,6 +18,7 @@ GB = 1024**3
 class ServerCheck:
     reachable: bool
     lines: tuple[str, ...]
+    refused: bool = False  # it answered, and refused the credentials (HTTP 401/403): not "unreachable"
 
     @property
     def text(self) -> str:
@@ -29,13 +30,20 @@ def check_server(backend: Backend) -> ServerCheck:
     name = backend.display_name
     try:
         probe = backend.probe()  # type: ignore[attr-defined]
+    except CredentialsRefused as exc:
+        return ServerCheck(False, tuple(line for line in (f"{name} answered: {exc.message}", exc.hint) if line), True)
     except BackendError as exc:
         return ServerCheck(False, tuple(line for line in (f"{name} is not reachable: {exc.message}", exc.hint) if line))
     except Exception as exc:  # a bug or an unexpected answer is still something to show, not a crash
         return ServerCheck(False, (f"{name} could not be checked: {type(exc).__name__}: {exc}",))
     lines = [f"{name} is reachable at {getattr(probe, 'url', '')}."]
+    credentials = getattr(getattr(getattr(backend, "client", None), "policy", None), "credentials", None)
+    if credentials is not None and credentials.kinds():
+        lines.append(f"It accepted {' and '.join(credentials.kinds())} (from {credentials.where}).")
     try:
         lines += _details(backend, probe)
+    except CredentialsRefused as exc:  # a proxy letting /system_stats through but not the rest
+        return ServerCheck(False, (*lines, f"Then it refused: {exc.message}", exc.hint), True)
     except BackendError as exc:
         lines += [f"It answered, but checking what it can run failed: {exc.message}", exc.hint]
     return ServerCheck(True, tuple(line for line in lines if line))

@@ -151,5 +151,12 @@ def needs_comfy_api_key(node_info: Any) -> bool:
     `api_node`, and they take the key as the hidden input api_key_comfy_org."""
     if not isinstance(node_info, dict):
         return False
-    hidden = (node_info.get("input") or {}).get("hidden") if isinstance(node_info.get("input"), dict) else None
-    return node_info.get("api_node") is True or (isinstance(hidden, dict) and "api_key_comfy_org" in hidden)
+    if node_info.get("api_node") is True:
+        return True
+    inputs = node_info.get("input")
+    hidden = inputs.get("hidden") if isinstance(inputs, dict) else None
+    if not isinstance(hidden, dict):
+        return False
+    # Older servers name the hidden input freely ("comfy_api_key") but type it API_KEY_COMFY_ORG.
+    types = [spec[0] if isinstance(spec, list) and spec else spec for spec in hidden.values()]
+    return "api_key_comfy_org" in hidden or "API_KEY_COMFY_ORG" in types

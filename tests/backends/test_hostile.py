@@ -16,6 +16,7 @@ from hostile_servers import ATTACKS, TEST_POLICY, Attack, HostileServer, attacks
 from shotcaller.backends import base, exchange
 from shotcaller.backends.base import ProtocolError
 from shotcaller.backends.comfyui.client import ComfyUIClient
+from shotcaller.backends.credentials import NO_CREDENTIALS, Credentials
 from shotcaller.backends.litellm.client import LiteLLMClient
 from shotcaller.backends.media_check import verifier
 from shotcaller.backends.policy import TransportPolicy
@@ -23,6 +24,9 @@ from shotcaller.backends.wan2gp.client import Wan2GPClient
 from shotcaller.shots import MediaKind
 
 KEY = "sk-hostile-test-key-0123456789"
+GATEWAY = ("X-Gateway-Secret", "gw-hostile-test-0123456789")
+# A ComfyUI or Wan2GP server's credentials: sent to the hostile server itself, never to the other origin.
+SERVER_CREDENTIALS = Credentials(bearer_token=KEY, headers=(GATEWAY,))
 
 
 @pytest.fixture
@@ -37,8 +41,8 @@ def servers() -> Iterator[tuple[HostileServer, HostileServer]]:
         other.close()
 
 
-def policy_for(attack: Attack) -> TransportPolicy:
-    return TransportPolicy(**{**TEST_POLICY, **attack.policy})
+def policy_for(attack: Attack, credentials: Credentials = NO_CREDENTIALS) -> TransportPolicy:
+    return TransportPolicy(**{**TEST_POLICY, **attack.policy}, credentials=credentials)
 
 
 ERRORS = {name: getattr(exchange, name, None) or getattr(base, name) for name in {a.expect[0] for a in ATTACKS}}
@@ -49,10 +53,18 @@ def check(attack: Attack, call: Callable[[], Any], folder: Any, other: HostileSe
     with pytest.raises(ERRORS[name], match=re.escape(words) if words else None) as caught:
         call()
     assert len(str(caught.value)) < 1200, "a message, not a dump"
-    assert KEY not in str(caught.value)
+    assert KEY not in str(caught.value) and GATEWAY[1] not in str(caught.value)
     assert not [name for name in os.listdir(folder) if not name.startswith("conftest")], "nothing left on disk"
     for headers in other.headers_seen():  # another origin never sees credentials or custom headers
         assert not {"authorization", "mcp-session-id", "mcp-protocol-version", "content-type"} & set(headers)
+        assert GATEWAY[0].lower() not in headers and KEY not in str(headers) and GATEWAY[1] not in str(headers)
+
+
+def sent_credentials(server: HostileServer) -> None:
+    """The server's own origin did get them, on every request (so the check above is not vacuous)."""
+    assert server.headers_seen()
+    for headers in server.headers_seen():
+        assert headers.get("authorization") == f"Bearer {KEY}" and headers.get(GATEWAY[0].lower()) == GATEWAY[1]
 
 
 VIDEO = verifier(MediaKind.VIDEO, source="the test server", what="the video")
@@ -64,7 +76,7 @@ VIDEO = verifier(MediaKind.VIDEO, source="the test server", what="the video")
 @pytest.mark.parametrize("attack", attacks("answer", "download"))
 def test_comfyui_client(attack, servers, tmp_path):
     hostile, other = servers
-    client = ComfyUIClient(hostile.url, 1.0, policy=policy_for(attack))
+    client = ComfyUIClient(hostile.url, 1.0, policy=policy_for(attack, SERVER_CREDENTIALS))
     if attack.slot == "answer":
         hostile.on("GET", "/history/", attack)
         call: Callable[[], Any] = lambda: client.history("p1")  # noqa: E731
@@ -72,6 +84,7 @@ def test_comfyui_client(attack, servers, tmp_path):
         hostile.on("GET", "/view", attack)
         call = lambda: client.download({"filename": "take.mp4"}, str(tmp_path / "take.mp4"), verify=VIDEO)  # noqa: E731
     check(attack, call, tmp_path, other)
+    sent_credentials(hostile)
 
 
 # --- Wan2GP --------------------------------------------------------------------------------------
@@ -83,7 +96,7 @@ def test_wan2gp_client(attack, servers, tmp_path):
     tools = {"wangp_create_gallery_download": {"download_url": "/dl/g1", "filename": "x.mp4"}}
     attack_tools = {"wangp_list_models": attack} if attack.slot in ("answer", "line") else {}
     mcp_routes(hostile, tools, attack_tools=attack_tools)
-    client = Wan2GPClient(hostile.url + "/mcp/", 1.0, policy=policy_for(attack))
+    client = Wan2GPClient(hostile.url + "/mcp/", 1.0, policy=policy_for(attack, SERVER_CREDENTIALS))
     client.initialize()
     if attack.slot == "download":
         hostile.on("GET", "/dl/", attack)
@@ -91,6 +104,7 @@ def test_wan2gp_client(attack, servers, tmp_path):
     else:
         call = client.list_models
     check(attack, call, tmp_path, other)
+    sent_credentials(hostile)
 
 
 def test_wan2gp_download_link_to_another_server_is_refused(servers, tmp_path):

@@ -162,3 +162,19 @@ def test_missing_credentials_say_the_server_asks_for_some(service, tmp_path):
     assert isinstance(failed, JobFailed), failed
     assert "gpu-rented asks for credentials (HTTP 401" in failed.text
     assert "preferences" in failed.text
+
+
+def test_a_probe_that_is_refused_leaves_the_breaker_closed_and_says_why_on_every_offer(tmp_path):
+    from shotcaller.routing.discovery import probe_instance
+
+    with start_comfyui(tmp_path / "server", extra_args=["--require-token", TOKEN]) as server:
+        session = session_for("comfyui", server.url, WRONG["token"], tmp_path)
+        try:
+            entry = session.registry.instances[0]
+            found = probe_instance(session.registry, session.scheduler.health, entry)
+            state = session.scheduler.health.state(entry.instance_id)
+            view = session.registry.views()[0]
+        finally:
+            session.close()
+    assert "refused the credentials" in found.error and state is BreakerState.CLOSED
+    assert view.offers and all("refused the credentials" in view.missing[o.name] for o in view.offers)
