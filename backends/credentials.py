@@ -292,3 +292,23 @@ def from_environment(server: str, environ: Mapping[str, str]) -> tuple[dict[str,
     if used:
         options["credentials_where"] = "the environment (" + ", ".join(f"${name}" for name in used) + ")"
     return options, used
+
+
+def environment_name(name: str, url: str) -> str:
+    """What names a server's variables: its name, or (unnamed) its host:port, as the session names it."""
+    return name.strip() or urllib.parse.urlsplit(url.strip()).netloc or url.strip()
+
+
+def with_environment(options: Mapping[str, Any], name: str, url: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """A server entry's options with what the environment sets for it (headless runs) on top: a kind
+    the environment sets replaces the preferences' value of that kind, the rest is kept."""
+    found, _ = from_environment(environment_name(name, url), environ)
+    if not found:
+        return dict(options)
+    merged = {**options, **found}
+    if "bearer_token" in found:  # one Authorization: the environment's kind wins over the entry's
+        merged.pop("basic_user", None)
+        merged.pop("basic_password", None)
+    elif "basic_user" in found or "basic_password" in found:
+        merged.pop("bearer_token", None)
+    return merged

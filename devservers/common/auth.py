@@ -17,6 +17,7 @@ import argparse
 import base64
 import hmac
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -59,9 +60,9 @@ class AccessRule:
             parts.append(f"the header {self.header[0]}")
         return "requires " + " and ".join(parts) if parts else "open to every request"
 
-    def verdict(self, headers: dict[str, str] | object) -> str:
+    def verdict(self, headers: Mapping[str, str]) -> str:
         """ "accepted", "missing" (401) or "wrong" (403) for a request's headers."""
-        get = headers.get  # type: ignore[attr-defined]
+        get = headers.get
         outcome = "accepted"
         authorization = get("Authorization") or ""
         if self.token:

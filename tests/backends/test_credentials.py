@@ -85,3 +85,13 @@ def test_a_refusal_that_echoes_the_token_never_shows_it():
     assert "ComfyUI on gpu-rented refused the credentials (HTTP 401" in str(caught.value)
     assert "check the token" in str(caught.value) and TOKEN not in str(caught.value)
     assert server.headers_seen()[0]["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_the_environment_adds_to_or_replaces_an_entrys_credentials_by_kind():
+    from shotcaller.backends.credentials import with_environment
+
+    entry = {"basic_user": "u", "basic_password": "p-1234", "headers": [("X-A", "1")], "job_minutes": 5}
+    merged = with_environment(entry, "", "http://127.0.0.1:8188", {"SHOTCALLER_127_0_0_1_8188_TOKEN": TOKEN})
+    assert merged["bearer_token"] == TOKEN and "basic_user" not in merged and merged["headers"] == [("X-A", "1")]
+    assert merged["job_minutes"] == 5 and "SHOTCALLER_127_0_0_1_8188_TOKEN" in merged["credentials_where"]
+    assert with_environment(entry, "box", "http://h:1", {}) == entry
