@@ -150,9 +150,9 @@ class Credentials:
         name = self.server or fallback_name or "the server"
         if not self.has_headers:
             return CredentialsRefused(
-                f"{name} asks for credentials (HTTP {status} for {what}) and Shotcaller has none for it",
-                hint=f"Enter its token, user and password or header in {self.where}; if it needs none,"
-                " check that this machine may use it (a proxy or an access list in front of it).",
+                f"{name} asks for credentials (HTTP {status} for {what}) and Shotcaller has none for it:"
+                f" enter its token, user and password or header in {self.where}",
+                hint="If it needs none, check that this machine may use it (a proxy or an access list in front of it).",
             )
         check = self._what_to_check()
         why = "a wrong or expired value" if status == 401 else "a wrong value, or one not allowed there"

@@ -31,6 +31,7 @@ from ..mainthread.recovery import recover_jobs
 from ..mainthread.submission import submit_strips
 from ..routing.registry import InstanceConfig
 from ..settings.preferences import DEFAULT_URLS, current_settings, parse_media_models
+from .credentials import credentials_note, with_environment_credentials
 from .report import ShotReport, write_report
 from .selection import UnknownShot, pick_strips, shot_list
 
@@ -54,8 +55,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--server",
         action="append",
-        metavar="KIND=URL",
-        help="a backend server (comfyui, wan2gp or litellm); repeat for a pool. Replaces the preferences' list",
+        metavar="KIND[:NAME]=URL",
+        help="a backend server (comfyui, wan2gp or litellm), KIND=URL or KIND:NAME=URL; repeat for a pool."
+        " Replaces the preferences' list. Credentials come from $SHOTCALLER_<NAME>_TOKEN and friends (README)",
     )
     parser.add_argument(
         "--litellm-key-env",
@@ -128,7 +130,7 @@ def main(argv: list[str]) -> int:
             print("shotcaller: Blender was started offline (--offline-mode); --online-access ignored", flush=True)
         else:
             bpy.context.preferences.system.use_online_access = True
-    settings = dataclasses.replace(settings, **overrides)
+    settings = with_environment_credentials(dataclasses.replace(settings, **overrides), os.environ)
     for line in server_lines(settings, where):
         print(line, flush=True)
 
@@ -188,20 +190,23 @@ def server_lines(settings: Any, where: str) -> list[str]:
     configs = [c for c in settings.instances if c.enabled] or (
         [InstanceConfig(kind="comfyui", url=settings.comfyui_url)] if settings.comfyui_url else []
     )
-    return [f"shotcaller: {c.kind} server {c.url} (from {where})" for c in configs]
+    return [f"shotcaller: {c.kind} server {c.url} (from {where}){credentials_note(c)}" for c in configs]
 
 
 def _server(value: str, args: argparse.Namespace) -> InstanceConfig:
     kind, _, url = value.partition("=")
+    kind, _, name = kind.partition(":")  # KIND:NAME=URL names the server (and its credential variables)
     kind = kind.strip().lower()
     if kind not in DEFAULT_URLS or not url.strip():
-        raise ValueError(f"--server {value!r}: write KIND=URL with KIND one of {', '.join(DEFAULT_URLS)}")
+        raise ValueError(
+            f"--server {value!r}: write KIND=URL or KIND:NAME=URL with KIND one of {', '.join(DEFAULT_URLS)}"
+        )
     options: dict[str, Any] = {}
     if kind == "litellm":
         options["api_key"] = os.environ.get(args.litellm_key_env, "")
         if args.litellm_models:
             options["models"] = parse_media_models(args.litellm_models)
-    return InstanceConfig(kind=kind, url=url.strip(), options=options)
+    return InstanceConfig(kind=kind, name=name.strip(), url=url.strip(), options=options)
 
 
 def _run_until_done(

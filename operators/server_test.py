@@ -73,7 +73,7 @@ class PREFERENCES_OT_shotcaller_instance_test(bpy.types.Operator):
             if error is not None or found is None:
                 target.test_state, target.test_report = "FAILED", f"The test itself failed: {error}"
             else:
-                target.test_state = "OK" if found.reachable else "FAILED"
+                target.test_state = "OK" if found.reachable else "REFUSED" if found.refused else "FAILED"
                 target.test_report = "\n".join(notes + list(found.lines))
             _redraw_preferences()
 

@@ -10,10 +10,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import bpy
-from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
 
 from ..panels.details import region_chars, wrapped
 from ..sequencer import compat
+from .credentials import CLASSES as CREDENTIAL_CLASSES
+from .credentials import SHOTCALLER_PG_credentials, credential_options, draw_credentials
 
 if TYPE_CHECKING:
     from ..routing.registry import InstanceConfig
@@ -75,13 +85,15 @@ def parse_media_models(text: str) -> list[dict[str, str]]:
     return models
 
 
+CREDENTIAL_KINDS = ("comfyui", "wan2gp")  # LiteLLM has its API key
 TEST_ITEMS = [
     ("NONE", "Not tested", ""),
     ("RUNNING", "Testing", ""),
     ("OK", "Reachable", ""),
     ("FAILED", "Not reachable", ""),
+    ("REFUSED", "Credentials refused", ""),  # it answered 401/403: reachable, the entry's access is wrong
 ]
-TEST_ICONS = {"NONE": "NETWORK_DRIVE", "RUNNING": "TIME", "OK": "CHECKMARK", "FAILED": "ERROR"}
+TEST_ICONS = {"NONE": "NETWORK_DRIVE", "RUNNING": "TIME", "OK": "CHECKMARK", "FAILED": "ERROR", "REFUSED": "LOCKED"}
 
 
 class SHOTCALLER_PG_instance(bpy.types.PropertyGroup):
@@ -99,6 +111,7 @@ class SHOTCALLER_PG_instance(bpy.types.PropertyGroup):
     locality: EnumProperty(name="Where", items=LOCALITY_ITEMS, default="AUTO")
     api_key: StringProperty(name="API key", subtype="PASSWORD", description="Kept in your preferences, never in files")
     template_folder: StringProperty(name="Templates", subtype="DIR_PATH", description="Extra ComfyUI templates")
+    credentials: PointerProperty(type=SHOTCALLER_PG_credentials)  # token, basic auth, headers (settings/credentials.py)
     test_state: EnumProperty(name="Test", items=TEST_ITEMS, default="NONE", options={"SKIP_SAVE"})
     test_report: StringProperty(name="Test result", description="What the last Test found", options={"SKIP_SAVE"})
     test_token: StringProperty(options={"HIDDEN", "SKIP_SAVE"})  # finds this entry again when its test ends
@@ -302,6 +315,8 @@ class ShotcallerPreferences(bpy.types.AddonPreferences):
                 box.prop(item, "models")
             if item.kind == "comfyui":
                 box.prop(item, "template_folder")
+            if item.kind in CREDENTIAL_KINDS:
+                draw_credentials(box, item, self.active_instance)
         column.separator()
         column.label(text="Writing tools and subtitles (through the first LiteLLM server)")
         column.prop(self, "writing_model")
@@ -347,6 +362,8 @@ def _instance_config(item: SHOTCALLER_PG_instance) -> InstanceConfig:
         options["template_folder"] = bpy.path.abspath(item.template_folder)
     if item.kind == "litellm" and item.models.strip():
         options["models"] = parse_media_models(item.models)
+    if item.kind in CREDENTIAL_KINDS:
+        options.update(credential_options(item))
     return InstanceConfig(
         kind=item.kind,
         name=item.name.strip(),
@@ -389,6 +406,7 @@ def language_service(settings: Settings) -> LanguageService | None:
 
 
 CLASSES = (
+    *CREDENTIAL_CLASSES,  # before the instance group, which points to them
     SHOTCALLER_PG_instance,
     SHOTCALLER_UL_instances,
     PREFERENCES_OT_shotcaller_instance_add,
