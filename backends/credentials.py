@@ -47,6 +47,15 @@ class InvalidCredentials(ValueError):
     headers...), refused where they are entered."""
 
 
+def shown_address(url: str) -> str:
+    """An address for messages and logs: a user name or password typed into it is left out."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if not (parts.username or parts.password):
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
 def origin_of(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) with the default port filled in; ws(s) counts as http(s)."""
     parts = urllib.parse.urlsplit(url.strip())

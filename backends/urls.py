@@ -107,7 +107,7 @@ def server_root(url: str, kind: str) -> tuple[str, str]:
     if parts.username or parts.password:
         raise UnsafeURL(
             f"the address '{parts.scheme}://{parts.hostname}...' has a user name or password in it; "
-            "remove them (put a key in the server's API key field)"
+            "remove them and put them in the server's entry (Access: User and Password, or its API key)"
         )
     base = f"{parts.scheme}://{parts.netloc}"
     extras = (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")

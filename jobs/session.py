@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from ..backends.base import Backend
 from ..backends.credentials import from_options as credentials_from_options
+from ..backends.credentials import shown_address
 from ..backends.policy import TransportPolicy
 from ..backends.urls import check_service_url, server_root
 from ..routing.decision_log import DecisionLog
@@ -151,14 +152,14 @@ def build_instances(settings: BackendSettings) -> tuple[list[tuple[Backend, Inst
             if url:
                 url, note = server_root(url, config.kind)  # a browser's or an endpoint's address: its root
                 if note:
-                    problems.append(f"{service} {config.name or config.url}: {note}")
+                    problems.append(f"{service} {config.name or shown_address(config.url)}: {note}")
                 url = check_service_url(url, online_access=settings.online_access, service=service)
             config = replace(config, url=url, name=_instance_name(config, taken), slots=max(1, config.slots))
             built.append((factory(config, settings), config))
             taken.add(config.name)
         except Exception as exc:  # one broken instance (bad URL, unknown kind, a factory's bug) spares the rest
             first_error = first_error or exc
-            problems.append(f"{service} {config.name or config.url}: {exc}")
+            problems.append(f"{service} {config.name or shown_address(config.url)}: {exc}")
     if not built and first_error is not None:
         raise first_error
     return built, problems

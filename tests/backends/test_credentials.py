@@ -95,3 +95,15 @@ def test_the_environment_adds_to_or_replaces_an_entrys_credentials_by_kind():
     assert merged["bearer_token"] == TOKEN and "basic_user" not in merged and merged["headers"] == [("X-A", "1")]
     assert merged["job_minutes"] == 5 and "SHOTCALLER_127_0_0_1_8188_TOKEN" in merged["credentials_where"]
     assert with_environment(entry, "box", "http://h:1", {}) == entry
+
+
+def test_a_password_typed_into_the_address_is_refused_without_being_repeated():
+    from shotcaller.jobs.session import BackendSettings, build_instances
+    from shotcaller.routing.registry import InstanceConfig
+
+    good = InstanceConfig(kind="comfyui", name="ok", url="http://127.0.0.1:8188")
+    typed = InstanceConfig(kind="comfyui", url="http://ana:pw-in-url-1234@127.0.0.1:8189")
+    built, problems = build_instances(BackendSettings(instances=(good, typed), probe_interval_seconds=0))
+    assert len(built) == 1 and len(problems) == 1
+    assert "Access: User and Password" in problems[0] and "pw-in-url-1234" not in problems[0]
+    assert "***@127.0.0.1:8189" in problems[0]
