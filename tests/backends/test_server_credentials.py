@@ -178,3 +178,24 @@ def test_a_probe_that_is_refused_leaves_the_breaker_closed_and_says_why_on_every
             session.close()
     assert "refused the credentials" in found.error and state is BreakerState.CLOSED
     assert view.offers and all("refused the credentials" in view.missing[o.name] for o in view.offers)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_the_websocket_upgrade_carries_the_credentials_and_a_refusal_is_said_so(kind, tmp_path):
+    """The job would fall back to polling without events: the stream itself is checked here."""
+    from shotcaller.backends.base import CredentialsRefused
+    from shotcaller.backends.comfyui.client import ComfyUIClient
+    from shotcaller.backends.credentials import from_options
+    from shotcaller.backends.policy import TransportPolicy
+
+    flags, options, _ = KINDS[kind]
+    with start_comfyui(tmp_path / "server", extra_args=flags) as server:
+        good = ComfyUIClient(server.url, 5.0, policy=TransportPolicy(credentials=from_options(options)))
+        with good.events("client-ok") as stream:
+            event = stream.receive(5.0)
+        wrong = ComfyUIClient(server.url, 5.0, policy=TransportPolicy(credentials=from_options(WRONG[kind])))
+        with pytest.raises(CredentialsRefused, match=r"refused the credentials \(HTTP 403 for its event stream"):
+            wrong.events("client-wrong")
+        with pytest.raises(CredentialsRefused, match=r"asks for credentials \(HTTP 401 for its event stream"):
+            ComfyUIClient(server.url, 5.0).events("client-none")
+    assert event is not None and event.type == "status"
