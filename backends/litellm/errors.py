@@ -14,7 +14,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..base import BackendBusy, BackendError, BackendUnreachable, InvalidRequest, MissingResource, ProtocolError
+from ..base import (
+    BackendBusy,
+    BackendError,
+    BackendUnreachable,
+    CredentialsRefused,
+    InvalidRequest,
+    MissingResource,
+    ProtocolError,
+)
 from ..http import Service
 from ..http import snippet as _snippet
 from ..retry_after import retry_after, text_seconds
@@ -36,10 +44,17 @@ LITELLM = Service(
 KEY_HINT = "Set the LiteLLM key (the proxy's master key, or a virtual key) in Shotcaller's preferences."
 
 
-class LiteLLMAuthError(BackendUnreachable):
-    """The proxy refused the key (missing, malformed, unknown, or not allowed this model)."""
+class LiteLLMAuthError(CredentialsRefused):
+    """The proxy refused the key (missing, malformed or unknown). The proxy is there (not a dead server
+    for the circuit breaker), and every model on it fails the same way until the key is fixed."""
 
     kind = "unauthorized"
+
+
+class ModelNotAllowed(MissingResource):
+    """The key is good but may not use this model: another model, or another backend, may still do."""
+
+    kind = "model_not_allowed"
 
 
 class UnknownModel(MissingResource):
@@ -151,6 +166,11 @@ def _envelope_error(
     lowered = f"{raw} {envelope.get('type') or ''} {envelope.get('code') or ''}".lower()
     where = f"LiteLLM at {url}"
     for_model = f" for model '{model}'" if model else ""
+    if status == 403 or "not allowed to access model" in lowered:
+        return ModelNotAllowed(
+            f"{where} does not allow this key {what}{for_model} (HTTP {status}): {message}",
+            hint="Ask whoever runs the proxy to allow this model for your key, or choose another model.",
+        )
     if status == 401 or envelope.get("type") == "auth_error":
         return LiteLLMAuthError(
             f"{where} refused the key (HTTP {status}): {message}",
@@ -161,11 +181,6 @@ def _envelope_error(
             f"{where} does not know this key: it is not the proxy's master key, and without a database"
             " the proxy has no virtual keys",
             hint="Use the proxy's master key in Shotcaller's preferences, or connect a database to the proxy.",
-        )
-    if status == 403:
-        return LiteLLMAuthError(
-            f"{where} does not allow this key {what}{for_model} (HTTP 403): {message}",
-            hint="Ask whoever runs the proxy to allow this model for your key, or choose another model.",
         )
     if "invalid model name passed" in lowered or (status == 404 and "model" in lowered and "not found" in lowered):
         match = _MODEL_NAME.search(raw)

@@ -259,3 +259,18 @@ def test_stated_video_lengths_are_read_from_a_providers_refusal():
     message = "Invalid value: '1'. Supported values are: '4', '8', '12'."
     assert _stated_seconds(message) == (4, 8, 12)
     assert _stated_seconds("Invalid value: 'abc'.") == ()
+
+
+def test_a_wrong_key_is_refused_credentials_not_a_dead_proxy(stack):
+    """The Test button and the scheduler hear the proxy's refusal as such (backends/server_check.py)."""
+    from shotcaller.backends.base import BackendUnreachable, CredentialsRefused
+    from shotcaller.backends.server_check import check_server
+
+    wrong = LiteLLMBackend("proxy", stack.url, "sk-wrong-0123456789", MODELS, allow_cloud=True)
+    with pytest.raises(CredentialsRefused) as caught:
+        wrong.probe()
+    assert not isinstance(caught.value, BackendUnreachable)
+    found = check_server(wrong)
+    assert found.refused and not found.reachable
+    assert "answered" in found.text and "not reachable" not in found.text
+    assert "sk-wrong-0123456789" not in found.text

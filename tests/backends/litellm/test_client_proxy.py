@@ -12,6 +12,7 @@ from shotcaller.backends.base import (
     BackendBusy,
     BackendUnreachable,
     Cancelled,
+    CredentialsRefused,
     InvalidRequest,
     MissingResource,
     ProtocolError,
@@ -70,7 +71,7 @@ def test_long_answer_streams_completely(client):
 def test_no_key_is_unauthorized(stack):
     with pytest.raises(LiteLLMAuthError) as caught:
         LiteLLMClient(stack.url).chat("gpt-4o-mini", HELLO)
-    assert isinstance(caught.value, BackendUnreachable)  # the scheduler marks the instance down
+    assert isinstance(caught.value, CredentialsRefused)  # the proxy answered: its offers say why, no breaker
     assert "No api key passed in" in caught.value.message
     assert "preferences" in caught.value.hint
 

@@ -10,6 +10,7 @@ from shotcaller.backends.base import (
     BackendBusy,
     BackendUnreachable,
     Cancelled,
+    CredentialsRefused,
     InvalidRequest,
     MissingResource,
     ProtocolError,
@@ -19,6 +20,7 @@ from shotcaller.backends.litellm.errors import (
     ContentRefused,
     ContextWindowExceeded,
     LiteLLMAuthError,
+    ModelNotAllowed,
     ProxyLimited,
     UnknownModel,
     error_from_status,
@@ -143,7 +145,9 @@ def test_recorded_errors_map_to_typed_errors(case, expected, in_message):
 
 
 def test_typed_error_families():
-    assert issubclass(LiteLLMAuthError, BackendUnreachable)
+    # A refused key is the proxy's answer, not a dead proxy: the breaker stays closed (backends/base.py).
+    assert issubclass(LiteLLMAuthError, CredentialsRefused) and not issubclass(LiteLLMAuthError, BackendUnreachable)
+    assert issubclass(ModelNotAllowed, MissingResource)
     assert issubclass(UnknownModel, MissingResource)
     assert issubclass(ContextWindowExceeded, InvalidRequest) and not ContextWindowExceeded.failover
     assert issubclass(ContentRefused, InvalidRequest) and not ContentRefused.failover
@@ -181,7 +185,7 @@ def test_fastapi_detail_shape_and_other_statuses():
         what="the chat request",
         model="gpt-4o",
     )
-    assert isinstance(forbidden, LiteLLMAuthError)
+    assert isinstance(forbidden, ModelNotAllowed) and "model 'gpt-4o'" in forbidden.message
     timeout = error_from_status(
         408, envelope("litellm.Timeout: request timed out", "timeout", "408"), url=URL, what="x"
     )
