@@ -180,6 +180,7 @@ class _Batch:
     settings: Settings
     outcome: SubmitOutcome
     seed: int | None = None  # Redo's and Variation's seed; None: each unlocked shot rolls its own
+    keep_seeds: bool = False  # each shot keeps its own seed, locked or not (a retry is not a variation)
     bypass_cache: bool = False
     target: _Target | None = None
     failed: bool = False
@@ -196,6 +197,7 @@ def submit_strips(
     budget_seconds: float | None = None,
     *,
     seed: int | None = None,
+    keep_seeds: bool = False,
     bypass_cache: bool = False,
 ) -> SubmitOutcome:
     """Submit the shots among `strips`. With a budget (the operator's), stop when it is spent and
@@ -203,7 +205,7 @@ def submit_strips(
     says how many are left. Without one (headless, tests), submit everything now. A shot whose seed
     is not locked gets a new random seed (kept on the shot, so Redo repeats it) unless `seed` is
     given: Redo passes the take's seed, Variation a new one, both with `bypass_cache` so they make a
-    new take, not a cached copy."""
+    new take, not a cached copy. `keep_seeds`: every shot keeps the seed it has (Retry Failed)."""
     outcome = SubmitOutcome()
     settings = settings or current_settings()
     shots = [s for s in strips if not is_take_strip(s)]
@@ -211,7 +213,7 @@ def submit_strips(
         outcome.problems.append("No shot strip is selected: select the strips to generate in the Sequencer.")
         return outcome
     ensure_shot_ids(scene)
-    batch = _Batch(scene.name, deque(s.name for s in shots), quality, settings, outcome, seed, bypass_cache)
+    batch = _Batch(scene.name, deque(s.name for s in shots), quality, settings, outcome, seed, keep_seeds, bypass_cache)
     _run(batch, scene, None if budget_seconds is None else time.monotonic() + budget_seconds)
     if batch.names:
         _batches.append(batch)
@@ -237,6 +239,19 @@ def continue_submitting(budget_seconds: float = SUBMIT_BUDGET_SECONDS) -> int:
 
 def waiting() -> int:
     return sum(len(batch.names) for batch in _batches)
+
+
+def withdraw(scene_name: str, strip_names: set[str]) -> int:
+    """Take these strips out of the batches still waiting to be submitted (cancelled before they were
+    sent: nothing to tell a server). Returns how many were waiting."""
+    withdrawn = 0
+    for batch in _batches:
+        if batch.scene_name == scene_name:
+            kept = deque(name for name in batch.names if name not in strip_names)
+            withdrawn += len(batch.names) - len(kept)
+            batch.names = kept
+    _batches[:] = [batch for batch in _batches if batch.names]
+    return withdrawn
 
 
 def forget_waiting() -> None:
@@ -271,7 +286,7 @@ def _submit_one(batch: _Batch, scene: Any, strip: Any) -> None:
         shot.status, shot.message = "FAILED", message
         outcome.problems.append(message)
         return
-    if batch.seed is None and not shot.seed_locked:
+    if batch.seed is None and not batch.keep_seeds and not shot.seed_locked:
         roll_seed(shot, random_seed())
     try:
         spec = spec_from_strip(scene, strip, quality, batch.seed)

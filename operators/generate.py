@@ -7,6 +7,7 @@ from typing import Any
 import bpy
 from bpy.props import EnumProperty
 
+from ..addon import lazy
 from ..addon.lazy import current_session
 from ..sequencer import compat
 from ..settings.properties import ACTIVE_STATUSES, QUALITY_ITEMS
@@ -51,19 +52,22 @@ class SEQUENCER_OT_shotcaller_generate(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def cancel_strips(strips: list[Any]) -> int:
-    """Cancel the jobs of these shot strips in one call to the scheduler (linear in the shots, one
-    journal write): how many were generating."""
+def cancel_strips(scene: bpy.types.Scene, strips: list[Any]) -> int:
+    """Cancel these shot strips: the ones still waiting to be submitted are withdrawn, the others'
+    jobs cancelled in one call to the scheduler (linear in the shots, one journal write). Returns
+    how many were waiting or generating."""
+    submission = lazy.loaded("mainthread.submission")
+    withdrawn = submission.withdraw(scene.name, {s.name for s in strips}) if submission is not None else 0
     session = current_session()
     if session is None:
-        return 0
+        return withdrawn
     active = set(session.scheduler.active_job_ids())
     shots = [s.shotcaller for s in strips if s.shotcaller.status in ACTIVE_STATUSES and s.shotcaller.job_id in active]
     cancelled = int(session.scheduler.cancel_many([shot.job_id for shot in shots]))
     for shot in shots:  # a queued one hears "cancelled before it started" at the next drain
         if shot.status == "RUNNING":
             shot.message = "cancelling"
-    return cancelled
+    return withdrawn + cancelled
 
 
 class SEQUENCER_OT_shotcaller_cancel(bpy.types.Operator):
@@ -82,7 +86,7 @@ class SEQUENCER_OT_shotcaller_cancel(bpy.types.Operator):
         from ..mainthread.submission import is_take_strip
 
         scene = compat.sequencer_scene(context)
-        cancelled = cancel_strips([s for s in _selected_strips(scene) if not is_take_strip(s)])
+        cancelled = cancel_strips(scene, [s for s in _selected_strips(scene) if not is_take_strip(s)])
         if not cancelled:
             self.report({"WARNING"}, "None of the selected shots is generating.")
             return {"CANCELLED"}

@@ -41,14 +41,17 @@ def _submit(operator: bpy.types.Operator, scene, strips, quality: str, what: str
     if not strips:
         operator.report({"WARNING"}, f"No shot to {what}.")
         return {"CANCELLED"}
-    outcome = lazy.submit_strips(scene, strips, quality, **kwargs)
+    from ..mainthread.submission import SUBMIT_BUDGET_SECONDS
+
+    # Within a frame's share, like Generate: the rest is submitted over the next ticks.
+    outcome = lazy.submit_strips(scene, strips, quality, budget_seconds=SUBMIT_BUDGET_SECONDS, **kwargs)
     for problem in outcome.problems:
         operator.report({"WARNING"}, problem)
     for warning in outcome.warnings:
         operator.report({"WARNING"}, warning)
-    if not outcome.submitted:
+    count = len(outcome.submitted) + outcome.waiting
+    if not count:
         return {"CANCELLED"}
-    count = len(outcome.submitted)
     operator.report({"INFO"}, f"{what.capitalize()}: {count} shot{'s' if count != 1 else ''}")
     lazy.ensure_timer()
     return {"FINISHED"}
@@ -116,11 +119,17 @@ class SEQUENCER_OT_shotcaller_retry_failed(bpy.types.Operator):
         if not failed:
             self.report({"WARNING"}, "No shot has failed.")
             return {"CANCELLED"}
+        from ..mainthread.submission import SUBMIT_BUDGET_SECONDS
+
+        by_quality: dict[str, list] = {}
+        for strip in failed:
+            by_quality.setdefault(strip.shotcaller.last_quality or "draft", []).append(strip)
         submitted, said = 0, set()
-        for strip in failed:  # each at the quality and seed it failed with: a retry is not a variation
-            shot = strip.shotcaller
-            outcome = lazy.submit_strips(scene, [strip], shot.last_quality, seed=shot.seed)
-            submitted += len(outcome.submitted)
+        for quality, strips in by_quality.items():  # each at the quality and seed it failed with: not a variation
+            outcome = lazy.submit_strips(
+                scene, strips, quality, budget_seconds=SUBMIT_BUDGET_SECONDS / len(by_quality), keep_seeds=True
+            )
+            submitted += len(outcome.submitted) + outcome.waiting  # the rest go over the next ticks
             for problem in outcome.problems + outcome.warnings:
                 if problem not in said:  # the session's warnings come back with every submission
                     said.add(problem)
@@ -146,7 +155,8 @@ class SEQUENCER_OT_shotcaller_cancel_all(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         from .generate import cancel_strips
 
-        cancelled = cancel_strips(scene_shots(_scene(context)))
+        scene = _scene(context)
+        cancelled = cancel_strips(scene, scene_shots(scene))
         if not cancelled:
             self.report({"WARNING"}, "No shot of this scene is generating.")
             return {"CANCELLED"}

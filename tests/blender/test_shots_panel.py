@@ -128,6 +128,9 @@ def test_retry_failed_then_generate_missing(addon, sequencer_scene, blender, sho
 def test_cancel_all_stops_every_running_shot(addon, sequencer_scene, blender, shots):
     bpy = blender
     assert bpy.ops.sequencer.shotcaller_generate_missing(quality="draft") == {"FINISHED"}
+    submission = module(addon, "mainthread.submission")
+    while submission.waiting():  # submitted within a frame's share per tick, as the pump would
+        submission.continue_submitting()
     queued = [s for s in shots.values() if s.shotcaller.status in {"QUEUED", "RUNNING"}]
     assert [s.name for s in queued] == ["Street", "Door"]
     assert bpy.ops.sequencer.shotcaller_cancel_all() == {"FINISHED"}
@@ -195,3 +198,18 @@ def test_the_backends_panel_draws_its_reasons_whole(addon, sequencer_scene, blen
     panel = module(addon, "panels.backends").SEQUENCER_PT_shotcaller_backends
     shown = stand_in_layout.draw(panel, blender.context)
     assert all(drawn_whole(reason, shown) for reason in reasons), shown
+
+
+def test_cancel_all_withdraws_the_shots_still_waiting_to_be_submitted(addon, sequencer_scene, blender, shots):
+    bpy = blender
+    submission = module(addon, "mainthread.submission")
+    # No time at all: one shot is submitted, the other waits for the next tick.
+    outcome = submission.submit_strips(sequencer_scene, [shots["Street"], shots["Door"]], "draft", budget_seconds=0.0)
+    assert len(outcome.submitted) == 1 and submission.waiting() == 1
+    assert bpy.ops.sequencer.shotcaller_cancel_all() == {"FINISHED"}
+    assert submission.waiting() == 0  # never sent to a server after Cancel All
+    run_pump_until_idle(module(addon, "mainthread.pump"))
+    sent = shots[outcome.submitted[0][0]]
+    waited = shots["Door" if sent.name == "Street" else "Street"]
+    assert sent.shotcaller.status == "CANCELLED" and not sent.shotcaller.job_id
+    assert waited.shotcaller.status != "QUEUED" and not waited.shotcaller.job_id and not len(waited.shotcaller.takes)
