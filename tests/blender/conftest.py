@@ -378,6 +378,18 @@ def compat(shotcaller_addon):
 
 
 @pytest.fixture
+def prefs(shotcaller_addon, blender, tmp_path):
+    """The add-on's preferences with no servers and takes under tmp_path; the session closed after.
+    Modules that set up servers their own way define their own `prefs`."""
+    preferences = blender.context.preferences.addons[shotcaller_addon].preferences
+    preferences.instances.clear()
+    preferences.output_folder = str(tmp_path / "takes")
+    yield preferences
+    importlib.import_module(f"{shotcaller_addon}.jobs.session").close_session()
+    preferences.instances.clear()
+
+
+@pytest.fixture
 def addon(shotcaller_addon, comfyui_url, tmp_path, blender):
     """The installed add-on pointed at the session's reference ComfyUI server, writing takes under tmp_path.
     Modules that need other servers define their own `addon`."""

@@ -51,16 +51,6 @@ def comfyui_with_basic(dev_python, tmp_path_factory):
         yield url
 
 
-@pytest.fixture
-def prefs(shotcaller_addon, blender, tmp_path):
-    preferences = blender.context.preferences.addons[shotcaller_addon].preferences
-    preferences.instances.clear()
-    preferences.output_folder = str(tmp_path / "takes")
-    yield preferences
-    importlib.import_module(f"{shotcaller_addon}.jobs.session").close_session()
-    preferences.instances.clear()
-
-
 def add_server(prefs, kind, name, url):
     item = prefs.instances.add()
     item.kind, item.name, item.url = kind, name, url

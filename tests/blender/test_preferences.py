@@ -6,21 +6,10 @@ from __future__ import annotations
 
 import importlib
 
-import pytest
 import stand_in_layout
 from pump_driver import run_pump_until_idle
 
 DEAD_URL = "http://127.0.0.1:9"
-
-
-@pytest.fixture
-def prefs(shotcaller_addon, blender, tmp_path):
-    preferences = blender.context.preferences.addons[shotcaller_addon].preferences
-    preferences.instances.clear()
-    preferences.output_folder = str(tmp_path / "takes")
-    yield preferences
-    importlib.import_module(f"{shotcaller_addon}.jobs.session").close_session()
-    preferences.instances.clear()
 
 
 def test_the_single_comfyui_url_is_the_first_entry_of_the_one_list(prefs):

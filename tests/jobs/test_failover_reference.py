@@ -1,9 +1,8 @@
 """Failover against real reference ComfyUI servers, through the session exactly as Blender builds it."""
 
-import pytest
-
 from devservers.comfyui.launch import start_server
-from shotcaller.jobs.events import TERMINAL_EVENTS, JobRouted, JobSucceeded
+from session_events import run
+from shotcaller.jobs.events import JobRouted, JobSucceeded
 from shotcaller.jobs.session import BackendSettings, Session
 from shotcaller.routing.registry import InstanceConfig
 from shotcaller.shots import make_spec
@@ -21,25 +20,6 @@ def small_shot(**overrides):
     }
     fields.update(overrides)
     return make_spec(**fields)
-
-
-def run(session, spec, folder, timeout=60):
-    job_id = session.scheduler.submit(spec, str(folder), "take")
-    seen = []
-    while True:
-        event = session.events.get(timeout=timeout)
-        if event.job_id == job_id:
-            seen.append(event)
-            if isinstance(event, TERMINAL_EVENTS):
-                return seen
-
-
-@pytest.fixture
-def sessions():
-    made = []
-    yield made
-    for session in made:
-        session.close()
 
 
 def test_single_comfyui_url_session_generates_as_before(tmp_path, sessions):

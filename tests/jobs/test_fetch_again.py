@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import urllib.request
 
-import pytest
-
 from devservers.comfyui.launch import start_server as start_comfyui
 from devservers.wan2gp.launch import start_server as start_wan2gp
-from shotcaller.jobs.events import TERMINAL_EVENTS, JobProgress, JobRouted, JobSucceeded
+from session_events import run
+from shotcaller.jobs.events import JobProgress, JobRouted, JobSucceeded
 from shotcaller.jobs.session import BackendSettings, Session
 from shotcaller.routing.registry import InstanceConfig
 from shotcaller.shots import make_spec
@@ -33,25 +32,6 @@ def shot(shot_id: str, **overrides):
 def get_json(url: str):
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())
-
-
-def run(session: Session, spec, folder, timeout: float = 60.0) -> list:
-    job_id = session.scheduler.submit(spec, str(folder), "take")
-    seen = []
-    while True:
-        event = session.events.get(timeout=timeout)
-        if event.job_id == job_id:
-            seen.append(event)
-            if isinstance(event, TERMINAL_EVENTS):
-                return seen
-
-
-@pytest.fixture
-def sessions():
-    made: list[Session] = []
-    yield made
-    for session in made:
-        session.close()
 
 
 def two_servers(kind: str, first_url: str, second_url: str, sessions: list[Session]) -> Session:

@@ -8,10 +8,9 @@ import threading
 import time
 import urllib.request
 
-import pytest
-
 from devservers.comfyui.launch import start_server
-from shotcaller.jobs.events import TERMINAL_EVENTS, JobCancelled, JobProgress, JobRouted, JobStarted, JobSucceeded
+from session_events import events_until_done
+from shotcaller.jobs.events import JobCancelled, JobProgress, JobRouted, JobStarted, JobSucceeded
 from shotcaller.jobs.session import BackendSettings, Session
 from shotcaller.routing.registry import InstanceConfig
 from shotcaller.shots import make_spec
@@ -22,24 +21,6 @@ def shot(shot_id: str, **overrides):
               "height": 352, "frame_count": 17, "fps": 8}  # fmt: skip
     fields.update(overrides)
     return make_spec(**fields)
-
-
-@pytest.fixture
-def sessions():
-    made: list[Session] = []
-    yield made
-    for session in made:
-        session.close()
-
-
-def events_until_done(session: Session, job_id: str, timeout: float = 60.0) -> list:
-    seen = []
-    while True:
-        event = session.events.get(timeout=timeout)
-        if event.job_id == job_id:
-            seen.append(event)
-            if isinstance(event, TERMINAL_EVENTS):
-                return seen
 
 
 def test_a_damaged_model_file_fails_over_to_a_server_with_a_good_copy(tmp_path, sessions):

@@ -1,0 +1,24 @@
+"""Following a real Session's jobs in core tests: its events, until a job ends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shotcaller.jobs.events import TERMINAL_EVENTS
+from shotcaller.jobs.session import Session
+
+
+def events_until_done(session: Session, job_id: str, timeout: float = 60.0) -> list:
+    """Every event of `job_id` up to and including its terminal one (other jobs' events are passed over)."""
+    seen = []
+    while True:
+        event = session.events.get(timeout=timeout)
+        if event.job_id == job_id:
+            seen.append(event)
+            if isinstance(event, TERMINAL_EVENTS):
+                return seen
+
+
+def run(session: Session, spec: Any, folder: Any, timeout: float = 60.0) -> list:
+    """Submit `spec` and return its events until it ends."""
+    return events_until_done(session, session.scheduler.submit(spec, str(folder), "take"), timeout)
