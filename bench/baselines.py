@@ -1,10 +1,6 @@
 """What the router is measured against, on the same shots, instances and true times (bench/fleet.py).
+The lower bounds and the best offline schedule are in bench/bounds.py.
 
-- `lp_bound`: a lower bound no schedule can beat. A linear program (scipy's HiGHS) splits every
-  job freely across the instances that can run it (VRAM fit, the model it needs), each at its
-  true time there, so that no instance works longer than its slots x T; T is minimised. No real
-  schedule splits a job, so the true optimum is at or above it; it is also at least the longest
-  job's fastest time.
 - `shared_queue`: one queue in submission order; whenever a slot frees, it takes the next job it
   can run. No speed model, no planning: what a plain job queue with workers does.
 - `join_shortest_queue`: each job, as submitted, goes to the instance that can run it with the
@@ -13,7 +9,8 @@
 - `single_best`: every job on the instance with the most capacity that can run it.
 - `clairvoyant`: the router's own rule (longest first, earliest finish) told every job's true
   time on every instance in advance, noise included: what a scheduler could reach if run times
-  were known exactly. The gap from it to the router is the price of not knowing them.
+  were known exactly. The gap from it to the router is the price of not knowing them; from the
+  best whole-job schedule (bench/bounds.py) to it, the price of the greedy rule itself.
 """
 
 from __future__ import annotations
@@ -109,42 +106,3 @@ def shared_queue(shots: Sequence[ShotSpec], world: TrueTimes, instances: Sequenc
         makespan = max(makespan, end)
         heapq.heappush(free, (end, index, slot))
     return makespan
-
-
-def lp_bound(shots: Sequence[ShotSpec], world: TrueTimes, instances: Sequence[SimInstance]) -> float:
-    import numpy as np
-    from scipy.optimize import linprog
-
-    pairs = [
-        (j, i)
-        for j, spec in enumerate(shots)
-        for i in range(len(instances))
-        if instances[i] in eligible(spec, instances)
-    ]
-    seconds = [_seconds(shots[j], instances[i], world) for j, i in pairs]
-    n = len(pairs)  # variables: x[pair] (the share of job j run on instance i), then T
-    cost = np.zeros(n + 1)
-    cost[n] = 1.0
-    a_eq = np.zeros((len(shots), n + 1))
-    for k, (j, _) in enumerate(pairs):
-        a_eq[j, k] = 1.0
-    a_ub = np.zeros((len(instances), n + 1))
-    for k, (_, i) in enumerate(pairs):
-        a_ub[i, k] = seconds[k]
-    for i, inst in enumerate(instances):
-        a_ub[i, n] = -float(inst.slots)
-    result = linprog(
-        cost,
-        A_ub=a_ub,
-        b_ub=np.zeros(len(instances)),
-        A_eq=a_eq,
-        b_eq=np.ones(len(shots)),
-        bounds=(0, None),
-        method="highs",
-    )
-    if not result.success:
-        raise RuntimeError(f"the LP bound did not solve: {result.message}")
-    fastest = {}
-    for (j, _), s in zip(pairs, seconds, strict=True):
-        fastest[j] = min(fastest.get(j, s), s)
-    return max(float(result.fun), max(fastest.values()))

@@ -108,11 +108,15 @@ class TrueTimes:
     def reference_seconds(self, spec: ShotSpec, offer: Offer) -> float:
         return work_units(spec) * BASE_SECONDS_PER_UNIT[offer.name]
 
+    def expected_seconds(self, spec: ShotSpec, offer: Offer, instance: SimInstance) -> float:
+        """Its time there without the noise (the noise averages 1): what a perfect speed model predicts."""
+        return self.reference_seconds(spec, offer) * instance.slowness
+
     def seconds(self, spec: ShotSpec, offer: Offer, instance: SimInstance) -> float:
         key = (spec.shot_id, instance.name)
         if key not in self._noise:  # drawn from the pair alone: the same world whoever asks first
             self._noise[key] = random.Random(f"{self.seed}/{spec.shot_id}/{instance.name}").uniform(0.9, 1.1)
-        return self.reference_seconds(spec, offer) * instance.slowness * self._noise[key]
+        return self.expected_seconds(spec, offer, instance) * self._noise[key]
 
 
 def offer_for(spec: ShotSpec) -> Offer:

@@ -30,6 +30,9 @@ def test_quick_benchmark_prints_every_figure(capsys):
     for fleet in ("studio", "vram_split", "speed_skew"):
         for figure in (
             "lp_bound",
+            "lp_bound_expected",
+            "milp_makespan",
+            "milp_dual_bound",
             "router_makespan",
             "shared_queue_makespan",
             "join_shortest_queue_makespan",
@@ -38,7 +41,14 @@ def test_quick_benchmark_prints_every_figure(capsys):
             "router_vs_shared_queue",
             "router_vs_join_shortest_queue",
             "router_vs_round_robin",
+            "router_vs_milp",
+            "router_vs_lp_bound_expected",
+            "milp_vs_shared_queue",
+            "lp_bound_expected_vs_shared_queue",
         ):
             assert f"fleet_{fleet}_{figure}" in names
     values = {line.split(":")[0]: float(line.split()[1]) for line in lines}
+    for fleet in ("studio", "vram_split", "speed_skew"):  # the bounds are bounds (no timing in these)
+        assert values[f"fleet_{fleet}_milp_dual_bound"] <= values[f"fleet_{fleet}_milp_makespan"]
+        assert values[f"fleet_{fleet}_lp_bound"] <= values[f"fleet_{fleet}_milp_makespan"] * (1 + 1e-6)
     assert values["failover_job_succeeded"] == 1.0 and values["failover_hard_kill_job_succeeded"] == 1.0
