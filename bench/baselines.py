@@ -11,6 +11,9 @@ The lower bounds and the best offline schedule are in bench/bounds.py.
   time on every instance in advance, noise included: what a scheduler could reach if run times
   were known exactly. The gap from it to the router is the price of not knowing them; from the
   best whole-job schedule (bench/bounds.py) to it, the price of the greedy rule itself.
+- `known_speeds`: the live router and planner exactly as in the router run, but starting from
+  every instance's true mean speed on every model instead of learning it (each job's noise still
+  unknown): the gap from it to the router is the price of learning speeds from nothing.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
+from shotcaller.routing.stats import SpeedStats
 from shotcaller.shots import ShotSpec
 
-from .fleet import SimInstance, TrueTimes, eligible, offer_for
+from .fleet import OFFERS, SimInstance, TrueTimes, eligible, offer_for, simulate_router
 
 
 def _queue_makespan(assignments: dict[str, list[float]], instances: Sequence[SimInstance]) -> float:
@@ -106,3 +110,9 @@ def shared_queue(shots: Sequence[ShotSpec], world: TrueTimes, instances: Sequenc
         makespan = max(makespan, end)
         heapq.heappush(free, (end, index, slot))
     return makespan
+
+
+def known_speeds(shots: Sequence[ShotSpec], world: TrueTimes, instances: Sequence[SimInstance]) -> float:
+    speeds = SpeedStats()
+    speeds.seed({(i.name, offer.name): world.seconds_per_unit(offer, i) for i in instances for offer in OFFERS})
+    return simulate_router(list(shots), world, instances, speeds=speeds).makespan

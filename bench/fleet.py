@@ -108,9 +108,13 @@ class TrueTimes:
     def reference_seconds(self, spec: ShotSpec, offer: Offer) -> float:
         return work_units(spec) * BASE_SECONDS_PER_UNIT[offer.name]
 
+    def seconds_per_unit(self, offer: Offer, instance: SimInstance) -> float:
+        """The instance's true mean speed on a model, in the unit the router measures."""
+        return BASE_SECONDS_PER_UNIT[offer.name] * instance.slowness
+
     def expected_seconds(self, spec: ShotSpec, offer: Offer, instance: SimInstance) -> float:
         """Its time there without the noise (the noise averages 1): what a perfect speed model predicts."""
-        return self.reference_seconds(spec, offer) * instance.slowness
+        return work_units(spec) * self.seconds_per_unit(offer, instance)
 
     def seconds(self, spec: ShotSpec, offer: Offer, instance: SimInstance) -> float:
         key = (spec.shot_id, instance.name)
@@ -161,12 +165,16 @@ def views_of(instances: Sequence[SimInstance]) -> list[InstanceView]:
 
 
 def simulate_router(
-    shots: list[ShotSpec], world: TrueTimes, instances: Sequence[SimInstance] = INSTANCES
+    shots: list[ShotSpec],
+    world: TrueTimes,
+    instances: Sequence[SimInstance] = INSTANCES,
+    speeds: SpeedStats | None = None,
 ) -> FleetResult:
-    """The live router and planner, all shots submitted at t=0, on a virtual clock."""
+    """The live router and planner, all shots submitted at t=0, on a virtual clock. It learns
+    speeds from the simulated completions, starting from nothing unless `speeds` is given."""
     by_name = {inst.name: inst for inst in instances}
     views = views_of(instances)
-    router = Router(speeds=SpeedStats())
+    router = Router(speeds=speeds if speeds is not None else SpeedStats())
     # As Scheduler.submit does: each shot is routed once when it arrives, and that estimate orders the queue.
     expected = {spec.shot_id: router.route(spec, views).scores[0].run_seconds for spec in shots}
     pending = list(shots)

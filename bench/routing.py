@@ -60,6 +60,7 @@ BASELINES = {
     "round_robin": baselines.round_robin,
     "single_best": baselines.single_best,
     "clairvoyant": baselines.clairvoyant,
+    "known_speeds": baselines.known_speeds,
 }
 
 
@@ -114,9 +115,10 @@ def bench_fleet(emit: Emit, shots: int, seeds: Sequence[int]) -> None:
         emit(f"{prefix}_router_vs_shared_queue_target", VS_SHARED_QUEUE_TARGET, "x")
         met = sum(r["router"] <= VS_SHARED_QUEUE_TARGET * r["shared_queue"] for r in runs)
         emit(f"{prefix}_router_vs_shared_queue_target_met", met, "runs")
-        for key in ("join_shortest_queue", "round_robin", "single_best", "clairvoyant", "milp"):
+        for key in ("join_shortest_queue", "round_robin", "single_best", "clairvoyant", "known_speeds", "milp"):
             emit(f"{prefix}_router_vs_{key}", worst("router", key), "x")
         emit(f"{prefix}_router_vs_lp_bound_expected", worst("router", "lp_bound_expected"), "x")
+        emit(f"{prefix}_router_vs_lp_bound_expected_mean", mean_ratio("router", "lp_bound_expected"), "x")
         # How much room the targets leave: the best whole-job schedule told every true time, and
         # the floor (on average) for any scheduler that cannot know a job's noise before it runs.
         emit(f"{prefix}_milp_vs_lp_bound", worst("milp", "lp_bound"), "x")

@@ -42,6 +42,7 @@ def test_quick_benchmark_prints_every_figure(capsys):
             "router_vs_join_shortest_queue",
             "router_vs_round_robin",
             "router_vs_milp",
+            "router_vs_known_speeds",
             "router_vs_lp_bound_expected",
             "milp_vs_shared_queue",
             "lp_bound_expected_vs_shared_queue",
