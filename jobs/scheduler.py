@@ -62,6 +62,16 @@ log = logging.getLogger(__name__)
 _IDLE_RECHECK = 1.0  # seconds: waiting jobs are re-planned at least this often (cooldowns end, quotas lapse)
 
 
+@dataclass(frozen=True)
+class Cancellation:
+    """What `Scheduler.cancel_now` did: how many of the jobs asked were active, which of them
+    (queued, never started) ended at once, and the message their JobCancelled events carry."""
+
+    asked: int
+    ended: list[str]
+    message: str
+
+
 @dataclass
 class _Running:
     job: JobState
@@ -118,6 +128,7 @@ class Scheduler:
         }
         self._running: dict[str, dict[str, _Running]] = {iid: {} for iid in ids}
         self._pending: list[JobState] = []
+        self._cancel_writers: list[threading.Thread] = []  # journaling cancelled queued jobs (cancel_now)
         self._jobs: dict[str, JobState] = {}
         self._cond = threading.Condition()
         self._dirty = False
@@ -264,23 +275,46 @@ class Scheduler:
         return self.cancel_many([job_id]) == 1
 
     def cancel_many(self, job_ids: Iterable[str]) -> int:
-        """Cancel these jobs in one pass over the queue (linear, not jobs x queue). Returns how many were
-        active. Queued ones end now; running ones are told and end when their backend stops."""
+        """Cancel these jobs (see `cancel_now`). Returns how many were active."""
+        return self.cancel_now(job_ids).asked
+
+    def cancel_now(self, job_ids: Iterable[str]) -> Cancellation:
+        """Cancel these jobs in one pass over the queue (linear, not jobs x queue). Queued ones end
+        now (listed in the result, for the caller to show); running ones are told and end when their
+        backend stops.
+
+        The queued ones' journal rows are written on a thread of their own, then their events are
+        queued: a thousand rows of requests are tens of milliseconds of disk the UI need not wait
+        for. They count as active until then, so whoever waits for the end sees the journal written.
+        (Killed in between, the journal still says queued: recovery marks them abandoned, never
+        sends them.)"""
+        message = "cancelled before it started"
         with self._cond:
             jobs = [self._jobs[j] for j in dict.fromkeys(job_ids) if j in self._jobs]
-            for job in jobs:
-                job.cancel.set()
             doomed = {id(job) for job in jobs}
             queued = [job for job in self._pending if id(job) in doomed]  # never reached a worker
+            waiting = {id(job) for job in queued}
+            for job in jobs:
+                if id(job) not in waiting:  # taken out of the queue below: no thread holds a queued one
+                    job.cancel.set()
             if queued:
                 self._pending[:] = [job for job in self._pending if id(job) not in doomed]
-                message = "cancelled before it started"
-                note_cancelled_many(queued, message)  # one journal write, before anyone sees the events
-                for job in queued:
-                    self._jobs.pop(job.job_id, None)
-                    self._emit(JobCancelled(job.job_id, job.spec.shot_id, message))
                 self._wake()
-            return len(jobs)
+        if queued:
+            writer = threading.Thread(
+                target=self._end_cancelled, args=(queued, message), name="shotcaller-cancel", daemon=True
+            )
+            self._cancel_writers = [w for w in self._cancel_writers if w.is_alive()] + [writer]
+            writer.start()
+        return Cancellation(len(jobs), [job.job_id for job in queued], message)
+
+    def _end_cancelled(self, queued: list[JobState], message: str) -> None:
+        note_cancelled_many(queued, message)  # one journal write, before anyone sees the events
+        with self._cond:
+            for job in queued:
+                self._jobs.pop(job.job_id, None)
+            self._emit_many([JobCancelled(job.job_id, job.spec.shot_id, message) for job in queued])
+            self._wake()
 
     def cancel_all(self) -> int:
         with self._cond:
@@ -327,6 +361,9 @@ class Scheduler:
             self._wake()
         for pool in self._pools.values():
             pool.shutdown(wait=wait, cancel_futures=True)
+        if wait:
+            for writer in self._cancel_writers:
+                writer.join()
         self._dispatcher.join(timeout=2.0)
         for backend in self.backends:
             try:
@@ -641,6 +678,13 @@ class Scheduler:
 
     def _emit(self, event: JobEvent) -> None:
         self.events.put(event)
+
+    def _emit_many(self, events: Sequence[JobEvent]) -> None:
+        """Queue many events under one lock (cancel-all ends a thousand queued jobs at once)."""
+        with self.events.mutex:
+            self.events.queue.extend(events)  # type: ignore[attr-defined]
+            self.events.unfinished_tasks += len(events)
+            self.events.not_empty.notify(len(events))
 
     # -- decision log --------------------------------------------------------
 

@@ -241,6 +241,11 @@ def waiting() -> int:
     return sum(len(batch.names) for batch in _batches)
 
 
+def waiting_names(scene_name: str) -> list[str]:
+    """The strips of this scene still waiting to be submitted."""
+    return [name for batch in _batches if batch.scene_name == scene_name for name in batch.names]
+
+
 def withdraw(scene_name: str, strip_names: set[str]) -> int:
     """Take these strips out of the batches still waiting to be submitted (cancelled before they were
     sent: nothing to tell a server). Returns how many were waiting."""

@@ -9,7 +9,7 @@ from bpy.props import EnumProperty
 
 from ..addon import lazy
 from ..addon.lazy import current_session
-from ..sequencer import compat
+from ..sequencer import compat, status_colours
 from ..settings.properties import ACTIVE_STATUSES, QUALITY_ITEMS
 
 
@@ -52,6 +52,20 @@ class SEQUENCER_OT_shotcaller_generate(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def generating_strips(scene: bpy.types.Scene) -> list[Any]:
+    """The scene's shot strips waiting to be submitted or with a job of this session (found through
+    the waiting batches and the shot index, not by reading every strip: Cancel All at 1000 shots)."""
+    from ..sequencer.index import find_shot_strips
+
+    submission = lazy.loaded("mainthread.submission")
+    strips = compat.all_strips(scene.sequence_editor)
+    found = [strips.get(name) for name in submission.waiting_names(scene.name)] if submission is not None else []
+    session = current_session()
+    if session is not None:
+        found += find_shot_strips(scene, [c.shot_id for c in list(session.jobs.values()) if c.scene_name == scene.name])
+    return list({strip.name: strip for strip in found if strip is not None}.values())
+
+
 def cancel_strips(scene: bpy.types.Scene, strips: list[Any]) -> int:
     """Cancel these shot strips: the ones still waiting to be submitted are withdrawn, the others'
     jobs cancelled in one call to the scheduler (linear in the shots, one journal write). Returns
@@ -61,12 +75,23 @@ def cancel_strips(scene: bpy.types.Scene, strips: list[Any]) -> int:
     session = current_session()
     if session is None:
         return withdrawn
+    from ..mainthread import pump
+
     active = set(session.scheduler.active_job_ids())
-    shots = [s.shotcaller for s in strips if s.shotcaller.status in ACTIVE_STATUSES and s.shotcaller.job_id in active]
-    cancelled = int(session.scheduler.cancel_many([shot.job_id for shot in shots]))
-    for shot in shots:  # a queued one hears "cancelled before it started" at the next drain
-        if shot.status == "RUNNING":
+    generating = [s for s in strips if s.shotcaller.status in ACTIVE_STATUSES and s.shotcaller.job_id in active]
+    outcome = session.scheduler.cancel_now([s.shotcaller.job_id for s in generating])
+    ended = set(outcome.ended)
+    # The queued ones have ended: shown here, in the scene update this operator causes anyway, not
+    # one drain and one repaint later. A running one hears "cancelled" when its backend stops.
+    pump.settle(session, outcome.ended)
+    for strip in generating:
+        shot = strip.shotcaller
+        if shot.job_id in ended:
+            shot.status, shot.message, shot.job_id = "CANCELLED", outcome.message, ""
+        elif shot.status == "RUNNING":
             shot.message = "cancelling"
+    status_colours.show_now(scene, generating, "CANCELLED")
+    cancelled = outcome.asked
     return withdrawn + cancelled
 
 

@@ -153,10 +153,10 @@ class SEQUENCER_OT_shotcaller_cancel_all(bpy.types.Operator):
         return current_session() is not None and _scene(context) is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        from .generate import cancel_strips
+        from .generate import cancel_strips, generating_strips
 
         scene = _scene(context)
-        cancelled = cancel_strips(scene, scene_shots(scene))
+        cancelled = cancel_strips(scene, generating_strips(scene))
         if not cancelled:
             self.report({"WARNING"}, "No shot of this scene is generating.")
             return {"CANCELLED"}

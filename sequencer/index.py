@@ -71,6 +71,25 @@ def find_shot_strip(scene: Any, shot_id: str) -> Any | None:
     return None  # not in an index that is still current: the shot is gone
 
 
+def find_shot_strips(scene: Any, shot_ids: list[str]) -> list[Any]:
+    """The shot strips carrying these ids (the ones still in `scene`): one index check each, as
+    `find_shot_strip`, and one rescan at most for all the ids it does not vouch for."""
+    if scene is None or scene.sequence_editor is None:
+        return []
+    strips = compat.all_strips(scene.sequence_editor)
+    index = _indexes.get(scene.name_full)
+    found, doubtful = [], []
+    for shot_id in shot_ids:
+        strip = _checked(strips, index, shot_id) if index is not None else None
+        if strip is not None:
+            found.append(strip)
+        elif shot_id:
+            doubtful.append(shot_id)
+    if doubtful:
+        found += [strip for strip in (find_shot_strip(scene, shot_id) for shot_id in doubtful) if strip is not None]
+    return found
+
+
 def _checked(strips: Any, index: _SceneIndex, shot_id: str) -> Any | None:
     name = index.names.get(shot_id)
     strip = strips.get(name) if name is not None else None

@@ -41,12 +41,12 @@ def enabled() -> bool:
     return bool(getattr(prefs, "status_colours", True))
 
 
-def show(strip: Any, on: bool | None = None) -> None:
-    """Paint `strip`'s colour tag for its shot's status, or give it back its own tag."""
+def show(strip: Any, on: bool | None = None, status: str | None = None) -> None:
+    """Paint `strip`'s colour tag for its shot's status (or `status`), or give it back its own tag."""
     if not hasattr(strip, "color_tag"):
         return
     shot = strip.shotcaller
-    tag = STATUS_TAGS.get(shot.status) if (enabled() if on is None else on) else None
+    tag = STATUS_TAGS.get(status or shot.status) if (enabled() if on is None else on) else None
     if tag is None:
         if shot.user_color_tag:
             strip.color_tag, shot.user_color_tag = shot.user_color_tag, ""
@@ -62,6 +62,16 @@ def show_later(scene: Any, shot_id: str) -> None:
     may be renamed before)."""
     if shot_id:
         _due[(scene.name, shot_id)] = None
+
+
+def show_now(scene: Any, strips: list[Any], status: str) -> None:
+    """Paint these shot strips for `status` now, and drop their waiting paints: cancel-all paints a
+    thousand strips grey in the one scene update the operator causes anyway, so the events that
+    follow find them painted and cause none."""
+    on = enabled()
+    for strip in strips:
+        _due.pop((scene.name, strip.shotcaller.shot_id), None)
+        show(strip, on, status)
 
 
 def waiting() -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import time
 import types
 
 import pytest
@@ -213,3 +214,49 @@ def test_cancel_all_withdraws_the_shots_still_waiting_to_be_submitted(addon, seq
     waited = shots["Door" if sent.name == "Street" else "Street"]
     assert sent.shotcaller.status == "CANCELLED" and not sent.shotcaller.job_id
     assert waited.shotcaller.status != "QUEUED" and not waited.shotcaller.job_id and not len(waited.shotcaller.takes)
+
+
+def test_cancel_all_shows_the_queued_shots_cancelled_at_once_and_their_events_change_nothing(
+    addon, sequencer_scene, blender, shotcaller_addon
+):
+    """Cancel All at 1000 shots must not cost a drain and a repaint per shot: the shots that never
+    started are shown cancelled (and grey) by the operator itself; the events that follow are no-ops."""
+    bpy = blender
+    prefs = bpy.context.preferences.addons[shotcaller_addon].preferences
+    prefs.jobs_per_server = 1  # one at a time: the others stay queued
+    compat = module(addon, "sequencer.compat")
+    strips = []
+    for number in range(6):
+        strip = compat.new_color_strip(
+            sequencer_scene.sequence_editor, f"Shot{number}", 1 + number % 2, 1 + 20 * number, 12
+        )
+        strip.shotcaller.prompt = f"a lighthouse, take {number}"
+        strip.select = True
+        strips.append(strip)
+    assert bpy.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
+    submission, pump = module(addon, "mainthread.submission"), module(addon, "mainthread.pump")
+    while submission.waiting():
+        submission.continue_submitting()
+    pump.drain()  # the routing events: queued
+    assert all(s.shotcaller.job_id for s in strips)
+
+    assert bpy.ops.sequencer.shotcaller_cancel_all() == {"FINISHED"}
+    ended_now = [s for s in strips if s.shotcaller.status == "CANCELLED"]
+    assert len(ended_now) >= 4, [(s.shotcaller.status, s.shotcaller.message) for s in strips]  # one slot
+    for strip in ended_now:
+        assert strip.shotcaller.message == "cancelled before it started" and not strip.shotcaller.job_id
+    for strip in strips:  # grey at once, the running one too ("cancelling")
+        assert strip.color_tag == "COLOR_09", (strip.name, strip.shotcaller.status, strip.color_tag)
+        assert strip.shotcaller.status == "CANCELLED" or strip.shotcaller.message == "cancelling"
+
+    outcomes: dict[str, str] = {}
+    session = module(addon, "jobs.session").current_session()
+    deadline = time.monotonic() + 60
+    while session.has_work() and time.monotonic() < deadline:
+        pump.drain(
+            session, budget_seconds=0.5, on_event=lambda event, outcome: outcomes.update({event.shot_id: outcome})
+        )
+        time.sleep(0.01)
+    assert {s.shotcaller.shot_id for s in strips} == set(outcomes)
+    assert all(outcomes[s.shotcaller.shot_id] == "already shown" for s in ended_now), outcomes
+    assert all(s.shotcaller.status == "CANCELLED" and s.color_tag == "COLOR_09" for s in strips)

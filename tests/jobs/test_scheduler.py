@@ -286,6 +286,36 @@ def test_cancel_all_is_one_pass_over_the_queue(tmp_path, schedulers, monkeypatch
     assert scheduler.active_count == 0
 
 
+def test_cancel_now_names_the_queued_jobs_it_ended_and_journals_them_before_their_events(tmp_path, schedulers):
+    """The caller (Cancel All) shows the queued ones cancelled at once; the journal rows are written
+    off the caller's thread, and each event comes only after its row says cancelled."""
+    from shotcaller.jobs.journal import Journal
+
+    gate = threading.Event()
+    journal = Journal(str(tmp_path / "journal.sqlite"))
+    backend = ScriptedBackend("local", block=gate)
+    scheduler = Scheduler([backend])
+    schedulers.append(scheduler)
+    ids = [
+        scheduler.submit(spec(shot_id=f"shot{i:08d}", prompt=f"shot {i}"), str(tmp_path), f"s{i}", journal=journal)
+        for i in range(5)
+    ]
+    wait_until(lambda: len(backend.calls) == 1)  # one slot: the other four wait in the queue
+    outcome = scheduler.cancel_now(ids)
+    assert outcome.asked == 5 and len(outcome.ended) == 4 and outcome.message == "cancelled before it started"
+    running = next(job_id for job_id in ids if job_id not in outcome.ended)
+    ended = set(outcome.ended)
+    while ended:
+        event = scheduler.events.get(timeout=10)
+        if event.job_id in ended:
+            assert isinstance(event, JobCancelled) and event.message == outcome.message
+            assert journal.get(event.job_id).state == "cancelled"  # written before the event
+            ended.discard(event.job_id)
+    assert scheduler.active_job_ids() == [running]  # the queued ones counted until their rows were written
+    assert isinstance(run_to_end(scheduler, running)[-1], JobCancelled)  # told, and stops at its backend
+    gate.set()
+
+
 def test_cancel_many_ignores_unknown_and_repeated_ids(tmp_path, schedulers):
     gate = threading.Event()
     scheduler = Scheduler([ScriptedBackend("local", block=gate)])
