@@ -225,6 +225,47 @@ class Loop:
         return time.monotonic() - start
 
 
+def edit_update_ms(bpy, scene, rounds: int = 9) -> float:  # type: ignore[no-untyped-def]
+    """Blender's scene update after one edit (a strip's colour tag changed), the median of `rounds`:
+    every strip, with every value stored on it, is copied into the evaluated scene on each edit."""
+    window = bpy.context.window
+    shown, window.scene = window.scene, scene
+    strip = next(
+        iter(
+            scene.sequence_editor.strips_all
+            if hasattr(scene.sequence_editor, "strips_all")
+            else scene.sequence_editor.sequences_all
+        )
+    )
+    own, samples = strip.color_tag, []
+    bpy.context.view_layer.update()
+    for round_ in range(rounds):
+        strip.color_tag = "COLOR_06" if round_ % 2 == 0 else "COLOR_07"
+        began = time.perf_counter()
+        bpy.context.view_layer.update()
+        samples.append((time.perf_counter() - began) * 1000)
+    strip.color_tag = own
+    bpy.context.view_layer.update()
+    window.scene = shown
+    return percentile(samples, 50)
+
+
+def bench_edit_update(bpy, compat, scene, prefix: str, emit) -> None:  # type: ignore[no-untyped-def]
+    """What Shotcaller's data on the strips adds to every edit a user makes, against a scene of as
+    many plain strips made in the same run."""
+    count = len(compat.all_strips(scene.sequence_editor))
+    ours = edit_update_ms(bpy, scene)
+    bare = bpy.data.scenes.new(f"{scene.name} bare")
+    bare.sequence_editor_create()
+    for i in range(count):
+        compat.new_color_strip(bare.sequence_editor, f"Plain {i:05d}", 1 + i % 30, 1 + 10 * (i // 30), 9)
+    plain = edit_update_ms(bpy, bare)
+    bpy.data.scenes.remove(bare)
+    emit(f"{prefix}_edit_update", ours, "ms")
+    emit(f"{prefix}_edit_update_plain_strips", plain, "ms")
+    emit(f"{prefix}_edit_update_vs_plain_strips", ours / max(1e-9, plain), "x")
+
+
 def emit_spread(emit, prefix: str, name: str, samples: Sequence[float]) -> None:  # type: ignore[no-untyped-def]
     emit(f"{prefix}_{name}_p50", percentile(samples, 50), "ms")
     emit(f"{prefix}_{name}_p99", percentile(samples, 99), "ms")
@@ -321,6 +362,7 @@ def bench_shots(bpy, module: str, count: int, seconds: float, emit, first_use: b
         emit(f"{prefix}_cancel_all_ui_time_vs_target", ui_ms / CANCEL_TARGET_MS, "x")
         emit(f"{prefix}_cancel_all_to_idle", took, "s")
         emit(f"{prefix}_cancel_all_longest_tick", max(loop.samples["frame"], default=0.0), "ms")
+        bench_edit_update(bpy, compat, scene, prefix, emit)
     finally:
         loop.restore()
 

@@ -29,6 +29,7 @@ from ..jobs.events import (
 from ..jobs.session import JobContext, Session, current_session
 from ..panels.text import candidates_json
 from ..sequencer import status_colours, takes
+from ..settings.packed import pack
 from . import previews, submission
 from .submission import find_shot_strip
 
@@ -132,10 +133,15 @@ def apply_event(session: Session, event: JobEvent) -> str:
     if shot.job_id and shot.job_id != event.job_id:
         return "superseded by a newer job for this shot"
     if isinstance(event, JobRouted):
-        shot.status, shot.routing_reason = "QUEUED", event.explanation
+        shot.status = "QUEUED"
         shot.message = f"queued on {event.backend}" + (f" (attempt {event.attempt})" if event.attempt > 1 else "")
-        shot.backend_used, shot.hint = f"{event.backend} with {event.template}", ""
-        shot.candidates = candidates_json(event.candidates)
+        pack(
+            shot,
+            routing_reason=event.explanation,
+            backend_used=f"{event.backend} with {event.template}",
+            hint="",
+            candidates=candidates_json(event.candidates),
+        )
     elif isinstance(event, JobStarted):
         shot.status, shot.message = "RUNNING", f"generating on {event.backend}"
     elif isinstance(event, JobProgress):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import bpy
 
+from ..settings.packed import pack
 from . import compat, status_colours
 from . import index as strip_index
 from .timeline import PlacementError, picture_size, place_take
@@ -151,20 +152,24 @@ def land_take(scene: Any, strip: Any, event: JobSucceeded) -> str:
     record = shot.takes.add()
     record.take_id = take.take_id
     record.filepath = stored_path(take.primary_file)
-    record.media = take.media.value
-    record.quality = take.quality.value
-    record.backend = f"{take.backend_kind} '{take.backend_instance}'"
-    record.template = take.template
-    record.model = take.model
-    record.seed = take.seed
-    record.reason = take.routing_reason
-    record.parameters = json.dumps(take.parameters, sort_keys=True, default=str)
     record.record_path = stored_path(event.record_path)
-    record.generation_seconds = take.generation_seconds
-    record.cost, record.cost_source = take.cost, take.cost_source
+    pack(
+        record,
+        media=take.media.value,
+        quality=take.quality.value,
+        backend=f"{take.backend_kind} '{take.backend_instance}'",
+        template=take.template,
+        model=take.model,
+        seed=take.seed,
+        reason=take.routing_reason,
+        parameters=json.dumps(take.parameters, sort_keys=True, default=str),
+        generation_seconds=take.generation_seconds,
+        cost=take.cost,
+        cost_source=take.cost_source,
+        created=datetime.fromtimestamp(take.finished_at or time.time()).isoformat(timespec="seconds"),
+    )
     if take.cost > 0:
         add_spending(scene, take.backend_kind, take.cost)
-    record.created = datetime.fromtimestamp(take.finished_at or time.time()).isoformat(timespec="seconds")
     shot.job_id, shot.progress = "", 1.0
     try:
         segments = take.parameters.get("segments")  # a take made in segments: one meta strip (joined.py)
@@ -185,8 +190,8 @@ def land_take(scene: Any, strip: Any, event: JobSucceeded) -> str:
     strip_index.take_added(scene, strips_before)  # a take names no shot: the index stays current
     record.strip_name = placed.name
     _store_relative(placed)
-    record.take_width, record.take_height = picture_size(placed)
-    record.frame_width, record.frame_height = scene.render.resolution_x, scene.render.resolution_y
+    (width, height), frame = picture_size(placed), scene.render
+    pack(record, take_width=width, take_height=height, frame_width=frame.resolution_x, frame_height=frame.resolution_y)
     shot.active_take = len(shot.takes) - 1  # its update shows this take and mutes the others
     shot.status, shot.hint = "DONE", ""
     shot.message = f"take {number} on channel {placed.channel} ({take.generation_seconds:.1f} s)"

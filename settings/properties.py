@@ -18,6 +18,7 @@ from bpy.props import (
 
 from ..sequencer import compat
 from ..sequencer.timeline import MAX_CHANNEL
+from .packed import packed_float, packed_int, packed_storage, packed_string
 
 MEDIA_ITEMS = [
     ("video", "Video", "A moving shot"),
@@ -91,24 +92,27 @@ class SHOTCALLER_PG_take(bpy.types.PropertyGroup):
     take_id: StringProperty(name="Take ID")
     filepath: StringProperty(name="File", subtype="FILE_PATH", options=compat.BLEND_RELATIVE_PATH)
     strip_name: StringProperty(name="Strip", description="The strip showing this take on the timeline")
-    media: StringProperty(name="Media")
-    quality: StringProperty(name="Quality")
-    backend: StringProperty(name="Backend")
-    template: StringProperty(name="Template")
-    model: StringProperty(name="Model")
-    seed: IntProperty(name="Seed")
-    reason: StringProperty(name="Why this backend")
-    parameters: StringProperty(name="Parameters", description="The exact parameters sent, as JSON")
     record_path: StringProperty(name="Record", subtype="FILE_PATH", options=compat.BLEND_RELATIVE_PATH)
-    generation_seconds: FloatProperty(name="Generation time", unit="TIME_ABSOLUTE")
-    cost: FloatProperty(name="Cost", min=0.0, description="What the take cost, as its service reported it")
-    cost_source: StringProperty(name="Cost from", description="Where the cost comes from")
-    created: StringProperty(name="Created")
+    # The details below are one stored JSON string (settings/packed.py: every stored value of every
+    # strip is copied on each scene update), read and written as ordinary properties.
+    packed: packed_storage(description="The take's details, as JSON")
+    media: packed_string("media", name="Media")
+    quality: packed_string("quality", name="Quality")
+    backend: packed_string("backend", name="Backend")
+    template: packed_string("template", name="Template")
+    model: packed_string("model", name="Model")
+    seed: packed_int("seed", name="Seed")
+    reason: packed_string("reason", name="Why this backend")
+    parameters: packed_string("parameters", name="Parameters", description="The exact parameters sent, as JSON")
+    generation_seconds: packed_float("generation_seconds", name="Generation time", unit="TIME_ABSOLUTE")
+    cost: packed_float("cost", name="Cost", min=0.0, description="What the take cost, as its service reported it")
+    cost_source: packed_string("cost_source", name="Cost from", description="Where the cost comes from")
+    created: packed_string("created", name="Created")
     # The take's own picture size and the frame it fills (cropped to fill, never letterboxed).
-    take_width: IntProperty(name="Take width")
-    take_height: IntProperty(name="Take height")
-    frame_width: IntProperty(name="Frame width")
-    frame_height: IntProperty(name="Frame height")
+    take_width: packed_int("take_width", name="Take width")
+    take_height: packed_int("take_height", name="Take height")
+    frame_width: packed_int("frame_width", name="Frame width")
+    frame_height: packed_int("frame_height", name="Frame height")
 
 
 class SHOTCALLER_PG_shot(bpy.types.PropertyGroup):
@@ -138,12 +142,16 @@ class SHOTCALLER_PG_shot(bpy.types.PropertyGroup):
     status: EnumProperty(name="Status", items=STATUS_ITEMS, default="NONE")
     progress: FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")
     message: StringProperty(name="Message")
-    routing_reason: StringProperty(name="Routing")
-    hint: StringProperty(name="Hint", description="What to do about the last failure")
-    backend_used: StringProperty(name="Backend", description="Where the last job went")
-    candidates: StringProperty(name="Alternatives", description="Every candidate considered, as JSON")
     user_color_tag: StringProperty(name="Own colour tag", description="The strip's colour tag before status colours")
     job_id: StringProperty(name="Job")
+    # Where the last job went and why, packed in one stored value (settings/packed.py). What every
+    # event rewrites or the drain reads (progress, message, the job) stays apart: a packed value is
+    # a Python call to read and a JSON string to write, ten times a plain one's cost.
+    packed: packed_storage(description="The last job's routing and what to do about its failure, as JSON")
+    routing_reason: packed_string("routing_reason", name="Routing")
+    hint: packed_string("hint", name="Hint", description="What to do about the last failure")
+    backend_used: packed_string("backend_used", name="Backend", description="Where the last job went")
+    candidates: packed_string("candidates", name="Alternatives", description="Every candidate considered, as JSON")
     last_quality: EnumProperty(name="Last quality", items=QUALITY_ITEMS, default="draft")
     takes: CollectionProperty(type=SHOTCALLER_PG_take)
     active_take: IntProperty(
