@@ -17,7 +17,6 @@ import logging
 import queue
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,37 +24,29 @@ from dataclasses import dataclass
 
 from ..backends.base import (
     Backend,
-    BackendError,
-    Cancelled,
-    GenerationRequest,
-    GenerationResult,
 )
-from ..routing.candidates import Candidate, Exclusion
+from ..routing.candidates import Exclusion
 from ..routing.decision_log import DecisionLog
 from ..routing.health import BreakerState, CircuitBreakers
 from ..routing.policy import RoutingPolicy
 from ..routing.registry import CapabilityRegistry, InstanceStatus, InstanceView
 from ..routing.router import Decision, Router
-from ..routing.stats import work_units
 from ..shots import ShotSpec
 from . import cache
 from .attempts import (
-    InterruptedOnServer,
     JobState,
-    failure_message,
     no_route_failure,
-    remember_failure,
     route_with_step_down,
 )
-from .costs import actual_cost, known_costs
+from .costs import known_costs
 from .dispatch import SlotBoard, longest_first, plan_dispatch
-from .events import CandidateNote, JobCancelled, JobEvent, JobFailed, JobProgress, JobRouted, JobStarted, JobSucceeded
+from .events import CandidateNote, JobCancelled, JobEvent, JobFailed, JobRouted, JobSucceeded
 from .journal import Journal, JournalEntry
 from .limits import RateLimiter
-from .reattach import JournalReporter, note, note_cancelled_many, pinned_decision, run_attempt
-from .records import log_record, make_take, write_take_record
-from .retries import distinct, retry_note
-from .segmented import run_planned
+from .outcomes import JobOutcomes, _Running
+from .reattach import note, note_cancelled_many, pinned_decision
+from .records import log_record
+from .retries import distinct
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +63,6 @@ class Cancellation:
     message: str
 
 
-@dataclass
-class _Running:
-    job: JobState
-    candidate: Candidate
-    decision: Decision
-    explanation: str
-    started: float  # scheduler clock
-    expected_seconds: float
-    probe: bool  # it holds the half-open trial of its instance's circuit breaker
-
-
 @dataclass(frozen=True)
 class InstanceReport:
     """One instance for the backends panel: configuration, discovery, load, health, measured speed."""
@@ -94,7 +74,7 @@ class InstanceReport:
     seconds_per_unit: Mapping[str, float]
 
 
-class Scheduler:
+class Scheduler(JobOutcomes):
     def __init__(
         self,
         backends: Sequence[Backend] = (),
@@ -543,134 +523,6 @@ class Scheduler:
         )
 
     # -- workers -----------------------------------------------------------
-
-    def _run(self, running: _Running) -> None:
-        job, candidate = running.job, running.candidate
-        backend = candidate.backend
-        if job.cancel.is_set():
-            self._done(running, JobCancelled(job.job_id, job.spec.shot_id, "cancelled before it started"))
-            return
-        started_event = JobStarted(job.job_id, job.spec.shot_id, backend.display_name)
-        self._emit(started_event)
-        note(job, started_event)
-        request = GenerationRequest(job.spec, candidate.offer, job.output_dir, job.file_stem)
-        started_wall, started = time.time(), self._clock()
-        recovered = bool(job.resume_server_job)
-        job.started_at = job.started_at or started_wall
-        try:
-            progress = JournalReporter(self._emit, job)
-            try:
-                result = run_attempt(
-                    backend,
-                    request,
-                    job,
-                    progress,
-                    lambda: run_planned(backend, request, candidate.instance.offers, progress, job.cancel),
-                )
-            finally:  # a failed or cancelled attempt ran too: reports say how long
-                job.ran_seconds += self._clock() - started
-        except Cancelled as exc:
-            if job.cancel.is_set() or self._closed:
-                self._cancelled(running, exc)
-            else:
-                self._failed(running, InterruptedOnServer(exc.message, hint=exc.hint, backend=exc.backend))
-        except BackendError as exc:
-            self._failed(running, exc)
-        except Exception as exc:  # a bug must still end the job visibly, never hang the shot
-            log.error("unexpected error in %s:\n%s", backend.display_name, traceback.format_exc())
-            self._failed(
-                running, BackendError(f"unexpected error: {exc!r}", backend=backend.display_name), failover=False
-            )
-        else:
-            self._succeeded(running, result, started_wall, self._clock() - started, recovered)
-
-    def _succeeded(
-        self, running: _Running, result: GenerationResult, started_wall: float, seconds: float, recovered: bool
-    ) -> None:
-        job, candidate = running.job, running.candidate
-        iid = candidate.instance_id
-        if not recovered:  # a recovered job's time says nothing about the server's speed
-            self.router.speeds.record(iid, candidate.offer.name, seconds, work_units(job.spec))
-        self.router.health.record_success(iid)
-        cost, cost_source, job.run_seconds = actual_cost(result, candidate.instance, seconds)
-        reason = running.explanation
-        take = make_take(job.spec, candidate, result, reason, job.submitted_at, started_wall).model_copy(
-            update={"cost": cost, "cost_source": cost_source, "recovered": recovered}
-        )
-        if job.journal is not None:
-            job.journal.add_cost(job.job_id, cost, cost_source)
-        routing = {
-            **running.decision.to_record(),
-            "adjustments": job.adjustments,
-            "cost": round(cost, 4),
-            "seconds": round(seconds, 3),
-            "attempts": job.attempts,
-        }
-        record = write_take_record(job.output_dir, job.file_stem, take, job.spec, reason, running.decision, routing)
-        with self._cond:
-            self.spent += cost
-        self._done(running, JobSucceeded(job.job_id, job.spec.shot_id, take, record))
-
-    def _failed(self, running: _Running, exc: BackendError, *, failover: bool | None = None) -> None:
-        job, candidate = running.job, running.candidate
-        may_fail_over = exc.failover if failover is None else failover
-        remember_failure(
-            job,
-            candidate,
-            exc,
-            may_fail_over=may_fail_over,
-            registry=self.registry,
-            health=self.router.health,
-            now=self._clock(),
-        )
-        with self._cond:
-            self._running[candidate.instance_id].pop(job.job_id, None)
-            retry = may_fail_over and job.dispatches < self.max_attempts and not job.cancel.is_set()
-            if retry and not self._closed:
-                # Only if something could still take it: else it fails now, saying what happens next.
-                decision = self._route_job(job, self._views(), self._waits(self._clock()))
-                retry = decision.chosen is not None or decision.retry_in is not None
-            if retry and not self._closed:
-                note = retry_note(candidate.backend.display_name, exc, decision)
-                self._emit(JobProgress(job.job_id, job.spec.shot_id, 0.0, note))
-                self._pending.insert(0, job)  # it has waited longest: first in line again
-                self._wake()
-                return
-            message, hint = failure_message(job, exc, candidate.backend.display_name, self.max_attempts)
-            self._finish_locked(job, JobFailed(job.job_id, job.spec.shot_id, exc.kind, message, hint, **job.timings))
-
-    def _cancelled(self, running: _Running, exc: Cancelled) -> None:
-        """The shot is cancelled for the user now; its slot stays taken until the server has stopped it."""
-        job, iid = running.job, running.candidate.instance_id
-        event = JobCancelled(job.job_id, job.spec.shot_id, exc.message or "cancelled", **job.timings)
-        if exc.settle is None or self._stopping.is_set():
-            self._done(running, event)
-            return
-        with self._cond:
-            self._jobs.pop(job.job_id, None)
-            self._emit(event)
-        try:
-            exc.settle(self._stopping)
-        except Exception:  # a failed wait must still free the slot
-            log.exception("waiting for %s to stop a cancelled job failed", running.candidate.backend.display_name)
-        if running.probe:
-            self.router.health.release_probe(iid)
-        with self._cond:
-            self._running[iid].pop(job.job_id, None)
-            self._wake()  # a slot freed
-
-    def _done(self, running: _Running, event: JobEvent) -> None:
-        if isinstance(event, JobCancelled) and running.probe:
-            self.router.health.release_probe(running.candidate.instance_id)
-        with self._cond:
-            self._running[running.candidate.instance_id].pop(running.job.job_id, None)
-            self._finish_locked(running.job, event)
-
-    def _finish_locked(self, job: JobState, event: JobEvent) -> None:
-        self._jobs.pop(job.job_id, None)
-        note(job, event)  # before the event, so whoever sees it finds the journal already updated
-        self._emit(event)
-        self._wake()  # a slot freed
 
     def _wake(self) -> None:
         self._dirty = True
