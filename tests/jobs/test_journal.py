@@ -95,16 +95,16 @@ def test_cancel_all_marks_every_queued_row_with_a_few_writes(tmp_path):
         statements = []
         journal._db.set_trace_callback(statements.append)  # every statement SQLite runs from here on
         assert scheduler.cancel_all() == 1200
-        journal._db.set_trace_callback(None)
-        updates = [s for s in statements if s.startswith("UPDATE")]
-        assert len(updates) <= 3 + 2  # the queued ones in 3 chunks; the running one and a late write at most
-        gate.set()
         ended = {}
-        while len(ended) < len(ids):
+        while len(ended) < len(ids):  # the running one sees its cancel while it waits on the gate
             event = scheduler.events.get(timeout=10)
             if isinstance(event, TERMINAL_EVENTS):
                 ended[event.job_id] = event
+        journal._db.set_trace_callback(None)  # the queued ones' rows are written before their events
+        updates = [s for s in statements if s.startswith("UPDATE")]
+        assert len(updates) <= 3 + 2  # the queued ones in 3 chunks; the running one and a late write at most
     finally:
+        gate.set()
         scheduler.shutdown()
     states = {journal.get(job_id).state for job_id in ids}
     assert states == {"cancelled"}
