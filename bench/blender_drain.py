@@ -225,18 +225,12 @@ class Loop:
         return time.monotonic() - start
 
 
-def edit_update_ms(bpy, scene, rounds: int = 9) -> float:  # type: ignore[no-untyped-def]
+def edit_update_ms(bpy, compat, scene, rounds: int = 9) -> float:  # type: ignore[no-untyped-def]
     """Blender's scene update after one edit (a strip's colour tag changed), the median of `rounds`:
     every strip, with every value stored on it, is copied into the evaluated scene on each edit."""
     window = bpy.context.window
     shown, window.scene = window.scene, scene
-    strip = next(
-        iter(
-            scene.sequence_editor.strips_all
-            if hasattr(scene.sequence_editor, "strips_all")
-            else scene.sequence_editor.sequences_all
-        )
-    )
+    strip = next(iter(compat.all_strips(scene.sequence_editor)))
     own, samples = strip.color_tag, []
     bpy.context.view_layer.update()
     for round_ in range(rounds):
@@ -254,12 +248,12 @@ def bench_edit_update(bpy, compat, scene, prefix: str, emit) -> None:  # type: i
     """What Shotcaller's data on the strips adds to every edit a user makes, against a scene of as
     many plain strips made in the same run."""
     count = len(compat.all_strips(scene.sequence_editor))
-    ours = edit_update_ms(bpy, scene)
+    ours = edit_update_ms(bpy, compat, scene)
     bare = bpy.data.scenes.new(f"{scene.name} bare")
     bare.sequence_editor_create()
     for i in range(count):
         compat.new_color_strip(bare.sequence_editor, f"Plain {i:05d}", 1 + i % 30, 1 + 10 * (i // 30), 9)
-    plain = edit_update_ms(bpy, bare)
+    plain = edit_update_ms(bpy, compat, bare)
     bpy.data.scenes.remove(bare)
     emit(f"{prefix}_edit_update", ours, "ms")
     emit(f"{prefix}_edit_update_plain_strips", plain, "ms")

@@ -179,6 +179,7 @@ class JobContext:
     quality: str
     submitted_at: float = field(default_factory=time.time)
     bypass_cache: bool = False  # Redo and Variation: a new take, never a cached copy
+    end_shown: bool = False  # the main thread showed its end itself (cancel-all): its last event changes nothing
 
 
 class Session:

@@ -109,11 +109,9 @@ def settle(session: Session, job_ids: list[str]) -> None:
     """The main thread has shown these jobs' end itself (cancel-all, for the queued ones): their
     events, when drained, change nothing, so a thousand of them cost one drain, not dozens."""
     for job_id in job_ids:
-        if session.jobs.pop(job_id, None) is not None:
-            _settled.add(job_id)
-
-
-_settled: set[str] = set()
+        context = session.jobs.get(job_id)
+        if context is not None:
+            context.end_shown = True
 
 
 def apply_event(session: Session, event: JobEvent) -> str:
@@ -121,10 +119,9 @@ def apply_event(session: Session, event: JobEvent) -> str:
     if isinstance(event, TERMINAL_EVENTS):
         session.jobs.pop(event.job_id, None)
     if context is None:
-        if event.job_id in _settled and isinstance(event, TERMINAL_EVENTS):
-            _settled.discard(event.job_id)
-            return "already shown"
         return "job not started from this session"
+    if context.end_shown and isinstance(event, TERMINAL_EVENTS):
+        return "already shown"
     scene = bpy.data.scenes.get(context.scene_name)
     strip = find_shot_strip(scene, context.shot_id)
     if strip is None:

@@ -84,6 +84,12 @@ def top_strips(container: Any) -> Any:
     return container.strips if hasattr(container, "strips") else container.sequences
 
 
+def stored_properties(group: Any) -> Any:
+    """Where a property group's stored values live: Blender 5 keeps add-on properties apart from
+    custom ones (`bl_system_properties_get`, None while nothing is stored); 4.x in the group itself."""
+    return group.bl_system_properties_get() if hasattr(group, "bl_system_properties_get") else group
+
+
 def all_strips(sequence_editor: Any) -> Any:
     if hasattr(sequence_editor, "strips_all"):
         return sequence_editor.strips_all

@@ -21,6 +21,8 @@ from typing import Any
 
 from bpy.props import FloatProperty, IntProperty, StringProperty
 
+from ..sequencer import compat
+
 _decoded: dict[str, dict[str, Any]] = {}  # packed JSON -> its values: a panel redraw reads each many times
 _DECODED_LIMIT = 4096
 
@@ -41,9 +43,8 @@ def _values(group: Any, store: str) -> dict[str, Any]:
 
 
 def _stored(group: Any, name: str) -> Any:
-    """The value an older version stored under `name` on its own (Blender 5 keeps add-on
-    properties apart from custom ones)."""
-    storage = group.bl_system_properties_get() if hasattr(group, "bl_system_properties_get") else group
+    """The value an older version stored under `name` on its own."""
+    storage = compat.stored_properties(group)
     try:
         return storage.get(name) if storage is not None else None
     except TypeError:

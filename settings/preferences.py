@@ -210,7 +210,7 @@ def _set_first_comfyui_slots(prefs: Any, value: int) -> None:
 def migrate_single_url(prefs: Any) -> bool:
     """Older versions kept one ComfyUI address (and its 'Jobs per server') apart from the list: make it the
     list's first entry, once. Their stored values outlive the properties that now alias the list."""
-    storage = prefs.bl_system_properties_get() if hasattr(prefs, "bl_system_properties_get") else prefs
+    storage = compat.stored_properties(prefs)
     if storage is None:
         return False
     url, jobs = storage.get("comfyui_url"), storage.get("jobs_per_server")

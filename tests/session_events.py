@@ -1,4 +1,4 @@
-"""Following a real Session's jobs in core tests: its events, until a job ends."""
+"""Following a real Session's (or Scheduler's) jobs in core tests: its events, until a job ends."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from shotcaller.jobs.events import TERMINAL_EVENTS
 from shotcaller.jobs.session import Session
 
 
-def events_until_done(session: Session, job_id: str, timeout: float = 60.0) -> list:
-    """Every event of `job_id` up to and including its terminal one (other jobs' events are passed over)."""
+def events_until_done(session: Session | Any, job_id: str, timeout: float = 60.0) -> list:
+    """Every event of `job_id` up to and including its terminal one (other jobs' events are passed
+    over), from a Session or a bare Scheduler (both have `events`)."""
     seen = []
     while True:
         event = session.events.get(timeout=timeout)

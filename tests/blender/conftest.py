@@ -390,6 +390,16 @@ def prefs(shotcaller_addon, blender, tmp_path):
 
 
 @pytest.fixture
+def mods(shotcaller_addon):
+    """`mods("sequencer.compat")`: a module of the installed extension."""
+
+    def module(name):
+        return importlib.import_module(f"{shotcaller_addon}.{name}")
+
+    return module
+
+
+@pytest.fixture
 def addon(shotcaller_addon, comfyui_url, tmp_path, blender):
     """The installed add-on pointed at the session's reference ComfyUI server, writing takes under tmp_path.
     Modules that need other servers define their own `addon`."""

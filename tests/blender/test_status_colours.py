@@ -4,18 +4,6 @@ every waiting colour is painted once no work is left. Counted, never timed."""
 
 from __future__ import annotations
 
-import importlib
-
-import pytest
-
-
-@pytest.fixture
-def mods(shotcaller_addon):
-    def module(name):
-        return importlib.import_module(f"{shotcaller_addon}.{name}")
-
-    return module
-
 
 def test_status_changes_are_painted_together(sequencer_scene, mods, monkeypatch):
     compat, colours = mods("sequencer.compat"), mods("sequencer.status_colours")

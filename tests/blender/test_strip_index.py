@@ -3,18 +3,6 @@ file load, and a full scan only when the strips changed (rescans are counted, ne
 
 from __future__ import annotations
 
-import importlib
-
-import pytest
-
-
-@pytest.fixture
-def mods(shotcaller_addon):
-    def module(name):
-        return importlib.import_module(f"{shotcaller_addon}.{name}")
-
-    return module
-
 
 def make_shots(scene, compat, count):
     strips = [

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from backend_doubles import ScriptedBackend
+from session_events import events_until_done as run_to_end
 from shotcaller.backends.base import (
     BackendBusy,
     BackendUnreachable,
@@ -36,16 +37,6 @@ def spec(**overrides):
     fields = {"shot_id": "shot0001aaaa", "label": "Intro", "prompt": "a lighthouse at dusk"}
     fields.update(overrides)
     return make_spec(**fields)
-
-
-def run_to_end(scheduler, job_id, timeout=10.0):
-    seen = []
-    while True:
-        event = scheduler.events.get(timeout=timeout)
-        if event.job_id == job_id:
-            seen.append(event)
-            if isinstance(event, TERMINAL_EVENTS):
-                return seen
 
 
 def run_all(scheduler, job_ids, timeout=20.0):

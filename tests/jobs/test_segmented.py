@@ -15,9 +15,10 @@ import pytest
 from backend_doubles import ScriptedBackend
 from devservers.comfyui.launch import start_server
 from devservers.comfyui.testing import Client
+from session_events import events_until_done as run_to_end
 from shotcaller.backends.base import GenerationRequest, Offer, ProtocolError
 from shotcaller.backends.comfyui.backend import ComfyUIBackend
-from shotcaller.jobs.events import TERMINAL_EVENTS, JobFailed, JobProgress, JobSucceeded
+from shotcaller.jobs.events import JobFailed, JobProgress, JobSucceeded
 from shotcaller.jobs.scheduler import Scheduler
 from shotcaller.jobs.segmented import run_segments
 from shotcaller.routing.segments import plan_for
@@ -34,16 +35,6 @@ def spec(**overrides):
     fields = {"shot_id": "longshot0001", "label": "Long", "prompt": "a lighthouse at dusk", "fps": 8}
     fields.update(overrides)
     return make_spec(**fields)
-
-
-def run_to_end(scheduler, job_id, timeout=30.0):
-    seen = []
-    while True:
-        event = scheduler.events.get(timeout=timeout)
-        if event.job_id == job_id:
-            seen.append(event)
-            if isinstance(event, TERMINAL_EVENTS):
-                return seen
 
 
 def test_segments_run_in_order_each_from_the_last_frame_before(tmp_path):
