@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
+from .answer import Answer
 from .base import BackendError, BackendUnreachable, InvalidRequest, ProtocolError
-from .exchange import Answer, ErrorStatus, exchange
+from .exchange import ErrorStatus, exchange
 from .policy import DEFAULT_POLICY, TransportPolicy
 
 CHUNK = 64 * 1024

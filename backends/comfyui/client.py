@@ -17,9 +17,10 @@ from typing import Any
 
 import websocket
 
+from ..answer import Answer
 from ..base import BackendBusy, BackendError, BackendUnreachable, InvalidRequest, ProtocolError
 from ..credentials import with_server_credentials
-from ..exchange import WATCHDOG, Answer, Deadline
+from ..deadline import WATCHDOG, Deadline
 from ..files import Verify, sanitize_filename, write_atomically
 from ..http import (
     ErrorAnswer,

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..answer import TooLarge
 from ..base import ProtocolError
-from ..exchange import TooLarge, check_handed_back
+from ..exchange import check_handed_back
 from ..files import Verify, write_atomically
 from ..http import ErrorAnswer, multipart, read_all, read_init_image, send, stream
 from ..numbers import finite

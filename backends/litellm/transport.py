@@ -18,8 +18,8 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..answer import Answer
 from ..base import BackendError, Cancelled
-from ..exchange import Answer
 from ..http import ErrorAnswer, json_object, json_request, read_all, send
 from ..policy import DEFAULT_POLICY, TransportPolicy
 from .errors import LITELLM, error_from_status, snippet

@@ -29,9 +29,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..answer import Answer, TooLarge
 from ..base import InvalidRequest, ProtocolError
 from ..credentials import with_server_credentials
-from ..exchange import Answer, TooLarge
 from ..http import ErrorAnswer, read_all, send, snippet
 from ..policy import DEFAULT_POLICY, TransportPolicy
 from .errors import IS_IT_WAN2GP, WAN2GP, http_error, rpc_error, tool_error

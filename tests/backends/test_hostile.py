@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hostile_servers import ATTACKS, TEST_POLICY, Attack, HostileServer, attacks, mcp_routes
 
-from shotcaller.backends import base, exchange
+from shotcaller.backends import answer, base, deadline, exchange
 from shotcaller.backends.base import ProtocolError
 from shotcaller.backends.comfyui.client import ComfyUIClient
 from shotcaller.backends.credentials import NO_CREDENTIALS, Credentials
@@ -45,7 +45,11 @@ def policy_for(attack: Attack, credentials: Credentials = NO_CREDENTIALS) -> Tra
     return TransportPolicy(**{**TEST_POLICY, **attack.policy}, credentials=credentials)
 
 
-ERRORS = {name: getattr(exchange, name, None) or getattr(base, name) for name in {a.expect[0] for a in ATTACKS}}
+ERROR_MODULES = (exchange, answer, deadline, base)
+ERRORS = {
+    name: next(getattr(module, name) for module in ERROR_MODULES if hasattr(module, name))
+    for name in {a.expect[0] for a in ATTACKS}
+}
 
 
 def check(attack: Attack, call: Callable[[], Any], folder: Any, other: HostileServer) -> None:
@@ -178,7 +182,7 @@ def test_litellm_base64_payload_past_the_limit(quads, words, servers, tmp_path):
     hostile, _ = servers
     hostile.on("POST", "/v1/images/generations", image_answer(b64_json="QUFB" * quads))
     client = LiteLLMClient(hostile.url, KEY, timeout=2.0, policy=TransportPolicy(**TEST_POLICY))
-    with pytest.raises(exchange.TooLarge, match=words) as caught:
+    with pytest.raises(answer.TooLarge, match=words) as caught:
         client.generate_images("m", "a fox")
     assert "Max answer" in str(caught.value)
 
