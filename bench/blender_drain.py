@@ -14,6 +14,7 @@ Blender) and warm (enabled again after a disable) against an empty extension ins
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import os
@@ -34,6 +35,7 @@ CANCEL_TARGET_MS = 100.0
 REGISTER_COLD_TARGET_MS = 300.0
 REGISTER_WARM_TARGET_MS = 50.0
 EMPTY_ID = "shotcaller_bench_empty"
+BLENDER_COLLECTION_MS = [0.0]  # one full collection of Blender's own objects, measured before first use
 
 
 def line(name: str, value: float, unit: str) -> None:
@@ -168,7 +170,16 @@ class Loop:
         self.samples: dict[str, list[float]] = {name: [] for name in (*names, "control", "control_budget")}
         self._drain, self._land, self._place = pump.drain, pump.takes.land_take, takes.place_take
         self._landed = False
+        self._collection_began = 0.0
+        self.collections: list[tuple[int, float]] = []  # (generation, ms), on any thread
+        gc.callbacks.append(self._time_collection)
         pump.drain, pump.takes.land_take, takes.place_take = self._timed_drain, self._flag_landing, self._timed_place
+
+    def _time_collection(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._collection_began = time.perf_counter()
+        else:
+            self.collections.append((info["generation"], (time.perf_counter() - self._collection_began) * 1000))
 
     def _flag_landing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         self._landed = True
@@ -194,8 +205,20 @@ class Loop:
     def clear(self) -> None:
         for samples in self.samples.values():
             samples.clear()
+        self.collections.clear()
+
+    def emit_collections(self, emit, prefix: str) -> None:  # type: ignore[no-untyped-def]
+        """Python's garbage collections while this phase ran: each one stops every thread."""
+        full = [ms for generation, ms in self.collections if generation == 2]
+        emit(f"{prefix}_collections", len(self.collections), "collections")
+        emit(f"{prefix}_collection_max", max((ms for _, ms in self.collections), default=0.0), "ms")
+        emit(f"{prefix}_full_collections", len(full), "collections")
+        emit(f"{prefix}_full_collection_max", max(full, default=0.0), "ms")
+        worst = max((ms for _, ms in self.collections), default=0.0)
+        emit(f"{prefix}_collection_max_vs_full_collection_of_blender", worst / max(1e-9, BLENDER_COLLECTION_MS[0]), "x")
 
     def restore(self) -> None:
+        gc.callbacks.remove(self._time_collection)
         self.pump.drain, self.pump.takes.land_take, self.takes.place_take = self._drain, self._land, self._place
 
     def main_thread_ms(self) -> float:
@@ -223,6 +246,12 @@ class Loop:
                 self.samples[name].append((time.perf_counter() - began) * 1000)
             time.sleep(interval if interval is not None else 0.05)
         return time.monotonic() - start
+
+
+def timed_collection() -> float:
+    began = time.perf_counter()
+    gc.collect()
+    return (time.perf_counter() - began) * 1000
 
 
 def edit_update_ms(bpy, compat, scene, rounds: int = 9) -> float:  # type: ignore[no-untyped-def]
@@ -307,6 +336,7 @@ def bench_shots(bpy, module: str, count: int, seconds: float, emit, first_use: b
         emit_spread(emit, prefix, "submit_tick", loop.samples["tick"])
         emit_spread(emit, prefix, "submit_depsgraph", loop.samples["depsgraph"])
         emit(f"{prefix}_submit_control_budget_max", max(loop.samples["control_budget"], default=0.0), "ms")
+        loop.emit_collections(emit, f"{prefix}_submit")
         loop.clear()
         swaps_before = previews.swaps
         loop.run(lambda: False, timeout=seconds)
@@ -315,6 +345,7 @@ def bench_shots(bpy, module: str, count: int, seconds: float, emit, first_use: b
         in_flight = session.scheduler.active_count if session else 0
         emit(f"{prefix}_in_flight_at_end", in_flight, "shots")
         emit(f"{prefix}_drains", len(samples["drain"]), "drains")
+        loop.emit_collections(emit, prefix)
         emit(f"{prefix}_previews_swapped", previews.swaps - swaps_before, "previews")
         for name in ("drain", "control", "control_budget", "tick", "depsgraph", "frame"):
             emit_spread(emit, prefix, name, samples[name])
@@ -357,6 +388,11 @@ def bench_shots(bpy, module: str, count: int, seconds: float, emit, first_use: b
         emit(f"{prefix}_cancel_all_to_idle", took, "s")
         emit(f"{prefix}_cancel_all_longest_tick", max(loop.samples["frame"], default=0.0), "ms")
         bench_edit_update(bpy, compat, scene, prefix, emit)
+        # What a full collection costs now, whenever CPython starts one: against the same collection
+        # of Blender's own objects before the core was loaded.
+        ms = timed_collection()
+        emit(f"{prefix}_full_collection_now", ms, "ms")
+        emit(f"{prefix}_full_collection_now_vs_blender", ms / max(1e-9, BLENDER_COLLECTION_MS[0]), "x")
     finally:
         loop.restore()
 
@@ -418,6 +454,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 prefs.comfyui_url = server.url
                 prefs.output_folder = str(root / "takes")
                 prefs.jobs_per_server = 2
+                # The control for the collections timed later: what one full collection costs in this
+                # Blender, the extension enabled but its core not yet loaded (median of three).
+                BLENDER_COLLECTION_MS[0] = percentile([timed_collection() for _ in range(3)], 50)
+                line("full_collection_of_blender", BLENDER_COLLECTION_MS[0], "ms")
+                line("objects_tracked_by_blender", len(gc.get_objects()), "objects")
                 for n, count in enumerate(args.shots):
                     bench_shots(bpy, module, count, args.seconds, line, first_use=n == 0)
                     importlib.import_module(f"{module}.jobs.session").close_session()

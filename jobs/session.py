@@ -30,6 +30,7 @@ from ..routing.decision_log import DecisionLog
 from ..routing.discovery import BackgroundProber
 from ..routing.policy import RoutingPolicy
 from ..routing.registry import CapabilityRegistry, InstanceConfig, kind_name
+from .collector import freeze_long_lived
 from .events import JobEvent
 from .scheduler import InstanceReport, Scheduler
 
@@ -259,6 +260,7 @@ def get_session(settings: BackendSettings) -> Session:
             return _current
         if _current is not None:
             _current.close()
+        freeze_long_lived()  # before the first jobs' objects exist: see collector.py
         _current = Session(settings)
         return _current
 

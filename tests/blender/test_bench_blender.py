@@ -39,6 +39,9 @@ def test_the_blender_benchmark_prints_every_figure(blender, shotcaller_zip, dev_
         "blender_6_shots_submit_longest_tick_vs_frame",
         "blender_6_shots_cancel_all_operator",
         "blender_6_shots_cancel_all_ui_time_vs_target",
+        "full_collection_of_blender",
+        "blender_6_shots_submit_full_collection_max",
+        "blender_6_shots_full_collection_now_vs_blender",
     ):
         assert name in values, (name, proc.stdout[-3000:])
     assert values["register_threads_started"] == 0

@@ -1,5 +1,6 @@
-"""Enabling the add-on imports none of the heavy core (pydantic, the backend clients, the scheduler)
-and starts no thread: checked in a fresh Blender process, since this one has imported them already."""
+"""Enabling the add-on imports none of the heavy core (pydantic, the backend clients, the scheduler),
+starts no thread and leaves Python's garbage collector as it was: checked in a fresh Blender
+process, since this one has imported them already."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 import sys
 
 CHILD = r"""
-import json, os, sys, threading
+import gc, json, os, sys, threading
 root = sys.argv[2]
 for sub in ("home", "user", "extensions"):
     os.makedirs(os.path.join(root, sub), exist_ok=True)
@@ -30,8 +31,9 @@ heavy = sorted(
     ("shots", "jobs", "mainthread.pump", "mainthread.submission", "backends", "routing", "writing"))
 )
 started = threading.active_count() - threads
+frozen = gc.get_freeze_count()
 addon_utils.disable(module, default_set=True)
-print("RESULT " + json.dumps({"enabled": enabled, "heavy": heavy, "threads": started}))
+print("RESULT " + json.dumps({"enabled": enabled, "heavy": heavy, "threads": started, "frozen": frozen}))
 """
 
 
@@ -49,3 +51,4 @@ def test_enabling_imports_no_core_module_and_starts_no_thread(shotcaller_zip, tm
     assert result["enabled"]
     assert result["heavy"] == []
     assert result["threads"] == 0
+    assert result["frozen"] == 0  # the collector is left alone until the first Generate (jobs/collector.py)
