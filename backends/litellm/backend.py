@@ -1,10 +1,9 @@
 """The LiteLLM backend: cloud image and video models behind one LiteLLM proxy, as routes for shots.
 
-An image shot is one `POST /v1/images/generations`; a video shot is `POST /v1/videos`, polled
-with `GET /v1/videos/{id}` (its `progress` becomes the shot's progress), then
-`GET /v1/videos/{id}/content` streamed to disk. Which models it may use for which media is instance
-configuration (`CloudModel`): exact names, and patterns that allow any model group the proxy lists
-under a matching name (discovery.py), so a model added to the proxy needs no new settings.
+An image shot is one `POST /v1/images/generations`; a video shot is `POST /v1/videos`, then
+followed to its end and downloaded (video_jobs.py). Which models it may use for which media, and
+how a shot is fitted to one, is cloud_model.py's; patterns among them allow any model group the
+proxy lists under a matching name (discovery.py), so a model added to the proxy needs no new settings.
 
 The models are cloud models unless configured `local=True` (a model served on this machine behind
 the proxy). Cloud offers exist only when the instance is built with `allow_cloud=True`, which the
@@ -13,24 +12,16 @@ caller sets from the project's cloud setting and Blender's online access.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import math
 import os
-import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from ...shots import MediaKind, Quality, ShotSpec
+from ...shots import MediaKind
 from ..base import (
     Backend,
     BackendBusy,
-    BackendError,
-    BackendUnreachable,
     Cancelled,
     GenerationRequest,
     GenerationResult,
@@ -40,83 +31,17 @@ from ..base import (
     Offer,
     Progress,
     ProgressCallback,
-    ProtocolError,
-    announce_server_job,
 )
 from ..files import sanitize_filename, unique_path
 from ..media_check import verifier
 from ..policy import DEFAULT_POLICY, TransportPolicy
 from ..server_job import ServerJob
-from .client import DEFAULT_URL, GeneratedImage, LiteLLMClient, ModelEntry, Secret, VideoJob
+from .client import DEFAULT_URL, GeneratedImage, LiteLLMClient, ModelEntry, Secret
+from .cloud_model import CloudModel, choose_seconds, choose_size, cloud_models, take_parameters
 from .discovery import ListedModels, is_pattern, match_listed
-from .errors import ContentRefused, ProxyLimited
-
-log = logging.getLogger(__name__)
-
-_SIZE_FORMAT = r"^\d{2,5}x\d{2,5}$"
-
-
-class CloudModel(BaseModel):
-    """One image or video model group on the proxy, as the instance's settings describe it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1, description="the model_name (model group) on the proxy")
-    media: MediaKind
-    quality: Quality = Quality.FINAL
-    label: str = ""
-    sizes: tuple[str, ...] = Field(default=(), description="sizes it accepts, e.g. 1280x720; empty: the shot's own")
-    seconds: tuple[int, ...] = Field(default=(), description="video lengths it accepts; empty: the shot's, rounded up")
-    extra: dict[str, Any] = Field(default_factory=dict, description="more request fields (quality, style, ...)")
-    local: bool = False  # served on this machine behind the proxy (no cloud involved)
-
-    @field_validator("media")
-    @classmethod
-    def _image_or_video(cls, value: MediaKind) -> MediaKind:
-        if value not in (MediaKind.IMAGE, MediaKind.VIDEO):
-            raise ValueError("a LiteLLM cloud model makes images or videos")
-        return value
-
-    @field_validator("sizes")
-    @classmethod
-    def _sizes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for size in value:
-            if not re.match(_SIZE_FORMAT, size):
-                raise ValueError(f"size '{size}' is not WIDTHxHEIGHT (like 1280x720)")
-        return value
-
-    @field_validator("seconds")
-    @classmethod
-    def _seconds(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if any(s <= 0 for s in value):
-            raise ValueError("video lengths must be positive")
-        return tuple(sorted(set(value)))
-
-    @property
-    def display_label(self) -> str:
-        return self.label or f"{self.name} ({'local' if self.local else 'cloud'})"
-
-
-def cloud_models(entries: Iterable[dict[str, Any] | CloudModel]) -> list[CloudModel]:
-    """CloudModels from plain settings, or InvalidRequest naming the entry and field that is wrong."""
-    models: list[CloudModel] = []
-    for index, entry in enumerate(entries):
-        if isinstance(entry, CloudModel):
-            models.append(entry)
-            continue
-        try:
-            models.append(CloudModel.model_validate(entry))
-        except ValidationError as exc:
-            name = entry.get("name") if isinstance(entry, dict) else None
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg'].removeprefix('Value error, ')}"
-                for err in exc.errors()
-            )
-            raise InvalidRequest(
-                f"LiteLLM model #{index + 1} ({name or '?'}) is misconfigured: {problems}",
-                hint="Fix it in Shotcaller's LiteLLM preferences.",
-            ) from None
-    return models
+from .errors import ProxyLimited
+from .media import reported_cost
+from .video_jobs import VideoJobs
 
 
 @dataclass(frozen=True)
@@ -126,29 +51,7 @@ class LiteLLMProbe:
     missing: tuple[str, ...]  # configured media models the proxy does not list for this key
 
 
-def choose_size(width: int, height: int, sizes: Sequence[str]) -> str:
-    """The shot's size, or among `sizes` the one closest in aspect ratio (then in area)."""
-    if not sizes:
-        return f"{width}x{height}"
-    wanted = math.log(width / height)
-
-    def distance(size: str) -> tuple[float, float]:
-        w, h = (int(part) for part in size.split("x"))
-        return abs(math.log(w / h) - wanted), abs(math.log((w * h) / (width * height)))
-
-    return min(sizes, key=distance)
-
-
-def choose_seconds(duration: float, allowed: Sequence[int]) -> int:
-    """The shortest allowed length that covers the shot, else the longest (whole seconds up)."""
-    needed = max(1, math.ceil(duration - 1e-6))
-    if not allowed:
-        return needed
-    covering = [s for s in allowed if s >= needed]
-    return min(covering) if covering else max(allowed)
-
-
-class LiteLLMBackend(Backend):
+class LiteLLMBackend(VideoJobs, Backend):
     kind = "litellm"
     is_local = False  # the proxy forwards to cloud providers (see `is_local_offer` per model)
 
@@ -247,23 +150,12 @@ class LiteLLMBackend(Backend):
                 return self._run_image(model, request, report, cancel)
             return self._run_video(model, request, report, cancel, job)
 
-    def _parameters(self, model: CloudModel, spec: ShotSpec, **values: Any) -> dict[str, Any]:
-        ignored = [name for name, used in (("negative_prompt", spec.negative_prompt), ("seed", spec.seed)) if used]
-        return {
-            **values,
-            **model.extra,
-            "server_url": self.base_url,
-            "backend_instance": self.instance_id,
-            "cloud": not model.local,
-            **({"ignored": ignored} if ignored else {}),
-        }
-
     def _run_image(
         self, model: CloudModel, request: GenerationRequest, report: ProgressCallback, cancel: threading.Event
     ) -> GenerationResult:
         spec = request.spec
         size = choose_size(spec.width, spec.height, model.sizes)
-        report(_progress(0.05, f"sent to LiteLLM model {model.name}"))
+        report(Progress(0.05, f"sent to LiteLLM model {model.name}"))
         headers: dict[str, str] = {}
         try:
             images = self.client.generate_images(
@@ -279,57 +171,19 @@ class LiteLLMBackend(Backend):
             raise
         _raise_if_cancelled(cancel, "while the image was generated")
         image = images[0]
-        report(_progress(0.85, "saving the image"))
+        report(Progress(0.85, "saving the image"))
         stem = sanitize_filename(request.file_stem, fallback="take")
         os.makedirs(request.output_dir, exist_ok=True)
         destination = unique_path(request.output_dir, stem + _image_extension(image))
         check = verifier(MediaKind.IMAGE, source=f"LiteLLM at {self.base_url}", what=f"the image of '{model.name}'")
         self.client.save_image(image, destination, verify=check)
-        report(_progress(1.0, "saved"))
-        parameters = self._parameters(model, spec, size=size, prompt=spec.prompt)
+        report(Progress(1.0, "saved"))
+        parameters = take_parameters(model, spec, self.base_url, self.instance_id, size=size, prompt=spec.prompt)
         if image.revised_prompt and image.revised_prompt != spec.prompt:
             parameters["revised_prompt"] = image.revised_prompt
         return GenerationResult(
             files=(destination,), model=model.name, parameters=parameters, cost=reported_cost(headers)
         )
-
-    def _run_video(
-        self,
-        model: CloudModel,
-        request: GenerationRequest,
-        report: ProgressCallback,
-        cancel: threading.Event,
-        job_guard: ServerJob,
-    ) -> GenerationResult:
-        spec = request.spec
-        size = choose_size(spec.width, spec.height, model.sizes)
-        seconds = choose_seconds(spec.duration_seconds, model.seconds)
-        report(_progress(0.02, f"sending to LiteLLM model {model.name}"))
-
-        headers: dict[str, str] = {}
-
-        def create(seconds: int) -> VideoJob:
-            return self.client.create_video(
-                model.name, spec.prompt, seconds=seconds, size=size, input_reference=spec.init_image or None,
-                extra=model.extra, headers_out=headers,
-            )  # fmt: skip
-
-        try:
-            job = create(seconds)
-        except InvalidRequest as exc:
-            # Providers make fixed lengths (Sora: 4, 8 or 12 s) and say so in their refusal: when the
-            # settings did not list them, take the shortest stated one that covers the shot, once.
-            stated = _stated_seconds(exc.message) if not model.seconds else ()
-            if not stated:
-                raise
-            seconds = choose_seconds(spec.duration_seconds, stated)
-            report(_progress(0.03, f"{model.name} makes {'/'.join(map(str, stated))} s videos: asking for {seconds} s"))
-            job = create(seconds)
-        video_id = job.id  # LiteLLM's encoded id: it routes later calls to the same deployment
-        announce_server_job(report, video_id)
-        job_guard.started(lambda: self.client.delete_video(video_id))
-        cost = reported_cost(headers)
-        return self._follow_video(model, request, video_id, job, report, cancel, cost, seconds, job_guard)
 
     can_resume = True
 
@@ -341,7 +195,7 @@ class LiteLLMBackend(Backend):
         model = self.models.get(request.offer.name)
         if model is None or model.media != MediaKind.VIDEO:
             return super().resume(request, server_job_id, report, cancel)
-        report(_progress(0.05, f"following video {server_job_id[:24]}... on LiteLLM model {model.name}"))
+        report(Progress(0.05, f"following video {server_job_id[:24]}... on LiteLLM model {model.name}"))
         try:
             job = self.client.video_status(server_job_id, model=model.name)
         except (InvalidRequest, MissingResource) as exc:  # 400/404: the provider does not know the id
@@ -354,86 +208,6 @@ class LiteLLMBackend(Backend):
         with ServerJob(f"LiteLLM at {self.base_url}", self.video_timeout) as job_guard:
             job_guard.started(lambda: self.client.delete_video(server_job_id))
             return self._follow_video(model, request, server_job_id, job, report, cancel, 0.0, seconds, job_guard)
-
-    def _follow_video(
-        self,
-        model: CloudModel,
-        request: GenerationRequest,
-        video_id: str,
-        job: VideoJob,
-        report: ProgressCallback,
-        cancel: threading.Event,
-        cost: float | None,
-        seconds: int,
-        job_guard: ServerJob,
-    ) -> GenerationResult:
-        spec = request.spec
-        size = choose_size(spec.width, spec.height, model.sizes)
-        job = self._wait_for_video(model, video_id, job, report, cancel, job_guard)
-        job_guard.finished()
-        announce_server_job(report, video_id, stage="finished")
-        report(_progress(0.92, "downloading the video"))
-        stem = sanitize_filename(request.file_stem, fallback="take")
-        os.makedirs(request.output_dir, exist_ok=True)
-        destination = unique_path(request.output_dir, stem + ".mp4")
-        check = verifier(MediaKind.VIDEO, source=f"LiteLLM at {self.base_url}", what=f"the video of '{model.name}'")
-        self.client.download_video(video_id, destination, model=model.name, verify=check)
-        if cancel.is_set():
-            with contextlib.suppress(OSError):
-                os.unlink(destination)
-            raise Cancelled("the job was cancelled while its video was downloading")
-        report(_progress(1.0, "downloaded"))
-        parameters = self._parameters(
-            model,
-            spec,
-            size=job.size or size,
-            seconds=_whole(job.seconds, seconds),
-            prompt=spec.prompt,
-            init_image=bool(spec.init_image),
-        )
-        return GenerationResult(
-            files=(destination,), model=model.name, parameters=parameters, server_job_id=video_id, cost=cost
-        )
-
-    def _wait_for_video(
-        self,
-        model: CloudModel,
-        video_id: str,
-        job: VideoJob,
-        report: ProgressCallback,
-        cancel: threading.Event,
-        job_guard: ServerJob,
-    ) -> VideoJob:
-        failures = 0
-        while not job.done:
-            report(
-                _progress(
-                    0.05 + 0.85 * min(100.0, max(0.0, job.progress)) / 100,
-                    f"{job.status.replace('_', ' ')} on {model.name} ({job.progress:.0f}%)",
-                )
-            )
-            if cancel.wait(self.poll_interval):
-                self._forget_video(video_id)
-                raise Cancelled(f"the job was cancelled (video {video_id[:24]}...)")
-            job_guard.check()  # past the deadline: the video is deleted on the provider, JobTimedOut
-            try:
-                job = self.client.video_status(video_id, model=model.name)
-                failures = 0
-            except (BackendUnreachable, BackendBusy, ProtocolError) as exc:
-                # A paid job keeps running on the provider: a few blips must not lose it.
-                failures += 1
-                if failures >= 4:
-                    raise
-                log.info("%s: status of %s failed (%s); trying again", self.display_name, video_id, exc)
-        if job.status != "completed":
-            raise _video_failure(job, model, self.base_url)
-        return job
-
-    def _forget_video(self, video_id: str) -> None:
-        try:
-            self.client.delete_video(video_id)
-        except BackendError as exc:
-            log.info("%s: could not delete video %s after cancel: %s", self.display_name, video_id, exc)
 
 
 def from_instance_config(config: Any, settings: Any) -> LiteLLMBackend:
@@ -463,39 +237,6 @@ def from_instance_config(config: Any, settings: Any) -> LiteLLMBackend:
     )
 
 
-def reported_cost(headers: dict[str, str]) -> float | None:
-    """The proxy's `x-litellm-response-cost` for one call, None when it sent none (or nonsense)."""
-    raw = headers.get("x-litellm-response-cost")
-    try:
-        cost = float(raw) if raw is not None else None
-    except ValueError:
-        return None
-    return cost if cost is not None and math.isfinite(cost) and cost >= 0 else None
-
-
-def _stated_seconds(message: str) -> tuple[int, ...]:
-    """The lengths a provider's refusal lists ("Supported values are: '4', '8', '12'"), if it does."""
-    match = re.search(r"[Ss]upported values are:?\s*(.+)", message)
-    if not match:
-        return ()
-    return tuple(sorted({int(value) for value in re.findall(r"'(\d+)'", match.group(1))}))
-
-
-def _video_failure(job: VideoJob, model: CloudModel, url: str) -> BackendError:
-    error = job.error or {}
-    code = str(error.get("code") or job.status)
-    message = str(error.get("message") or f"the video ended as '{job.status}'")
-    if any(marker in code.lower() for marker in ("moderation", "content_policy", "safety")):
-        return ContentRefused(
-            f"the provider behind LiteLLM at {url} refused the video ({code}): {message}",
-            hint="Rephrase the prompt; the provider's safety filter rejected it.",
-        )
-    return ProtocolError(
-        f"model '{model.name}' failed the video ({code}): {message}",
-        hint="The provider failed the job; generate again or route the shot elsewhere.",
-    )
-
-
 def _image_extension(image: GeneratedImage) -> str:
     data = image.data or b""
     if data.startswith(b"\x89PNG"):
@@ -509,15 +250,6 @@ def _image_extension(image: GeneratedImage) -> str:
         if ext in (".png", ".jpg", ".jpeg", ".webp"):
             return ext
     return ".png"
-
-
-def _whole(text: str, default: int) -> int:
-    """A provider's "8" as 8; anything else (empty, "1e999", "eight") as what was asked for."""
-    return int(text) if text.strip().isdigit() and len(text.strip()) < 6 else default
-
-
-def _progress(fraction: float, message: str) -> Progress:
-    return Progress(fraction, message)
 
 
 def _raise_if_cancelled(cancel: threading.Event, when: str) -> None:

@@ -1,8 +1,9 @@
-"""Media endpoints of the LiteLLM proxy: image generation and the OpenAI video jobs."""
+"""Media endpoints of the LiteLLM proxy: image generation and the OpenAI video jobs, and what they cost."""
 
 from __future__ import annotations
 
 import base64
+import math
 import os
 import urllib.parse
 import urllib.request
@@ -231,3 +232,13 @@ class MediaRequests(ProxyTransport):
             str(answer.get("size") or ""),
             error,
         )
+
+
+def reported_cost(headers: dict[str, str]) -> float | None:
+    """The proxy's `x-litellm-response-cost` for one call, None when it sent none (or nonsense)."""
+    raw = headers.get("x-litellm-response-cost")
+    try:
+        cost = float(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return cost if cost is not None and math.isfinite(cost) and cost >= 0 else None

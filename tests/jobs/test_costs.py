@@ -3,7 +3,8 @@
 import pytest
 
 from devservers.litellm.testing import StackUnavailable, shared_stack
-from shotcaller.backends.litellm.backend import CloudModel, LiteLLMBackend
+from shotcaller.backends.litellm.backend import LiteLLMBackend
+from shotcaller.backends.litellm.cloud_model import CloudModel
 from shotcaller.jobs.events import TERMINAL_EVENTS, JobFailed, JobSucceeded
 from shotcaller.jobs.journal import Journal
 from shotcaller.jobs.scheduler import Scheduler

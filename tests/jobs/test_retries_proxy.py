@@ -20,8 +20,9 @@ from devservers.litellm.config import build_config
 from devservers.litellm.launch import litellm_python, start_proxy
 from devservers.openai_media import OpenAIMediaServer
 from shotcaller.backends.base import BackendBusy
-from shotcaller.backends.litellm.backend import CloudModel, LiteLLMBackend
+from shotcaller.backends.litellm.backend import LiteLLMBackend
 from shotcaller.backends.litellm.client import LiteLLMClient
+from shotcaller.backends.litellm.cloud_model import CloudModel
 from shotcaller.backends.litellm.errors import ProxyLimited
 from shotcaller.jobs.events import TERMINAL_EVENTS, JobCancelled, JobFailed, JobProgress, JobRouted, JobSucceeded
 from shotcaller.jobs.scheduler import Scheduler

@@ -17,13 +17,7 @@ from shotcaller.backends.base import (
     Progress,
     ProtocolError,
 )
-from shotcaller.backends.litellm.backend import (
-    CloudModel,
-    LiteLLMBackend,
-    choose_seconds,
-    choose_size,
-    cloud_models,
-)
+from shotcaller.backends.litellm.backend import LiteLLMBackend
 from shotcaller.backends.litellm.errors import ContentRefused, UnknownModel
 from shotcaller.shots import MediaKind, Quality, make_spec
 
@@ -72,27 +66,6 @@ def test_offers_follow_the_cloud_switch(stack):
     local = LiteLLMBackend("proxy", stack.url, "", [{"name": "local-sd", "media": "image", "local": True}])
     (offer,) = local.offers()
     assert local.is_local_offer(offer) and offer.label == "local-sd (local)"
-
-
-def test_model_settings_are_validated():
-    with pytest.raises(InvalidRequest) as caught:
-        cloud_models([{"name": "x", "media": "music"}])
-    assert "model #1 (x)" in caught.value.message and "images or videos" in caught.value.message
-    with pytest.raises(InvalidRequest):
-        cloud_models([{"name": "x", "media": "video", "sizes": ["big"]}])
-    assert cloud_models([CloudModel(name="y", media=MediaKind.IMAGE)])[0].name == "y"
-
-
-def test_size_and_length_choices():
-    assert choose_size(832, 480, []) == "832x480"
-    assert choose_size(832, 480, ["720x1280", "1280x720"]) == "1280x720"
-    assert choose_size(480, 832, ["720x1280", "1280x720"]) == "720x1280"
-    assert choose_size(1024, 1024, ["1024x1024", "1536x1024", "1024x1536"]) == "1024x1024"
-    assert choose_seconds(2.04, [4, 8, 12]) == 4
-    assert choose_seconds(4.0, [4, 8, 12]) == 4
-    assert choose_seconds(9, [4, 8, 12]) == 12
-    assert choose_seconds(30, [4, 8, 12]) == 12
-    assert choose_seconds(2.5, []) == 3
 
 
 def test_probe_lists_models_and_reports_missing_ones(stack):
@@ -251,14 +224,6 @@ def test_factory_for_the_session(stack):
     local = from_instance_config(SimpleNamespace(**{**vars(config), "is_local": True}),
                                  SimpleNamespace(online_access=False))  # fmt: skip
     assert len(local.offers()) == 2 and all(local.is_local_offer(o) for o in local.offers())
-
-
-def test_stated_video_lengths_are_read_from_a_providers_refusal():
-    from shotcaller.backends.litellm.backend import _stated_seconds
-
-    message = "Invalid value: '1'. Supported values are: '4', '8', '12'."
-    assert _stated_seconds(message) == (4, 8, 12)
-    assert _stated_seconds("Invalid value: 'abc'.") == ()
 
 
 def test_a_wrong_key_is_refused_credentials_not_a_dead_proxy(stack):
