@@ -3,11 +3,14 @@
 `client` speaks the HTTP and websocket protocol, `templates` loads workflows and
 their parameter bindings (`binding`: the binding file's schema; `workflow`: a loaded
 template and a shot applied to it), `backend` runs one shot as one prompt (`preflight`:
-the server checks; `events`: websocket events -> progress; `outputs`: the take's files).
+the server checks; `following`: the prompt followed and cancelled on the server; `events`:
+websocket events -> progress; `outputs`: the take's files), `server_probe` reads what a server
+says of itself.
 """
 
-from .backend import ComfyUIBackend, ServerProbe
+from .backend import ComfyUIBackend
 from .client import ComfyEvent, ComfyEventStream, ComfyUIClient, EventStreamClosed
+from .server_probe import ServerProbe
 from .templates import BUNDLED_TEMPLATE_DIR, ComfyTemplate, TemplateError, load_templates
 
 __all__ = [

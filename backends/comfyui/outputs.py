@@ -1,4 +1,4 @@
-"""Which files of a finished prompt make the take, and what they may be called on disk.
+"""Which files of a finished prompt make the take, what they may be called on disk, and how long it ran.
 
 History outputs are the source of truth (websocket `executed` messages are not
 re-sent reliably by every version). Core saves list images, animated images and videos
@@ -134,3 +134,20 @@ def download_outputs(
         client.download(ref, destination, verify=verifier(kind, source=f"ComfyUI at {base_url}", what=what))
         written.append(destination)
     return written
+
+
+def run_seconds_of(entry: dict[str, Any]) -> float | None:
+    """Seconds the server spent executing the prompt (its history's execution_start to the last
+    message), so a configured rate is charged for running, not for waiting in the queue."""
+    status = entry.get("status") if isinstance(entry.get("status"), dict) else {}
+    stamps: dict[str, float] = {}
+    for message in (status or {}).get("messages") or []:
+        if isinstance(message, list | tuple) and len(message) == 2 and isinstance(message[1], dict):
+            stamp = message[1].get("timestamp")
+            if isinstance(stamp, int | float):
+                stamps.setdefault(str(message[0]), float(stamp))
+                stamps["last"] = float(stamp)
+    start = stamps.get("execution_start")
+    if start is None or "last" not in stamps:
+        return None
+    return max(0.0, (stamps["last"] - start) / 1000.0)  # ComfyUI stamps are milliseconds

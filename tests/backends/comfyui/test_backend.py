@@ -742,7 +742,7 @@ def test_out_of_memory_and_node_errors_on_the_reference_server(reference, tmp_pa
 
 
 def test_websocket_drop_completes_by_polling_history(reference, tmp_path: Path, caplog):
-    caplog.set_level(logging.INFO, logger="shotcaller.backends.comfyui.backend")
+    caplog.set_level(logging.INFO, logger="shotcaller.backends.comfyui.following")
     prompts_before = len(server_json(reference, "/history"))
     reference.fail_next("drop-ws")
     report = Recorder()
