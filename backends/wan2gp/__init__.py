@@ -2,7 +2,9 @@
 
 `client` speaks MCP and the gallery transfer URLs, `settings` turns a shot into Wan2GP settings
 (model by quality and GPU memory, resolution buckets, 4n+1 frames, fps per model), `errors` maps
-every failure shape to a typed error, `backend` runs one shot as one Wan2GP job.
+every failure shape to a typed error, `backend` runs one shot as one Wan2GP job (`model_checks`:
+the server's models and weights; `following`: the job followed and cancelled; `outputs`: the
+take's files).
 Wan2GP's Gradio UI is not an API and is never used.
 """
 

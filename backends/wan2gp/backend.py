@@ -1,60 +1,44 @@
 """The Wan2GP backend: one Wan2GP MCP server, its quality tiers, and the life of one job on it.
 
-A job: the model is checked against the server (get_model_schema, cached: an unknown model is a
-MissingResource, and the schema's fps and frame limits win over the built-in table), the init
-image is uploaded to the server's gallery, `wangp_generate` starts the job (wait false; a server
-already generating answers BackendBusy, so the scheduler fails over), `wangp_get_job` is polled and
-its events drive the progress bar (progress.py), `wangp_cancel_job` stops it cooperatively (the
-cancel returns at once; its `settle` waits for the job to end on the server), a failure is
+A job: the model is checked against the server (model_checks.py: get_model_schema, cached; an
+unknown model is a MissingResource, and the schema's fps and frame limits win over the built-in
+table), the init image is uploaded to the server's gallery, `wangp_generate` starts the job (wait
+false; a server already generating answers BackendBusy, so the scheduler fails over), the job is
+followed and cancelled through `wangp_get_job` and `wangp_cancel_job` (following.py), a failure is
 classified from its errors' stage and console lines (errors.py, weights.py), and the video is
-downloaded from the gallery through a one-time link, to a temporary file renamed into place.
-Besides the configured tiers, the server's own downloaded video models are offered (discovery.py).
+downloaded from the gallery (outputs.py). Besides the configured tiers, the server's own
+downloaded video models are offered (discovery.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import re
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...shots import MediaKind
 from ..base import (
     Backend,
-    BackendError,
-    BackendUnreachable,
     Cancelled,
     GenerationRequest,
     GenerationResult,
     InvalidRequest,
-    MissingResource,
     Offer,
     ProgressCallback,
     ProtocolError,
     announce_server_job,
 )
-from ..files import sanitize_filename, unique_path
-from ..media_check import verifier
 from ..policy import DEFAULT_POLICY, TransportPolicy
 from ..server_job import ServerJob
 from .client import DEFAULT_URL, JobSnapshot, Wan2GPClient
 from .discovery import ServerModels, discover_models
-from .errors import IS_IT_WAN2GP, job_error
+from .errors import job_error
+from .following import JobFollowing
+from .model_checks import ModelChecks, ModelInfo
+from .outputs import download_outputs
 from .progress import RUN_END, SUBMITTED, JobProgress, MonotonicReporter
-from .settings import (
-    ModelLimits,
-    Wan2GPPreset,
-    build_settings,
-    choose_presets,
-    max_shot_frames,
-    resolve_presets,
-    wan_model,
-)
+from .settings import Wan2GPPreset, build_settings, choose_presets, max_shot_frames, resolve_presets, wan_model
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +46,6 @@ REQUIRED_TOOLS = (
     "wangp_generate", "wangp_get_job", "wangp_cancel_job", "wangp_get_model_schema",
     "wangp_create_gallery_upload", "wangp_create_gallery_download",
 )  # fmt: skip
-MAX_EVENT_LIMIT = 500  # the most events a job snapshot holds (the server's own cap)
-_SAFE_EXTENSION = re.compile(r"^\.[a-z0-9]{1,8}$")
-_VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi")
 
 
 @dataclass(frozen=True)
@@ -79,13 +60,7 @@ class Wan2GPProbe:
     missing_tools: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class _ModelInfo:
-    limits: ModelLimits
-    defaults: dict[str, Any]
-
-
-class Wan2GPBackend(Backend):
+class Wan2GPBackend(JobFollowing, ModelChecks, Backend):
     """A Wan2GP server reached through its MCP endpoint. One generation at a time, always."""
 
     kind = "wan2gp"
@@ -114,7 +89,7 @@ class Wan2GPBackend(Backend):
         self.model_info_ttl = model_info_ttl
         self.event_limit = event_limit
         self._model_lock = threading.Lock()
-        self._model_cache: dict[str, tuple[float, _ModelInfo]] = {}
+        self._model_cache: dict[str, tuple[float, ModelInfo]] = {}
         self._server_presets: dict[str, Wan2GPPreset] = {}  # offers from the server's own model list
 
     @property
@@ -152,18 +127,6 @@ class Wan2GPBackend(Backend):
             tools=tools,
             missing_tools=tuple(t for t in REQUIRED_TOOLS if t not in tools),
         )
-
-    def missing_offers(self) -> dict[str, str]:
-        """Offers whose model this server does not have (network): {offer name: reason}, for discovery."""
-        missing: dict[str, str] = {}
-        for preset in self.presets.values():
-            for model in preset.models:
-                try:
-                    self._model_info(model.model_type)
-                except MissingResource as exc:
-                    missing[preset.name] = exc.message
-                    break
-        return missing
 
     def video_models(self) -> list[dict[str, Any]]:
         """Every video model the server knows (compact records, paged), for the preferences panel."""
@@ -241,7 +204,7 @@ class Wan2GPBackend(Backend):
         report: ProgressCallback,
         progress: MonotonicReporter,
         cancel: threading.Event,
-        info: _ModelInfo,
+        info: ModelInfo,
         source: dict[str, Any],
         applied: dict[str, Any],
         job: ServerJob,
@@ -264,7 +227,7 @@ class Wan2GPBackend(Backend):
             )
         progress.update(RUN_END, "finished on Wan2GP")
         announce_server_job(report, job_id, stage="finished")
-        files = self._download_outputs(result, request, job_id, progress, cancel)
+        files = download_outputs(self.client, result, request, job_id, progress, cancel)
         progress.update(1.0, "downloaded")
         effective = {k: v for k, v in info.defaults.items() if k not in ("prompt", "negative_prompt")}
         effective.update({k: v for k, v in source.items() if k not in ("prompt", "negative_prompt")})
@@ -275,166 +238,6 @@ class Wan2GPBackend(Backend):
             "backend_instance": self.instance_id,
         }
         return GenerationResult(files=tuple(files), model=info.limits.name, parameters=parameters, server_job_id=job_id)
-
-    def _wait(
-        self, snapshot: JobSnapshot, tracker: JobProgress, cancel: threading.Event, job: ServerJob
-    ) -> JobSnapshot:
-        """Poll until the job is done; on cancel, ask the server to stop it and raise Cancelled; past
-        the job deadline, the same and JobTimedOut."""
-        failures = 0
-        while not snapshot.done:
-            if cancel.wait(self.poll_interval):
-                self._cancel_on_server(snapshot.job_id)
-            job.check()
-            try:
-                snapshot = self.client.get_job(snapshot.job_id, event_limit=self.event_limit)
-                if tracker.gap(snapshot.events):
-                    # Console lines flooded the window since the last poll: read the events missed.
-                    snapshot = self.client.get_job(snapshot.job_id, event_limit=MAX_EVENT_LIMIT)
-            except BackendUnreachable:
-                failures += 1  # a hiccup is forgiven; a server that stays away is not
-                if failures >= 4:
-                    raise
-                continue
-            failures = 0
-            tracker.apply(snapshot.events)
-        return snapshot
-
-    def _stop_on_server(self, job_id: str) -> None:
-        """Ask Wan2GP to stop a job the run is leaving early (the scheduler hears the run's own error)."""
-        self.client.cancel_job(job_id, event_limit=0)
-
-    def _cancel_on_server(self, job_id: str) -> None:
-        """Ask Wan2GP to stop the job and raise Cancelled at once.
-
-        Wan2GP stops cooperatively, between steps; loading a model or fetching weights runs on for
-        a while. The shot is cancelled for the user now; the scheduler keeps the server's slot until
-        `settle` has seen the job end, so the next shot is not refused as busy."""
-        done = True
-        try:
-            done = self.client.cancel_job(job_id, event_limit=0).done
-        except BackendError as exc:
-            log.warning("%s: could not cancel job %s on the server: %s", self.display_name, job_id, exc)
-        raise Cancelled(
-            f"the job was cancelled (Wan2GP job {job_id} stops at its next step)",
-            settle=None if done else (lambda stop: self._settle(job_id, stop)),
-        )
-
-    def _settle(self, job_id: str, stop: threading.Event) -> None:
-        """Wait until a cancelled job is done on the server: until then the server is busy with it."""
-        deadline = time.monotonic() + self.settle_timeout
-        while not stop.is_set() and time.monotonic() < deadline:
-            try:
-                if self.client.get_job(job_id, event_limit=0).done:
-                    return
-            except BackendError as exc:  # gone or restarted: the next job finds out and says so
-                log.info("%s: stopped waiting for job %s to end: %s", self.display_name, job_id, exc)
-                return
-            stop.wait(self.poll_interval)
-        if not stop.is_set():  # Shotcaller closing is no reason to warn
-            log.warning(
-                "%s: job %s still running %.0f s after it was cancelled", self.display_name, job_id, self.settle_timeout
-            )
-
-    def _offers_needing_downloads(self) -> tuple[str, ...]:
-        """The offers whose models this server has not downloaded: a server that cannot download cannot
-        make them either. Every offer when the server does not say."""
-        names = []
-        with self._model_lock:
-            presets = [*self.presets.values(), *self._server_presets.values()]
-        for preset in presets:
-            try:
-                available = all(
-                    self.client.get_model_availability(m.model_type).get("available") is True for m in preset.models
-                )
-            except BackendError:
-                available = False
-            if not available:
-                names.append(preset.name)
-        return tuple(names)
-
-    def _model_info(self, model_type: str) -> _ModelInfo:
-        with self._model_lock:
-            cached = self._model_cache.get(model_type)
-            if cached is not None and time.monotonic() - cached[0] < self.model_info_ttl:
-                return cached[1]
-        metadata = self.client.get_model_schema(model_type)
-        if metadata is None:
-            raise MissingResource(
-                f"Wan2GP at {self.client.origin} does not have the model {model_type} ({wan_model(model_type).name})",
-                hint="Update Wan2GP to a version with this model, or use another backend.",
-            )
-        main_output = metadata.get("main_output")
-        if isinstance(main_output, list) and "video" not in main_output:
-            raise ProtocolError(
-                f"Wan2GP at {self.client.origin} says {model_type} does not make videos", hint=IS_IT_WAN2GP
-            )
-        defaults = self.client.get_default_settings(model_type)
-        info = _ModelInfo(ModelLimits.from_schema(wan_model(model_type), metadata), defaults)
-        with self._model_lock:
-            self._model_cache[model_type] = (time.monotonic(), info)
-        return info
-
-    def _note_availability(self, model_type: str, progress: MonotonicReporter) -> None:
-        """Weights not on the server yet: Wan2GP downloads them first, which can take long. Say so."""
-        try:
-            availability = self.client.get_model_availability(model_type)
-        except BackendError as exc:  # informative only
-            log.info("%s: no availability for %s: %s", self.display_name, model_type, exc)
-            return
-        if availability.get("available") is False:
-            progress.update(0.01, f"Wan2GP has not downloaded {model_type} yet: it fetches the weights first")
-
-    def _download_outputs(
-        self,
-        result: dict[str, Any],
-        request: GenerationRequest,
-        job_id: str,
-        progress: MonotonicReporter,
-        cancel: threading.Event,
-    ) -> list[str]:
-        items = self._output_items(result)
-        if not items:
-            raise ProtocolError(
-                f"Wan2GP at {self.client.origin} finished job {job_id} without a video", hint="See the Wan2GP console."
-            )
-        stem = sanitize_filename(request.file_stem, fallback="take")
-        written: list[str] = []
-        for index, item in enumerate(items):
-            if cancel.is_set():
-                for path in written:
-                    with contextlib.suppress(OSError):
-                        os.unlink(path)
-                raise Cancelled("the job was cancelled while its files were downloading")
-            suffix = f"_{index + 1:02d}" if len(items) > 1 else ""
-            name = f"{stem}{suffix}{_safe_extension(str(item.get('path') or ''))}"
-            destination = unique_path(request.output_dir, name)
-            progress.update(RUN_END + (1.0 - RUN_END) * index / len(items), f"downloading {name}")
-            source, what = f"Wan2GP at {self.client.origin}", f"the video of job {job_id}"
-            self.client.download(
-                str(item["gallery_id"]), destination, verify=verifier(MediaKind.VIDEO, source=source, what=what)
-            )
-            written.append(destination)
-        return written
-
-    def _output_items(self, result: dict[str, Any]) -> list[dict[str, Any]]:
-        """Gallery records of the job's videos: from the result, else found by path in the gallery."""
-        items = [i for i in result.get("gallery_items") or [] if isinstance(i, dict) and i.get("gallery_id")]
-        videos = [i for i in items if i.get("media_type") == "video"]
-        if videos:
-            return videos
-        files = [str(f) for f in result.get("generated_files") or [] if isinstance(f, str)]
-        if not files:
-            return [i for i in items if i.get("gallery") == "visual"]
-        by_path = {str(i.get("path")): i for i in self.client.list_gallery("video") if i.get("gallery_id")}
-        found = [by_path[f] for f in files if f in by_path]
-        if not found:
-            raise ProtocolError(
-                f"Wan2GP at {self.client.origin} made {', '.join(os.path.basename(f) for f in files)} but its"
-                " gallery does not list it, so Shotcaller cannot download it",
-                hint="Update Wan2GP; the file is in its output folder on that machine.",
-            )
-        return found
 
 
 def _offer(preset: Wan2GPPreset) -> Offer:
@@ -456,12 +259,6 @@ def _offer(preset: Wan2GPPreset) -> Offer:
         family=preset.name,
         sliding_window=all(m.sliding_window for m in preset.models),
     )
-
-
-def _safe_extension(server_path: str) -> str:
-    """The server's extension, only if it is plainly a video extension; the server's name is never used."""
-    extension = os.path.splitext(sanitize_filename(server_path.replace("\\", "/")))[1].lower()
-    return extension if _SAFE_EXTENSION.match(extension) and extension in _VIDEO_EXTENSIONS else ".mp4"
 
 
 def _raise_if_cancelled(cancel: threading.Event, when: str) -> None:
