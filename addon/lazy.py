@@ -12,8 +12,13 @@ PACKAGE = __package__.rpartition(".")[0]  # the extension's own package (bl_ext.
 
 
 def loaded(name: str) -> ModuleType | None:
-    """The package's module `name` ("jobs.session", "mainthread.pump", ...) if something already imported it."""
-    return sys.modules.get(f"{PACKAGE}.{name}")
+    """The package's module `name` ("jobs.session", "mainthread.pump", ...) if something already imported it.
+    None while it is still being imported (by the warm-up thread): its names are not all there yet."""
+    module = sys.modules.get(f"{PACKAGE}.{name}")
+    # importlib marks a module's spec while it runs the module's code (its "partially initialized" error)
+    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return None
+    return module
 
 
 def current_session() -> Any | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import bpy
@@ -10,7 +11,28 @@ from bpy.props import EnumProperty
 from ..addon import lazy
 from ..addon.lazy import current_session
 from ..sequencer import compat, status_colours
+from ..sequencer.index import is_take_strip
+from ..settings.preferences import ADDON_PACKAGE
 from ..settings.properties import ACTIVE_STATUSES, QUALITY_ITEMS
+
+_warm_up_asked = False  # poll() runs on every redraw of the button: it asks for the warm-up once
+
+
+def warm_up(context: bpy.types.Context) -> bool:
+    """The sidebar shows the Generate button (Blender polls the operator to draw it): the core it
+    will need is imported now, on a worker thread (addon/warmup.py), not when it is pressed. Only
+    the servers' kinds are read here: the preferences' own settings import part of the core."""
+    global _warm_up_asked
+    if _warm_up_asked:
+        return False
+    _warm_up_asked = True
+    from ..addon import warmup
+
+    addon = context.preferences.addons.get(ADDON_PACKAGE)
+    servers = list(addon.preferences.instances) if addon is not None and addon.preferences is not None else []
+    # As BackendSettings.instance_configs: the list's enabled servers, or the one default ComfyUI.
+    kinds = {server.kind for server in servers if server.enabled} if servers else {"comfyui"}
+    return warmup.start(kinds)
 
 
 def _selected_strips(scene: bpy.types.Scene) -> list:
@@ -30,26 +52,105 @@ class SEQUENCER_OT_shotcaller_generate(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
+        if not bpy.app.background:  # headless there is no frame to keep: the operator imports the core
+            warm_up(context)
         scene = compat.sequencer_scene(context)
         return scene is not None and scene.sequence_editor is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        scene = compat.sequencer_scene(context)
+        strips = _selected_strips(scene)
+        shots = [strip.name for strip in strips if not is_take_strip(strip)]
+        if shots and warmup_running():
+            # Pressed while the sidebar's warm-up still imports the core: importing it here too would
+            # wait for it, the UI frozen. The shots are submitted by a timer once it has finished.
+            _deferred.append(_Deferred(bpy.data.filepath, scene.name, shots, self.quality))
+            if not bpy.app.timers.is_registered(submit_deferred):
+                bpy.app.timers.register(submit_deferred, first_interval=DEFERRED_POLL_SECONDS)
+            self.report({"INFO"}, generating_message(len(shots), self.quality))
+            return {"FINISHED"}
         from ..mainthread import pump  # the core: imported on first use, not when the add-on registers
         from ..mainthread.submission import SUBMIT_BUDGET_SECONDS, submit_strips
 
-        scene = compat.sequencer_scene(context)
-        outcome = submit_strips(scene, _selected_strips(scene), self.quality, budget_seconds=SUBMIT_BUDGET_SECONDS)
-        if not outcome.submitted and not outcome.waiting:
-            self.report({"ERROR"}, " ".join(outcome.problems) or "Nothing to generate.")
+        outcome = submit_strips(scene, strips, self.quality, budget_seconds=SUBMIT_BUDGET_SECONDS)
+        reports = outcome_reports(outcome, self.quality)
+        for level, message in reports:
+            self.report({level}, message)
+        if reports[0][0] == "ERROR":
             return {"CANCELLED"}
-        if outcome.problems:
-            self.report({"WARNING"}, f"Skipped: {' '.join(outcome.problems)}")
-        for warning in outcome.warnings:
-            self.report({"WARNING"}, warning)
-        count = len(outcome.submitted) + outcome.waiting  # the rest are submitted over the next ticks
-        self.report({"INFO"}, f"Generating {count} shot{'s' if count != 1 else ''} ({self.quality})")
         pump.ensure_timer()
         return {"FINISHED"}
+
+
+def generating_message(count: int, quality: str) -> str:
+    return f"Generating {count} shot{'s' if count != 1 else ''} ({quality})"
+
+
+def outcome_reports(outcome: Any, quality: str) -> list[tuple[str, str]]:
+    """What a submission tells the user, (level, message) each; an ERROR first when nothing started."""
+    if not outcome.submitted and not outcome.waiting:
+        return [("ERROR", " ".join(outcome.problems) or "Nothing to generate.")]
+    reports = [("WARNING", f"Skipped: {' '.join(outcome.problems)}")] if outcome.problems else []
+    reports += [("WARNING", warning) for warning in outcome.warnings]
+    count = len(outcome.submitted) + outcome.waiting  # the rest are submitted over the next ticks
+    return [*reports, ("INFO", generating_message(count, quality))]
+
+
+def warmup_running() -> bool:
+    warmup = lazy.loaded("addon.warmup")
+    return warmup is not None and warmup.running()
+
+
+DEFERRED_POLL_SECONDS = 0.05
+
+
+@dataclass
+class _Deferred:
+    """Shots Generate was pressed for while the core was still being imported, by strip name."""
+
+    blend: str  # the file they belong to: another one opened meanwhile drops them
+    scene_name: str
+    names: list[str]
+    quality: str
+
+
+_deferred: list[_Deferred] = []
+
+
+def submit_deferred() -> float | None:
+    """The timer behind a Generate pressed during the warm-up: once the core is in, the shots are
+    submitted as the operator would have (a slice now, the rest over the pump's ticks) and what it
+    would have said is reported."""
+    if warmup_running():
+        return DEFERRED_POLL_SECONDS
+    from ..mainthread import pump
+    from ..mainthread.submission import SUBMIT_BUDGET_SECONDS, submit_strips
+    from .language import notify
+
+    while _deferred:
+        request = _deferred.pop(0)
+        scene = bpy.data.scenes.get(request.scene_name)
+        if request.blend != bpy.data.filepath or scene is None or scene.sequence_editor is None:
+            continue
+        strips = compat.all_strips(scene.sequence_editor)
+        found = [strip for strip in (strips.get(name) for name in request.names) if strip is not None]
+        outcome = submit_strips(scene, found, request.quality, budget_seconds=SUBMIT_BUDGET_SECONDS)
+        for level, message in outcome_reports(outcome, request.quality):
+            if level != "INFO":  # the operator said it already
+                notify(level, message)
+    pump.ensure_timer()
+    return None
+
+
+def _withdraw_deferred(scene_name: str, names: set[str]) -> int:
+    withdrawn = 0
+    for request in _deferred:
+        if request.scene_name == scene_name:
+            kept = [name for name in request.names if name not in names]
+            withdrawn += len(request.names) - len(kept)
+            request.names = kept
+    _deferred[:] = [request for request in _deferred if request.names]
+    return withdrawn
 
 
 def generating_strips(scene: bpy.types.Scene) -> list[Any]:
@@ -60,6 +161,7 @@ def generating_strips(scene: bpy.types.Scene) -> list[Any]:
     submission = lazy.loaded("mainthread.submission")
     strips = compat.all_strips(scene.sequence_editor)
     found = [strips.get(name) for name in submission.waiting_names(scene.name)] if submission is not None else []
+    found += [strips.get(name) for request in _deferred if request.scene_name == scene.name for name in request.names]
     session = current_session()
     if session is not None:
         found += find_shot_strips(scene, [c.shot_id for c in list(session.jobs.values()) if c.scene_name == scene.name])
@@ -71,7 +173,9 @@ def cancel_strips(scene: bpy.types.Scene, strips: list[Any]) -> int:
     jobs cancelled in one call to the scheduler (linear in the shots, one journal write). Returns
     how many were waiting or generating."""
     submission = lazy.loaded("mainthread.submission")
-    withdrawn = submission.withdraw(scene.name, {s.name for s in strips}) if submission is not None else 0
+    names = {s.name for s in strips}
+    withdrawn = _withdraw_deferred(scene.name, names)
+    withdrawn += submission.withdraw(scene.name, names) if submission is not None else 0
     session = current_session()
     if session is None:
         return withdrawn
@@ -108,7 +212,6 @@ class SEQUENCER_OT_shotcaller_cancel(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         from ..mainthread import pump
-        from ..mainthread.submission import is_take_strip
 
         scene = compat.sequencer_scene(context)
         cancelled = cancel_strips(scene, [s for s in _selected_strips(scene) if not is_take_strip(s)])
@@ -123,4 +226,14 @@ class SEQUENCER_OT_shotcaller_cancel(bpy.types.Operator):
 CLASSES = (SEQUENCER_OT_shotcaller_generate, SEQUENCER_OT_shotcaller_cancel)
 
 
-register, unregister = bpy.utils.register_classes_factory(CLASSES)
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    _deferred.clear()
+    if bpy.app.timers.is_registered(submit_deferred):  # a timer left registered crashes Blender 4.2 at exit
+        bpy.app.timers.unregister(submit_deferred)
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -4,23 +4,11 @@ process, since this one has imported them already."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+from fresh_process import FRESH_BLENDER, run_result
 
-CHILD = r"""
-import gc, json, os, sys, threading
-root = sys.argv[2]
-for sub in ("home", "user", "extensions"):
-    os.makedirs(os.path.join(root, sub), exist_ok=True)
-os.environ["HOME"] = os.path.join(root, "home")
-os.environ["BLENDER_USER_RESOURCES"] = os.path.join(root, "user")
-os.environ["BLENDER_USER_EXTENSIONS"] = os.path.join(root, "extensions")
-import bpy
-import addon_utils
-bpy.ops.wm.read_factory_settings(use_empty=True)
-bpy.ops.extensions.package_install_files(filepath=sys.argv[1], repo="user_default", enable_on_install=False)
-module = "bl_ext.user_default.shotcaller"
+CHILD = (
+    FRESH_BLENDER
+    + r"""
 threads = threading.active_count()
 addon_utils.enable(module, default_set=True)
 enabled = bool(addon_utils.check(module)[1])
@@ -35,19 +23,11 @@ frozen = gc.get_freeze_count()
 addon_utils.disable(module, default_set=True)
 print("RESULT " + json.dumps({"enabled": enabled, "heavy": heavy, "threads": started, "frozen": frozen}))
 """
+)
 
 
 def test_enabling_imports_no_core_module_and_starts_no_thread(shotcaller_zip, tmp_path, blender):
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(shotcaller_zip), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-    results = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert results, proc.stdout[-2000:] + proc.stderr[-2000:]
-    result = json.loads(results[-1][len("RESULT ") :])
+    result = run_result(CHILD, str(shotcaller_zip), str(tmp_path))
     assert result["enabled"]
     assert result["heavy"] == []
     assert result["threads"] == 0
