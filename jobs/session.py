@@ -51,6 +51,7 @@ __all__ = [
     "current_session",
     "get_session",
     "register_backend_kind",
+    "session_for",
 ]
 
 
@@ -252,12 +253,19 @@ _lock = threading.Lock()
 _current: Session | None = None
 
 
+def session_for(settings: BackendSettings) -> Session | None:
+    """The session get_session would return without building one, or None (it would build one)."""
+    current = _current
+    return current if current is not None and (current.settings == settings or current.has_work()) else None
+
+
 def get_session(settings: BackendSettings) -> Session:
     """The running session, rebuilt when the settings changed and nothing is in flight."""
     global _current
     with _lock:
-        if _current is not None and (_current.settings == settings or _current.has_work()):
-            return _current
+        current = session_for(settings)
+        if current is not None:
+            return current
         if _current is not None:
             _current.close()
         freeze_long_lived()  # before the first jobs' objects exist: see collector.py

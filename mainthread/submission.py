@@ -9,6 +9,7 @@ import os
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ import bpy
 from ..backends.files import slug
 from ..backends.urls import UnsafeURL
 from ..jobs.journal import Journal, JournalError, journal_at
-from ..jobs.session import BackendSettings, JobContext, RoutingPolicy, Session, get_session
+from ..jobs.session import BackendSettings, JobContext, RoutingPolicy, Session, get_session, session_for
 from ..sequencer import compat, status_colours
 from ..sequencer import index as strip_index
 from ..settings.preferences import ADDON_PACKAGE, Settings, current_settings
@@ -158,6 +159,9 @@ def job_context(scene: Any, strip: Any, quality: str) -> dict[str, Any]:
 SUBMIT_BUDGET_SECONDS = 0.008  # the operator's and each later tick's share of a 60 fps frame
 
 
+Reporter = Callable[[str, str], None]  # (level, message), after the operator has returned
+
+
 @dataclass
 class _Target:
     """Where a batch's jobs go, decided once, with its first shot that can be submitted."""
@@ -184,6 +188,8 @@ class _Batch:
     bypass_cache: bool = False
     target: _Target | None = None
     failed: bool = False
+    report_later: Reporter | None = None  # the UI: the session is opened on a worker thread (_open_later)
+    opening: bool = False
 
 
 _batches: list[_Batch] = []  # submitted a slice per tick by the pump (see `continue_submitting`)
@@ -199,13 +205,16 @@ def submit_strips(
     seed: int | None = None,
     keep_seeds: bool = False,
     bypass_cache: bool = False,
+    report_later: Reporter | None = None,
 ) -> SubmitOutcome:
     """Submit the shots among `strips`. With a budget (the operator's), stop when it is spent and
     leave the rest to the pump's next ticks, so 1000 shots never freeze the UI; `outcome.waiting`
     says how many are left. Without one (headless, tests), submit everything now. A shot whose seed
     is not locked gets a new random seed (kept on the shot, so Redo repeats it) unless `seed` is
     given: Redo passes the take's seed, Variation a new one, both with `bypass_cache` so they make a
-    new take, not a cached copy. `keep_seeds`: every shot keeps the seed it has (Retry Failed)."""
+    new take, not a cached copy. `keep_seeds`: every shot keeps the seed it has (Retry Failed).
+    `report_later` (the UI's): when the session has to be built first, it is built on a worker thread
+    and the shots wait for the pump's ticks; what it finds wrong is reported through this."""
     outcome = SubmitOutcome()
     settings = settings or current_settings()
     shots = [s for s in strips if not is_take_strip(s)]
@@ -214,6 +223,7 @@ def submit_strips(
         return outcome
     ensure_shot_ids(scene)
     batch = _Batch(scene.name, deque(s.name for s in shots), quality, settings, outcome, seed, keep_seeds, bypass_cache)
+    batch.report_later = report_later
     _run(batch, scene, None if budget_seconds is None else time.monotonic() + budget_seconds)
     if batch.names:
         _batches.append(batch)
@@ -270,6 +280,12 @@ _shot_seconds = 0.002  # a moving average of one shot's submit: a slice stops be
 def _run(batch: _Batch, scene: Any, deadline: float | None) -> None:
     global _shot_seconds
     outcome, strips = batch.outcome, compat.all_strips(scene.sequence_editor)
+    if batch.target is None and batch.report_later is not None and not batch.failed:
+        if not batch.opening and session_for(backend_settings(batch.settings)) is None:
+            _open_later(batch, scene, batch.report_later)
+        if batch.opening:  # the pump's tick after it has opened submits the first slice
+            outcome.waiting = len(batch.names)
+            return
     while batch.names and not batch.failed:
         began = time.monotonic()
         strip = strips.get(batch.names.popleft())
@@ -324,20 +340,64 @@ def _submit_one(batch: _Batch, scene: Any, strip: Any) -> None:
 
 
 def _target(batch: _Batch, scene: Any) -> _Target | None:
-    outcome = batch.outcome
     try:
-        session = get_session(backend_settings(batch.settings))
-    except UnsafeURL as exc:
-        outcome.problems.append(str(exc))
-        batch.failed = True
-        return None
-    except Exception as exc:  # a broken template folder, say: the message names the file
-        outcome.problems.append(f"Shotcaller could not start: {exc}")
-        batch.failed = True
-        return None
-    outcome.session = session
-    outcome.warnings.extend(session.problems())  # a broken user template, a server that could not be set up
-    folder = takes_folder(batch.settings)
-    decision_log = session.decision_log_at(decision_log_path(folder))
-    batch.target = _Target(session, folder, routing_policy(scene), decision_log, project_journal(folder, outcome))
+        batch.target = _opener(batch, scene)()
+    except Exception as exc:
+        _refused(batch, exc)
     return batch.target
+
+
+def _opener(batch: _Batch, scene: Any) -> Callable[[], _Target]:
+    """What opens the batch's target: the session, the decision log and the project's journal. The
+    preferences and the scene are read here; the function it returns touches no bpy (`_open_later`
+    runs it on a worker thread)."""
+    backends, folder, policy, outcome = (
+        backend_settings(batch.settings),
+        takes_folder(batch.settings),
+        routing_policy(scene),
+        batch.outcome,
+    )
+
+    def open_target() -> _Target:
+        session = get_session(backends)
+        outcome.session = session
+        outcome.warnings.extend(session.problems())  # a broken user template, a server that could not be set up
+        decision_log = session.decision_log_at(decision_log_path(folder))
+        return _Target(session, folder, policy, decision_log, project_journal(folder, outcome))
+
+    return open_target
+
+
+def _refused(batch: _Batch, exc: BaseException) -> str:
+    # UnsafeURL names the fix; anything else (a broken template folder, say) names the file
+    message = str(exc) if isinstance(exc, UnsafeURL) else f"Shotcaller could not start: {exc}"
+    batch.outcome.problems.append(message)
+    batch.failed = True
+    return message
+
+
+def _open_later(batch: _Batch, scene: Any, report: Reporter) -> None:
+    """The first Generate of a session in the UI: building the session (every server's client and
+    templates) and opening the project's journal (a write to disk) cost tens of milliseconds, so they
+    run on a worker thread, and the batch waits for the pump's tick that applies the result."""
+    from ..jobs import background
+
+    batch.opening = True
+
+    def opened(target: _Target | None, error: BaseException | None) -> None:
+        batch.opening = False
+        for warning in batch.outcome.warnings:
+            report("WARNING", warning)
+        if target is not None:
+            batch.target = target
+            return
+        message = _refused(batch, error or RuntimeError("no session"))
+        report("ERROR", message)
+        scene = bpy.data.scenes.get(batch.scene_name)
+        if scene is not None and scene.sequence_editor is not None:  # the shots say it where they are
+            strips = compat.all_strips(scene.sequence_editor)
+            for strip in filter(None, (strips.get(name) for name in batch.names)):
+                strip.shotcaller.status, strip.shotcaller.message = "FAILED", message
+        batch.names.clear()
+
+    background.submit(_opener(batch, scene), opened)

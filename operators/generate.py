@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +73,9 @@ class SEQUENCER_OT_shotcaller_generate(bpy.types.Operator):
         from ..mainthread import pump  # the core: imported on first use, not when the add-on registers
         from ..mainthread.submission import SUBMIT_BUDGET_SECONDS, submit_strips
 
-        outcome = submit_strips(scene, strips, self.quality, budget_seconds=SUBMIT_BUDGET_SECONDS)
+        outcome = submit_strips(
+            scene, strips, self.quality, budget_seconds=SUBMIT_BUDGET_SECONDS, report_later=late_reports()
+        )
         reports = outcome_reports(outcome, self.quality)
         for level, message in reports:
             self.report({level}, message)
@@ -94,6 +97,14 @@ def outcome_reports(outcome: Any, quality: str) -> list[tuple[str, str]]:
     reports += [("WARNING", warning) for warning in outcome.warnings]
     count = len(outcome.submitted) + outcome.waiting  # the rest are submitted over the next ticks
     return [*reports, ("INFO", generating_message(count, quality))]
+
+
+def late_reports() -> Callable[[str, str], None] | None:
+    """In the UI, a session that has to be built is built on a worker thread (the first Generate):
+    what it finds wrong is reported after the operator has returned. Headless, at once."""
+    from .language import notify
+
+    return None if bpy.app.background else notify
 
 
 def warmup_running() -> bool:
@@ -134,7 +145,9 @@ def submit_deferred() -> float | None:
             continue
         strips = compat.all_strips(scene.sequence_editor)
         found = [strip for strip in (strips.get(name) for name in request.names) if strip is not None]
-        outcome = submit_strips(scene, found, request.quality, budget_seconds=SUBMIT_BUDGET_SECONDS)
+        outcome = submit_strips(
+            scene, found, request.quality, budget_seconds=SUBMIT_BUDGET_SECONDS, report_later=late_reports()
+        )
         for level, message in outcome_reports(outcome, request.quality):
             if level != "INFO":  # the operator said it already
                 notify(level, message)
