@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from ..sequencer import compat, status_colours
 from ..sequencer.index import is_take_strip
 from ..settings.preferences import ADDON_PACKAGE
 from ..settings.properties import ACTIVE_STATUSES, QUALITY_ITEMS
+
+log = logging.getLogger(__name__)
 
 _warm_up_asked = False  # poll() runs on every redraw of the button: it asks for the warm-up once
 
@@ -134,9 +137,20 @@ def submit_deferred() -> float | None:
     would have said is reported."""
     if warmup_running():
         return DEFERRED_POLL_SECONDS
+    from .language import notify
+
+    try:
+        _submit_deferred(notify)
+    except Exception as exc:  # a timer that raises is dropped silently: the shots would be lost unsaid
+        log.exception("Shotcaller could not submit the shots")
+        _deferred.clear()
+        notify("ERROR", f"Shotcaller could not start: {exc}")
+    return None
+
+
+def _submit_deferred(notify: Callable[[str, str], None]) -> None:
     from ..mainthread import pump
     from ..mainthread.submission import SUBMIT_BUDGET_SECONDS, submit_strips
-    from .language import notify
 
     while _deferred:
         request = _deferred.pop(0)
@@ -152,7 +166,6 @@ def submit_deferred() -> float | None:
             if level != "INFO":  # the operator said it already
                 notify(level, message)
     pump.ensure_timer()
-    return None
 
 
 def _withdraw_deferred(scene_name: str, names: set[str]) -> int:

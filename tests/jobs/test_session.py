@@ -15,6 +15,7 @@ from shotcaller.jobs.session import (
     close_session,
     get_session,
     register_backend_kind,
+    session_for,
 )
 from shotcaller.routing.decision_log import read_log
 from shotcaller.routing.policy import RoutingPolicy
@@ -167,6 +168,14 @@ def test_get_session_reuses_equal_settings_and_rebuilds_changed_ones(scripted_ki
     )
     second = get_session(BackendSettings(instances=(InstanceConfig("scripted", name="b"),), probe_interval_seconds=0))
     assert second is not first and session_module.current_session() is second
+
+
+def test_session_for_says_whether_get_session_would_build_one(scripted_kind):
+    settings = BackendSettings(instances=(InstanceConfig("scripted", name="a"),), probe_interval_seconds=0)
+    assert session_for(settings) is None
+    first = get_session(settings)
+    assert session_for(settings) is first
+    assert session_for(BackendSettings(instances=(InstanceConfig("scripted", name="b"),))) is None  # idle: rebuilt
 
 
 def test_wan2gp_kind_is_registered():
