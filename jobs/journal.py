@@ -27,6 +27,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .wal_checkpoints import JOURNAL_SIZE_LIMIT, BackgroundCheckpoints
+
 log = logging.getLogger(__name__)
 
 JOURNAL_NAME = "shotcaller_journal.sqlite"
@@ -157,6 +159,7 @@ class Journal:
         self._lock = threading.Lock()
         self._prices: dict[tuple[str, str], tuple[float, float] | None] = {}  # forgotten at each new cost
         self._total: float | None = None
+        self._checkpoints = BackgroundCheckpoints(self.path)
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             # isolation_level None: autocommit, so each statement below is one durable transaction.
@@ -165,6 +168,8 @@ class Journal:
             # NORMAL in WAL mode: a committed write survives the process being killed (it is in the
             # OS's hands); only a power cut can lose the last few, and never corrupts the file.
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA wal_autocheckpoint=0")  # they run on a thread of their own: wal_checkpoints.py
+            self._db.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"the job journal {self.path} cannot be opened: {exc}") from exc
@@ -174,6 +179,7 @@ class Journal:
         return cls(os.path.join(folder, JOURNAL_NAME))
 
     def close(self) -> None:
+        self._checkpoints.close()
         with self._lock:
             self._db.close()
 
@@ -260,6 +266,8 @@ class Journal:
                 self._db.execute(sql, parameters)
         except sqlite3.Error as exc:
             log.error("the job journal %s could not be written: %s", self.path, exc)
+            return
+        self._checkpoints.wrote()
 
     # -- reads -------------------------------------------------------------------------------
 
