@@ -40,7 +40,6 @@ BACKLOG_TICK_SECONDS = 0.03  # events were left for the next tick: come back aft
 # A 60 fps frame is 16.7 ms, and Blender draws in it too: a drain applies events for at most this
 # long. Everything slow (writing previews, routing, downloads) happens on other threads.
 DRAIN_BUDGET_SECONDS = 0.003
-LANDINGS_PER_DRAIN = 1  # placing a take loads its file's header: one per drain keeps the drain short
 
 EventListener = Callable[[JobEvent, str], None]  # (event, what happened on the timeline)
 
@@ -48,8 +47,10 @@ EventListener = Callable[[JobEvent, str], None]  # (event, what happened on the 
 def drain(
     session: Session | None = None, budget_seconds: float = DRAIN_BUDGET_SECONDS, on_event: EventListener | None = None
 ) -> int:
-    """Apply queued events until the queue is empty, the time budget is spent or a second take
-    would be placed. Returns how many were applied."""
+    """Apply queued events until the queue is empty or the time budget is spent. Placing a take
+    costs several budgets by itself (Blender's `new_movie` opens the file: 8-10 ms), so a drain that
+    places one does nothing else: it comes first in its drain, and the drain ends with it (its
+    previews are swapped in by the next). Returns how many events were applied."""
     session = session or current_session()
     if session is None:
         status_colours.paint_due(force=True)  # nothing runs: whatever waits is painted now
@@ -61,7 +62,7 @@ def drain(
     while events:
         event = events.popleft()
         if isinstance(event, JobSucceeded):
-            if landings >= LANDINGS_PER_DRAIN:
+            if applied:
                 events.appendleft(event)
                 break
             landings += 1
@@ -71,7 +72,7 @@ def drain(
         applied += 1
         if on_event is not None:
             on_event(event, outcome)
-        if time.monotonic() >= deadline:
+        if landings or time.monotonic() >= deadline:
             break
     if events:
         _put_back(session.events, events)
@@ -79,7 +80,7 @@ def drain(
     # anyway), at most once a second otherwise, and all of them once the work is done.
     painted = status_colours.paint_due(force=landings > 0 or not session.has_work())
     previews.offer_many(newest_previews)  # written on the previews thread
-    swapped = previews.swap_ready()
+    swapped = 0 if landings else previews.swap_ready()
     if applied or swapped or painted:
         redraw_sequencers()
     return applied
