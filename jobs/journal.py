@@ -198,23 +198,49 @@ class Journal:
         segment: int = 0,
         submitted_at: float | None = None,
     ) -> None:
+        self.submitted_many([dict(
+            job_id=job_id, shot_id=shot_id, request=request, request_hash=request_hash, output_dir=output_dir,
+            file_stem=file_stem, context=context, segment=segment, submitted_at=submitted_at,
+        )])  # fmt: skip
+
+    def submitted_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Rows of newly submitted jobs (the keywords of `submitted`), in one transaction."""
         now = time.time()
-        self._write(
-            "INSERT OR REPLACE INTO jobs (job_id, shot_id, segment, request_hash, request, output_dir, file_stem,"
-            " context, state, submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+        values = [
             (
-                job_id,
-                shot_id,
-                segment,
-                request_hash,
-                json.dumps(request, default=str),
-                output_dir,
-                file_stem,
-                json.dumps(dict(context or {}), default=str),
-                submitted_at or now,
+                row["job_id"],
+                row["shot_id"],
+                row.get("segment", 0),
+                row["request_hash"],
+                json.dumps(row["request"], default=str),
+                row["output_dir"],
+                row["file_stem"],
+                json.dumps(dict(row.get("context") or {}), default=str),
+                row.get("submitted_at") or now,
                 now,
-            ),
+            )
+            for row in rows
+        ]
+        sql = (
+            "INSERT OR REPLACE INTO jobs (job_id, shot_id, segment, request_hash, request, output_dir, file_stem,"
+            " context, state, submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)"
         )
+        if len(values) == 1:
+            self._write(sql, values[0])
+            return
+        try:
+            with self._lock:
+                self._db.execute("BEGIN")
+                try:
+                    self._db.executemany(sql, values)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            log.error("the job journal %s could not be written: %s", self.path, exc)
+            return
+        self._checkpoints.wrote()
 
     def update(self, job_id: str, **fields: Any) -> None:
         """Set some columns of one row (files and take are given as Python values)."""

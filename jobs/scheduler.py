@@ -1,14 +1,15 @@
 """Runs generation jobs on bounded worker threads and reports everything as events.
 
-The main thread calls `submit()` (a sub-millisecond routing check, then a queue
-append) and drains `events`. A dispatcher thread binds queued jobs to instances
-only when a slot can take them (see dispatch.py), within each instance's slots
-and rate limit; each instance has its own worker pool, so one slow server never
-starves another. A failure the backend marks `failover` sends the job back to the
-queue with that failure remembered (unreachable: not that instance again; out of
-memory: not that size there, and smaller settings when nothing else fits); user
-errors stop it. Attempts are bounded. Every take's provenance is written beside
-its files, and every binding is appended to the decision log.
+The main thread calls `submit()` (a queue append: the journal row, the cache lookup
+and the routing check happen on the intake thread, intake.py) and drains `events`.
+A dispatcher thread binds queued jobs to instances only when a slot can take them
+(see dispatch.py), within each instance's slots and rate limit; each instance has
+its own worker pool, so one slow server never starves another. A failure the
+backend marks `failover` sends the job back to the queue with that failure
+remembered (unreachable: not that instance again; out of memory: not that size
+there, and smaller settings when nothing else fits); user errors stop it. Attempts
+are bounded. Every take's provenance is written beside its files, and every binding
+is appended to the decision log.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .attempts import (
 from .costs import known_costs
 from .dispatch import SlotBoard, longest_first, plan_dispatch
 from .events import CandidateNote, JobCancelled, JobEvent, JobFailed, JobRouted, JobSucceeded
+from .intake import Intake, Submitted, journal_submitted_many
 from .journal import Journal, JournalEntry
 from .limits import RateLimiter
 from .outcomes import JobOutcomes, _Running
@@ -114,6 +116,7 @@ class Scheduler(JobOutcomes):
         self._dirty = False
         self._closed = False
         self._stopping = threading.Event()  # set at shutdown: stops waits for cancelled jobs to settle
+        self._intake = Intake(self._take_in)
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="shotcaller-dispatch", daemon=True)
         self._dispatcher.start()
 
@@ -155,20 +158,36 @@ class Scheduler(JobOutcomes):
             decision_log=decision_log,
             journal=journal,
         )
-        if journal is not None:
-            job.request_hash = cache.request_hash(spec)
-            journal.submitted(
-                job.job_id,
-                spec.shot_id,
-                request=spec.model_dump(mode="json"),
-                request_hash=job.request_hash,
-                output_dir=output_dir,
-                file_stem=file_stem,
-                context=context,
-                submitted_at=job.submitted_at,
-            )
-            if not bypass_cache and self._serve_from_cache(job):
-                return job.job_id
+        self._intake.put(Submitted(job, context, bypass_cache))  # taken in on its own thread: intake.py
+        return job.job_id
+
+    def _take_in(self, item: Submitted) -> None:
+        """A submitted job into the journal, then the cache or the queue (the intake thread)."""
+        job, spec = item.job, item.job.spec
+        try:
+            if job.journal is not None:
+                job.request_hash = cache.request_hash(spec)
+                job.journal.submitted(
+                    job.job_id,
+                    spec.shot_id,
+                    request=spec.model_dump(mode="json"),
+                    request_hash=job.request_hash,
+                    output_dir=job.output_dir,
+                    file_stem=job.file_stem,
+                    context=item.context,
+                    submitted_at=job.submitted_at,
+                )
+            if job.cancel.is_set() or self._closed:
+                cancelled = JobCancelled(job.job_id, spec.shot_id, "cancelled before it started")
+                note(job, cancelled)
+                self._emit(cancelled)
+                return
+            if job.journal is not None and not item.bypass_cache and self._serve_from_cache(job):
+                return
+        except Exception as exc:  # the job must end in an event, or its shot would say queued forever
+            log.exception("taking job %s in failed", job.job_id)
+            self._emit(JobFailed(job.job_id, spec.shot_id, "internal", f"Shotcaller could not queue the shot: {exc}"))
+            return
         with self._cond:
             decision = self._route_job(job, self._views(), {})
             if decision.chosen is None and decision.retry_in is None:
@@ -182,7 +201,6 @@ class Scheduler(JobOutcomes):
                 record = None
         if record is not None:
             self._append_log([record])
-        return job.job_id
 
     def _serve_from_cache(self, job: JobState) -> bool:
         assert job.journal is not None
@@ -269,6 +287,9 @@ class Scheduler(JobOutcomes):
         (Killed in between, the journal still says queued: recovery marks them abandoned, never
         sends them.)"""
         message = "cancelled before it started"
+        job_ids = list(dict.fromkeys(job_ids))
+        withdrawn = self._intake.withdraw(job_ids)  # never taken in: they end with the queued ones
+        being_taken_in = self._intake.cancel(job_ids)  # ends as it is taken in, with its event
         with self._cond:
             jobs = [self._jobs[j] for j in dict.fromkeys(job_ids) if j in self._jobs]
             doomed = {id(job) for job in jobs}
@@ -280,16 +301,20 @@ class Scheduler(JobOutcomes):
             if queued:
                 self._pending[:] = [job for job in self._pending if id(job) not in doomed]
                 self._wake()
-        if queued:
+        if queued or withdrawn:
             writer = threading.Thread(
-                target=self._end_cancelled, args=(queued, message), name="shotcaller-cancel", daemon=True
+                target=self._end_cancelled, args=(queued, withdrawn, message), name="shotcaller-cancel", daemon=True
             )
             self._cancel_writers = [w for w in self._cancel_writers if w.is_alive()] + [writer]
             writer.start()
-        return Cancellation(len(jobs), [job.job_id for job in queued], message)
+        ended = [job.job_id for job in queued] + [item.job.job_id for item in withdrawn]
+        asked = len({job.job_id for job in jobs} | set(being_taken_in) | set(ended))
+        return Cancellation(asked, ended, message)
 
-    def _end_cancelled(self, queued: list[JobState], message: str) -> None:
-        note_cancelled_many(queued, message)  # one journal write, before anyone sees the events
+    def _end_cancelled(self, queued: list[JobState], withdrawn: list[Submitted], message: str) -> None:
+        journal_submitted_many(withdrawn)  # their rows, then all of them cancelled: a few writes in all
+        queued = queued + [item.job for item in withdrawn]
+        note_cancelled_many(queued, message)  # before anyone sees the events
         with self._cond:
             for job in queued:
                 self._jobs.pop(job.job_id, None)
@@ -297,17 +322,17 @@ class Scheduler(JobOutcomes):
             self._wake()
 
     def cancel_all(self) -> int:
-        with self._cond:
-            return self.cancel_many(list(self._jobs))
+        return self.cancel_many(self.active_job_ids())
 
     @property
     def active_count(self) -> int:
-        with self._cond:
-            return len(self._jobs)
+        return len(self.active_job_ids())
 
     def active_job_ids(self) -> list[str]:
+        """Every job submitted that has not ended: queued, running, or not yet taken in."""
         with self._cond:
-            return list(self._jobs)
+            known = list(self._jobs)
+        return list(dict.fromkeys(known + self._intake.ids()))  # in this order: see Intake.ids
 
     def fleet_status(self) -> list[InstanceReport]:
         speeds = self.router.speeds.snapshot()
@@ -339,6 +364,7 @@ class Scheduler(JobOutcomes):
         with self._cond:
             self._closed = True
             self._wake()
+        self._intake.close()  # what still waits there is taken in as cancelled
         for pool in self._pools.values():
             pool.shutdown(wait=wait, cancel_futures=True)
         if wait:

@@ -428,7 +428,8 @@ def test_every_binding_is_written_to_the_decision_log(tmp_path, schedulers):
     scheduler = Scheduler([first, ScriptedBackend("box-b")], decision_log=DecisionLog(str(log_path)))
     schedulers.append(scheduler)
     run_to_end(scheduler, scheduler.submit(spec(), str(tmp_path), "s"))
-    scheduler.submit(spec(media="audio"), str(tmp_path), "t")
+    hopeless = run_to_end(scheduler, scheduler.submit(spec(media="audio"), str(tmp_path), "t"))
+    assert isinstance(hopeless[-1], JobFailed) and hopeless[-1].error_kind == "no_route"
     scheduler.shutdown(wait=True)
     records = list(read_log(str(log_path)))
     assert [(r["event"], r["attempt"], (r["chosen"] or {}).get("instance")) for r in records] == [

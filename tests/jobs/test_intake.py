@@ -1,0 +1,100 @@
+"""Submitting is a queue append: the journal row, the cache lookup and routing happen on the intake
+thread, so the main thread never waits for the disk or for the dispatcher's lock."""
+
+import threading
+
+from backend_doubles import ScriptedBackend
+from session_events import events_until_done as run_to_end
+from shotcaller.jobs.events import TERMINAL_EVENTS, JobCancelled, JobFailed, JobSucceeded
+from shotcaller.jobs.journal import Journal
+from shotcaller.jobs.scheduler import Scheduler
+from shotcaller.shots import make_spec
+
+
+def spec(n=0):
+    return make_spec(shot_id=f"shot{n:08d}", label=f"Shot {n}", prompt=f"a lighthouse at dusk, take {n}", seed=7)
+
+
+class GatedJournal(Journal):
+    """A journal whose first submitted row waits for a gate: the intake thread is busy with it."""
+
+    def __init__(self, path, gate):
+        super().__init__(path)
+        self.gate, self.first = gate, True
+
+    def submitted_many(self, rows):
+        if self.first:
+            self.first = False
+            self.gate.wait(10)
+        super().submitted_many(rows)
+
+
+class BrokenJournal(Journal):
+    def submitted_many(self, rows):
+        raise RuntimeError("the journal exploded")
+
+
+def ends(scheduler, job_ids, timeout=10.0):
+    ended = {}
+    while len(ended) < len(job_ids):
+        event = scheduler.events.get(timeout=timeout)
+        if isinstance(event, TERMINAL_EVENTS):
+            ended[event.job_id] = event
+    return ended
+
+
+def test_submit_neither_waits_for_the_dispatchers_lock_nor_the_disk(tmp_path):
+    gate = threading.Event()
+    journal = GatedJournal(str(tmp_path / "journal.sqlite"), gate)
+    scheduler = Scheduler([ScriptedBackend("box")])
+    try:
+        submitted = []
+        with scheduler._cond:  # the dispatcher planning a long queue holds this
+            submitter = threading.Thread(
+                target=lambda: submitted.extend(
+                    scheduler.submit(spec(n), str(tmp_path), f"s{n}", journal=journal) for n in range(3)
+                )
+            )
+            submitter.start()
+            submitter.join(10)
+            assert not submitter.is_alive() and len(submitted) == 3
+        assert scheduler.active_job_ids() == submitted  # active before the intake has taken them in
+        gate.set()
+        assert all(isinstance(e, JobSucceeded) for e in ends(scheduler, submitted).values())
+        assert [journal.get(job_id).state for job_id in submitted] == ["done"] * 3
+    finally:
+        gate.set()
+        scheduler.shutdown()
+
+
+def test_cancelling_jobs_not_yet_taken_in(tmp_path):
+    gate = threading.Event()
+    journal = GatedJournal(str(tmp_path / "journal.sqlite"), gate)
+    backend = ScriptedBackend("box")
+    scheduler = Scheduler([backend])
+    try:
+        first, *waiting = [scheduler.submit(spec(n), str(tmp_path), f"s{n}", journal=journal) for n in range(3)]
+        outcome = scheduler.cancel_now([first, *waiting])
+        # The two still waiting end at once, for the caller to show; the one being taken in is told.
+        assert outcome.asked == 3 and outcome.ended == waiting
+        gate.set()
+        ended = ends(scheduler, [first, *waiting])
+        assert all(isinstance(e, JobCancelled) for e in ended.values())
+        assert [journal.get(job_id).state for job_id in (first, *waiting)] == ["cancelled"] * 3
+        assert backend.calls == []  # no server ever saw them
+        assert scheduler.active_job_ids() == []
+    finally:
+        gate.set()
+        scheduler.shutdown()
+
+
+def test_a_job_that_cannot_be_taken_in_fails_with_a_message(tmp_path):
+    scheduler = Scheduler([ScriptedBackend("box")])
+    try:
+        journal = BrokenJournal(str(tmp_path / "journal.sqlite"))
+        failed = run_to_end(scheduler, scheduler.submit(spec(), str(tmp_path), "s", journal=journal))[-1]
+        assert isinstance(failed, JobFailed) and "could not queue the shot: the journal exploded" in failed.message
+        job_id = scheduler.submit(spec(1), str(tmp_path), "t")  # the intake goes on with the next one
+        assert isinstance(run_to_end(scheduler, job_id)[-1], JobSucceeded)
+    finally:
+        scheduler.shutdown()
