@@ -177,20 +177,21 @@ class Scheduler(JobOutcomes):
                     context=item.context,
                     submitted_at=job.submitted_at,
                 )
-            if job.cancel.is_set() or self._closed:
-                cancelled = JobCancelled(job.job_id, spec.shot_id, "cancelled before it started")
-                note(job, cancelled)
-                self._emit(cancelled)
-                return
-            if job.journal is not None and not item.bypass_cache and self._serve_from_cache(job):
+            cacheable = not job.cancel.is_set() and job.journal is not None and not item.bypass_cache
+            if cacheable and self._serve_from_cache(job):
                 return
         except Exception as exc:  # the job must end in an event, or its shot would say queued forever
             log.exception("taking job %s in failed", job.job_id)
             self._emit(JobFailed(job.job_id, spec.shot_id, "internal", f"Shotcaller could not queue the shot: {exc}"))
             return
         with self._cond:
-            decision = self._route_job(job, self._views(), {})
-            if decision.chosen is None and decision.retry_in is None:
+            # Checked under the lock cancel_now holds while it marks the job: cancelled, or queued and
+            # then found there by a cancel that comes after.
+            cancelled = job.cancel.is_set() or self._closed
+            decision = None if cancelled else self._route_job(job, self._views(), {})
+            if decision is None:
+                record = None
+            elif decision.chosen is None and decision.retry_in is None:
                 self._emit(JobFailed(job.job_id, spec.shot_id, "no_route", decision.explanation))
                 record = (job, log_record(job, decision, "no_route", decision.explanation))
             else:
@@ -199,6 +200,10 @@ class Scheduler(JobOutcomes):
                 self._pending.append(job)
                 self._wake()
                 record = None
+        if cancelled:
+            event = JobCancelled(job.job_id, spec.shot_id, "cancelled before it started")
+            note(job, event)
+            self._emit(event)
         if record is not None:
             self._append_log([record])
 
@@ -288,9 +293,9 @@ class Scheduler(JobOutcomes):
         sends them.)"""
         message = "cancelled before it started"
         job_ids = list(dict.fromkeys(job_ids))
-        withdrawn = self._intake.withdraw(job_ids)  # never taken in: they end with the queued ones
-        being_taken_in = self._intake.cancel(job_ids)  # ends as it is taken in, with its event
-        with self._cond:
+        with self._cond:  # and then the intake's lock: no one counting active jobs misses these
+            withdrawn = self._intake.withdraw(job_ids)  # never taken in: they end with the queued ones
+            being_taken_in = self._intake.cancel(job_ids)  # ends as it is taken in, with its event
             jobs = [self._jobs[j] for j in dict.fromkeys(job_ids) if j in self._jobs]
             doomed = {id(job) for job in jobs}
             queued = [job for job in self._pending if id(job) in doomed]  # never reached a worker
@@ -301,6 +306,8 @@ class Scheduler(JobOutcomes):
             if queued:
                 self._pending[:] = [job for job in self._pending if id(job) not in doomed]
                 self._wake()
+            for item in withdrawn:  # active, like the queued ones, until their events are out
+                self._jobs[item.job.job_id] = item.job
         if queued or withdrawn:
             writer = threading.Thread(
                 target=self._end_cancelled, args=(queued, withdrawn, message), name="shotcaller-cancel", daemon=True

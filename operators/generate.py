@@ -218,7 +218,7 @@ def cancel_strips(scene: bpy.types.Scene, strips: list[Any]) -> int:
         shot = strip.shotcaller
         if shot.job_id in ended:
             shot.status, shot.message, shot.job_id = "CANCELLED", outcome.message, ""
-        elif shot.status == "RUNNING":
+        else:  # running, or being queued right now: its end comes as an event
             shot.message = "cancelling"
     status_colours.show_now(scene, generating, "CANCELLED")
     cancelled = outcome.asked

@@ -20,11 +20,12 @@ class GatedJournal(Journal):
 
     def __init__(self, path, gate):
         super().__init__(path)
-        self.gate, self.first = gate, True
+        self.gate, self.first, self.entered = gate, True, threading.Event()
 
     def submitted_many(self, rows):
         if self.first:
             self.first = False
+            self.entered.set()
             self.gate.wait(10)
         super().submitted_many(rows)
 
@@ -74,6 +75,7 @@ def test_cancelling_jobs_not_yet_taken_in(tmp_path):
     scheduler = Scheduler([backend])
     try:
         first, *waiting = [scheduler.submit(spec(n), str(tmp_path), f"s{n}", journal=journal) for n in range(3)]
+        assert journal.entered.wait(10)  # the first is being taken in, the other two wait behind it
         outcome = scheduler.cancel_now([first, *waiting])
         # The two still waiting end at once, for the caller to show; the one being taken in is told.
         assert outcome.asked == 3 and outcome.ended == waiting
