@@ -10,6 +10,8 @@ top of it (mainthread.submission, mainthread.pump) are left to the main thread, 
 milliseconds once the core is in. The main thread keeps drawing meanwhile, but each time it enters
 Python it waits for the interpreter lock this thread holds (up to its switch interval, 5 ms): so the
 thread pauses before every module it imports, and the main thread gets the lock at once there.
+Last, it freezes what is alive out of later garbage collections (jobs/collector.py), which the first
+session would do otherwise, holding the lock 10-15 ms just when a Generate wants it.
 """
 
 from __future__ import annotations
@@ -94,6 +96,10 @@ def _import_all(names: list[str]) -> None:
     try:
         for name in names:
             importlib.import_module(f"{PACKAGE}.{name}")
+        # What is alive now lives as long as Blender (modules, types, schemas): frozen out of later
+        # collections here (jobs/collector.py), not by the first session, where collecting the young
+        # objects these imports made holds the interpreter lock the Generate's main thread waits for.
+        importlib.import_module(f"{PACKAGE}.jobs.collector").freeze_long_lived()
     except Exception:  # the main thread's own import raises it again, where the user sees it
         log.debug("warm-up import failed", exc_info=True)
     finally:

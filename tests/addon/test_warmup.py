@@ -13,7 +13,7 @@ from shotcaller.jobs import session
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = r"""
-import json, sys, threading, types
+import gc, json, sys, threading, types
 package = types.ModuleType("shotcaller")
 package.__path__ = [sys.argv[1]]
 sys.modules["shotcaller"] = package
@@ -30,6 +30,7 @@ print("RESULT " + json.dumps({
     "again": again,
     "threads_left": [t.name for t in threading.enumerate() if t.name == "shotcaller-warmup"],
     "finders_restored": sys.meta_path == finders,
+    "frozen": gc.get_freeze_count() > 0,
     "loaded": sorted(name for name in sys.modules if name.startswith("shotcaller.")),
 }))
 """
@@ -42,6 +43,7 @@ def test_the_thread_imports_the_core_and_the_configured_kinds_client_once():
     assert not result["again"]  # once per session
     assert result["threads_left"] == []
     assert result["finders_restored"]  # the pause before each module is gone with the thread
+    assert result["frozen"]  # what the imports left alive is out of later collections (jobs/collector.py)
     loaded = set(result["loaded"])
     assert {f"shotcaller.{name}" for name in warmup.modules_for(["comfyui"])} <= loaded
     assert "shotcaller.backends.wan2gp.backend" not in loaded  # only the kinds the preferences use
