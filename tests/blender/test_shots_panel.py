@@ -212,7 +212,9 @@ def test_cancel_all_withdraws_the_shots_still_waiting_to_be_submitted(addon, seq
     run_pump_until_idle(module(addon, "mainthread.pump"))
     sent = shots[outcome.submitted[0][0]]
     waited = shots["Door" if sent.name == "Street" else "Street"]
-    assert sent.shotcaller.status == "CANCELLED" and not sent.shotcaller.job_id
+    # The submitted one is cancelled, unless the intake had it running and the reference server
+    # finished it first (a job that finishes as it is cancelled keeps its take).
+    assert sent.shotcaller.status in {"CANCELLED", "DONE"} and not sent.shotcaller.job_id
     assert waited.shotcaller.status != "QUEUED" and not waited.shotcaller.job_id and not len(waited.shotcaller.takes)
 
 
