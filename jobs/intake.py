@@ -61,24 +61,20 @@ class Intake:
             taking = [self._taking.job.job_id] if self._taking is not None else []
             return taking + [item.job.job_id for item in self._waiting]
 
-    def cancel(self, job_ids: Iterable[str]) -> list[str]:
-        """Mark these jobs cancelled; they are taken in as such. Returns the ones that were here."""
-        wanted = set(job_ids)
-        with self._cond:
-            items = [*self._waiting, *([self._taking] if self._taking is not None else [])]
-            found = [item for item in items if item.job.job_id in wanted]
-            for item in found:
-                item.job.cancel.set()
-            return [item.job.job_id for item in found]
-
-    def withdraw(self, job_ids: Iterable[str]) -> list[Submitted]:
-        """Take these jobs out of the queue, if they still wait there (not the one being taken in)."""
+    def cancel(self, job_ids: Iterable[str]) -> tuple[list[Submitted], str | None]:
+        """Take these jobs out of the queue where they still wait (returned, for the scheduler to end),
+        and mark the one being taken in, if it is one of them (its id returned: it ends as it is
+        taken in)."""
         wanted = set(job_ids)
         with self._cond:
             gone = [item for item in self._waiting if item.job.job_id in wanted]
             if gone:
                 self._waiting = deque(item for item in self._waiting if item.job.job_id not in wanted)
-            return gone
+            taking = self._taking
+            if taking is None or taking.job.job_id not in wanted:
+                return gone, None
+            taking.job.cancel.set()
+            return gone, taking.job.job_id
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop once what waits has been taken in (the scheduler cancelled it all first)."""
@@ -88,11 +84,6 @@ class Intake:
             thread = self._thread
         if thread is not None:
             thread.join(timeout)
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Whether everything submitted so far was taken in within `timeout` (tests, shutdown)."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._waiting and self._taking is None, timeout)
 
     def _run(self) -> None:
         while True:
@@ -112,19 +103,22 @@ class Intake:
                     self._cond.notify_all()
 
 
+def journal_row(item: Submitted) -> dict[str, Any]:
+    """What the journal keeps of a submitted job (`Journal.submitted_many`'s keywords)."""
+    job = item.job
+    job.request_hash = job.request_hash or cache.request_hash(job.spec)
+    return dict(
+        job_id=job.job_id, shot_id=job.spec.shot_id, request=job.spec.model_dump(mode="json"),
+        request_hash=job.request_hash, output_dir=job.output_dir, file_stem=job.file_stem,
+        context=item.context, submitted_at=job.submitted_at,
+    )  # fmt: skip
+
+
 def journal_submitted_many(items: Iterable[Submitted]) -> None:
     """The journal rows of jobs never taken in, one transaction per journal (cancel-all)."""
     by_journal: dict[int, tuple[Journal, list[Mapping[str, Any]]]] = {}
     for item in items:
-        job = item.job
-        if job.journal is None:
-            continue
-        job.request_hash = job.request_hash or cache.request_hash(job.spec)
-        row = dict(
-            job_id=job.job_id, shot_id=job.spec.shot_id, request=job.spec.model_dump(mode="json"),
-            request_hash=job.request_hash, output_dir=job.output_dir, file_stem=job.file_stem,
-            context=item.context, submitted_at=job.submitted_at,
-        )  # fmt: skip
-        by_journal.setdefault(id(job.journal), (job.journal, []))[1].append(row)
+        if item.job.journal is not None:
+            by_journal.setdefault(id(item.job.journal), (item.job.journal, []))[1].append(journal_row(item))
     for journal, rows in by_journal.values():
         journal.submitted_many(rows)

@@ -42,7 +42,7 @@ from .attempts import (
 from .costs import known_costs
 from .dispatch import SlotBoard, longest_first, plan_dispatch
 from .events import CandidateNote, JobCancelled, JobEvent, JobFailed, JobRouted, JobSucceeded
-from .intake import Intake, Submitted, journal_submitted_many
+from .intake import Intake, Submitted, journal_row, journal_submitted_many
 from .journal import Journal, JournalEntry
 from .limits import RateLimiter
 from .outcomes import JobOutcomes, _Running
@@ -166,17 +166,7 @@ class Scheduler(JobOutcomes):
         job, spec = item.job, item.job.spec
         try:
             if job.journal is not None:
-                job.request_hash = cache.request_hash(spec)
-                job.journal.submitted(
-                    job.job_id,
-                    spec.shot_id,
-                    request=spec.model_dump(mode="json"),
-                    request_hash=job.request_hash,
-                    output_dir=job.output_dir,
-                    file_stem=job.file_stem,
-                    context=item.context,
-                    submitted_at=job.submitted_at,
-                )
+                job.journal.submitted_many([journal_row(item)])
             cacheable = not job.cancel.is_set() and job.journal is not None and not item.bypass_cache
             if cacheable and self._serve_from_cache(job):
                 return
@@ -294,9 +284,9 @@ class Scheduler(JobOutcomes):
         message = "cancelled before it started"
         job_ids = list(dict.fromkeys(job_ids))
         with self._cond:  # and then the intake's lock: no one counting active jobs misses these
-            withdrawn = self._intake.withdraw(job_ids)  # never taken in: they end with the queued ones
-            being_taken_in = self._intake.cancel(job_ids)  # ends as it is taken in, with its event
-            jobs = [self._jobs[j] for j in dict.fromkeys(job_ids) if j in self._jobs]
+            # Never taken in: they end with the queued ones; the one being taken in ends as it is.
+            withdrawn, being_taken_in = self._intake.cancel(job_ids)
+            jobs = [self._jobs[j] for j in job_ids if j in self._jobs]
             doomed = {id(job) for job in jobs}
             queued = [job for job in self._pending if id(job) in doomed]  # never reached a worker
             waiting = {id(job) for job in queued}
@@ -315,7 +305,7 @@ class Scheduler(JobOutcomes):
             self._cancel_writers = [w for w in self._cancel_writers if w.is_alive()] + [writer]
             writer.start()
         ended = [job.job_id for job in queued] + [item.job.job_id for item in withdrawn]
-        asked = len({job.job_id for job in jobs} | set(being_taken_in) | set(ended))
+        asked = len({job.job_id for job in jobs} | set(ended) | ({being_taken_in} if being_taken_in else set()))
         return Cancellation(asked, ended, message)
 
     def _end_cancelled(self, queued: list[JobState], withdrawn: list[Submitted], message: str) -> None:

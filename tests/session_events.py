@@ -20,6 +20,16 @@ def events_until_done(session: Session | Any, job_id: str, timeout: float = 60.0
                 return seen
 
 
+def ends_of(session: Session | Any, job_ids: Any, timeout: float = 60.0) -> dict:
+    """job id -> its terminal event, for every one of `job_ids` (other events are passed over)."""
+    wanted, ended = set(job_ids), {}
+    while len(ended) < len(wanted):
+        event = session.events.get(timeout=timeout)
+        if event.job_id in wanted and isinstance(event, TERMINAL_EVENTS):
+            ended[event.job_id] = event
+    return ended
+
+
 def run(session: Session, spec: Any, folder: Any, timeout: float = 60.0) -> list:
     """Submit `spec` and return its events until it ends."""
     return events_until_done(session, session.scheduler.submit(spec, str(folder), "take"), timeout)

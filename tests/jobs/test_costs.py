@@ -3,9 +3,10 @@
 import pytest
 
 from devservers.litellm.testing import StackUnavailable, shared_stack
+from session_events import ends_of
 from shotcaller.backends.litellm.backend import LiteLLMBackend
 from shotcaller.backends.litellm.cloud_model import CloudModel
-from shotcaller.jobs.events import TERMINAL_EVENTS, JobFailed, JobSucceeded
+from shotcaller.jobs.events import JobFailed, JobSucceeded
 from shotcaller.jobs.journal import Journal
 from shotcaller.jobs.scheduler import Scheduler
 from shotcaller.routing.policy import RoutingPolicy
@@ -36,12 +37,8 @@ def scheduler_for(stack) -> Scheduler:
 
 
 def run_all(scheduler, job_ids, timeout=120.0):
-    finished = {}
-    while len(finished) < len(job_ids):
-        event = scheduler.events.get(timeout=timeout)
-        if isinstance(event, TERMINAL_EVENTS):
-            finished[event.job_id] = event
-    return [finished[job_id] for job_id in job_ids]
+    ended = ends_of(scheduler, job_ids, timeout)
+    return [ended[job_id] for job_id in job_ids]
 
 
 def video_requests(stack) -> int:

@@ -4,8 +4,9 @@ thread, so the main thread never waits for the disk or for the dispatcher's lock
 import threading
 
 from backend_doubles import ScriptedBackend
+from session_events import ends_of as ends
 from session_events import events_until_done as run_to_end
-from shotcaller.jobs.events import TERMINAL_EVENTS, JobCancelled, JobFailed, JobSucceeded
+from shotcaller.jobs.events import JobCancelled, JobFailed, JobSucceeded
 from shotcaller.jobs.journal import Journal
 from shotcaller.jobs.scheduler import Scheduler
 from shotcaller.shots import make_spec
@@ -33,15 +34,6 @@ class GatedJournal(Journal):
 class BrokenJournal(Journal):
     def submitted_many(self, rows):
         raise RuntimeError("the journal exploded")
-
-
-def ends(scheduler, job_ids, timeout=10.0):
-    ended = {}
-    while len(ended) < len(job_ids):
-        event = scheduler.events.get(timeout=timeout)
-        if isinstance(event, TERMINAL_EVENTS):
-            ended[event.job_id] = event
-    return ended
 
 
 def test_submit_neither_waits_for_the_dispatchers_lock_nor_the_disk(tmp_path):
