@@ -247,9 +247,13 @@ def test_cancel_all_shows_the_queued_shots_cancelled_at_once_and_their_events_ch
     assert len(ended_now) >= 4, [(s.shotcaller.status, s.shotcaller.message) for s in strips]  # one slot
     for strip in ended_now:
         assert strip.shotcaller.message == "cancelled before it started" and not strip.shotcaller.job_id
-    for strip in strips:  # grey at once, the running one too ("cancelling")
-        assert strip.color_tag == "COLOR_09", (strip.name, strip.shotcaller.status, strip.color_tag)
-        assert strip.shotcaller.status == "CANCELLED" or strip.shotcaller.message == "cancelling"
+    # Grey at once, the running one too ("cancelling"), unless its job had already finished on the
+    # reference server when Cancel All was pressed (its success is still to be drained: it keeps its take).
+    finished_first = [s for s in strips if s.color_tag != "COLOR_09"]
+    assert len(finished_first) <= 1, [(s.name, s.shotcaller.status, s.color_tag) for s in strips]
+    for strip in strips:
+        if strip not in finished_first:
+            assert strip.shotcaller.status == "CANCELLED" or strip.shotcaller.message == "cancelling"
 
     outcomes: dict[str, str] = {}
     session = module(addon, "jobs.session").current_session()
@@ -261,4 +265,8 @@ def test_cancel_all_shows_the_queued_shots_cancelled_at_once_and_their_events_ch
         time.sleep(0.01)
     assert {s.shotcaller.shot_id for s in strips} == set(outcomes)
     assert all(outcomes[s.shotcaller.shot_id] == "already shown" for s in ended_now), outcomes
-    assert all(s.shotcaller.status == "CANCELLED" and s.color_tag == "COLOR_09" for s in strips)
+    for strip in strips:
+        if strip in finished_first:
+            assert strip.shotcaller.status == "DONE" and len(strip.shotcaller.takes) == 1, strip.name
+        else:
+            assert strip.shotcaller.status == "CANCELLED" and strip.color_tag == "COLOR_09", strip.name
