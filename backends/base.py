@@ -125,6 +125,12 @@ class Cancelled(BackendError):
         self.settle = settle
 
 
+def raise_if_cancelled(cancel: threading.Event, when: str) -> None:
+    """Stop a run between its steps once cancelled: Cancelled("the job was cancelled <when>")."""
+    if cancel.is_set():
+        raise Cancelled(f"the job was cancelled {when}")
+
+
 class ProtocolError(BackendError):
     """The server answered something the protocol does not allow (garbage, a dropped stream)."""
 

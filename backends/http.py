@@ -27,15 +27,13 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
-from .answer import Answer
+from .answer import READ_ERRORS, Answer
 from .base import BackendError, BackendUnreachable, InvalidRequest, ProtocolError
 from .exchange import ErrorStatus, exchange
 from .policy import DEFAULT_POLICY, TransportPolicy
 
-CHUNK = 64 * 1024
-# What a read can raise (a dropped connection, a malformed reply); opening can raise ValueError too,
-# for an address urllib cannot parse.
-READ_ERRORS = (OSError, http.client.HTTPException)
+# What a read can raise (answer.READ_ERRORS: a dropped connection, a malformed reply); opening can
+# raise ValueError too, for an address urllib cannot parse.
 OPEN_ERRORS = (*READ_ERRORS, ValueError)
 
 

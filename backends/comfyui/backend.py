@@ -31,15 +31,17 @@ from ..base import (
     Offer,
     ProgressCallback,
     announce_server_job,
+    raise_if_cancelled,
 )
 from ..files import sanitize_filename
+from ..forward_progress import MonotonicReporter
 from ..policy import DEFAULT_POLICY, TransportPolicy
 from ..server_job import ServerJob
 from .client import ComfyUIClient
 from .following import PromptFollowing
 from .outputs import download_outputs, media_for_file, output_texts, run_seconds_of
 from .preflight import PreflightChecks, combo_options
-from .progress import RUN_START, MonotonicReporter, NodeProgress, expected_weights
+from .progress import RUN_START, NodeProgress, expected_weights
 from .server_probe import ServerProbe, probe_server
 from .templates import BUNDLED_TEMPLATE_DIR, ParameterOutOfRange, TemplateError, load_templates
 from .workflow import ComfyTemplate
@@ -154,14 +156,14 @@ class ComfyUIBackend(PromptFollowing, PreflightChecks, Backend):
         progress = MonotonicReporter(report)
         progress.update(0.0, f"checking ComfyUI at {self.base_url}")
         self.preflight(template)
-        _raise_if_cancelled(cancel, "before it was sent to ComfyUI")
+        raise_if_cancelled(cancel, "before it was sent to ComfyUI")
 
         init_image = None
         if template.needs_init_image and spec.init_image:
             progress.update(RUN_START / 4, "uploading the init image")
             # The server may rename it ("name (1).png"): only the name it answers is used.
             init_image = self.client.upload_image(spec.init_image, UPLOAD_SUBFOLDER)
-            _raise_if_cancelled(cancel, "before it was sent to ComfyUI")
+            raise_if_cancelled(cancel, "before it was sent to ComfyUI")
         file_prefix = f"shotcaller/{sanitize_filename(request.file_stem, fallback='shot')}"
         try:
             prompt, applied = template.build_prompt(
@@ -259,8 +261,3 @@ class ComfyUIBackend(PromptFollowing, PreflightChecks, Backend):
             last_frame=last_frame,
             run_seconds=run_seconds_of(entry),
         )
-
-
-def _raise_if_cancelled(cancel: threading.Event, when: str) -> None:
-    if cancel.is_set():
-        raise Cancelled(f"the job was cancelled {when}")

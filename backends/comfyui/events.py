@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..forward_progress import MonotonicReporter
 from ..numbers import whole
 from .client import ComfyEvent
 from .errors import execution_error, interrupted_error
-from .progress import RUN_START, MonotonicReporter, NodeProgress
+from .progress import RUN_START, NodeProgress
 from .workflow import RequiredModel
 
 

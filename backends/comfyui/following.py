@@ -14,11 +14,12 @@ import time
 from typing import Any
 
 from ..base import BackendError, Cancelled, ProtocolError
+from ..forward_progress import MonotonicReporter
 from ..server_job import ServerJob
 from .client import ComfyEventStream, ComfyUIClient, EventStreamClosed
 from .errors import error_from_history
 from .events import apply_event
-from .progress import MonotonicReporter, NodeProgress
+from .progress import NodeProgress
 from .workflow import ComfyTemplate
 
 log = logging.getLogger(__name__)

@@ -9,18 +9,19 @@ kind of a file comes from its extension, never from the key it was listed under.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import threading
 from typing import Any
 
 from ...shots import MediaKind
-from ..base import Cancelled, GenerationRequest, ProtocolError
-from ..files import sanitize_filename, unique_path
+from ..base import GenerationRequest, ProtocolError
+from ..files import sanitize_filename
+from ..forward_progress import MonotonicReporter
 from ..media_check import verifier
+from ..take_files import download_take_files
 from .client import ComfyUIClient
-from .progress import RUN_END, MonotonicReporter
+from .progress import RUN_END
 from .workflow import ComfyTemplate
 
 _OUTPUT_KEYS = ("images", "gifs", "videos", "video", "audio")  # gifs/videos: VideoHelperSuite and kin
@@ -116,24 +117,22 @@ def download_outputs(
             f" {wanted.value} file (it saved {found})",
             hint=f"The template's save node does not save {wanted.value}; check its workflow.",
         )
-    stem = sanitize_filename(request.file_stem, fallback="take")
-    written: list[str] = []
-    for index, ref in enumerate(refs):
-        if cancel.is_set():
-            for path in written:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-            raise Cancelled("the job was cancelled while its files were downloading")
-        suffix = f"_{index + 1:02d}" if len(refs) > 1 else ""
-        name = f"{stem}{suffix}{safe_extension(str(ref.get('filename', '')))}"
-        destination = unique_path(request.output_dir, name)
-        progress.update(RUN_END + (1.0 - RUN_END) * index / len(refs), f"downloading {name}")
+
+    def fetch(ref: dict[str, Any], name: str, destination: str) -> None:
         what = f"output file '{sanitize_filename(str(ref.get('filename', '')))}'"
         # A file is checked as what its extension says; one with an unknown extension as the template's media.
         kind = ref["media"] if os.path.splitext(name)[1] in _MEDIA_EXTENSIONS else wanted
         client.download(ref, destination, verify=verifier(kind, source=f"ComfyUI at {base_url}", what=what))
-        written.append(destination)
-    return written
+
+    return download_take_files(
+        refs,
+        request,
+        extension=lambda ref: safe_extension(str(ref.get("filename", ""))),
+        fetch=fetch,
+        report=progress.update,
+        start=RUN_END,
+        cancel=cancel,
+    )
 
 
 def run_seconds_of(entry: dict[str, Any]) -> float | None:

@@ -14,35 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..base import Progress, ProgressCallback
 from ..numbers import finite, whole
 
 # The bar's parts: preflight and queueing, then the graph running, then downloading.
 RUN_START = 0.05
 RUN_END = 0.95
-
-
-class MonotonicReporter:
-    """Forwards Progress to the scheduler, never letting the fraction go down."""
-
-    def __init__(self, report: ProgressCallback) -> None:
-        self._report = report
-        self.fraction = 0.0
-        self.message = ""
-
-    def update(
-        self,
-        fraction: float,
-        message: str | None = None,
-        preview_image: bytes | None = None,
-        preview_format: str = "png",
-    ) -> None:
-        fraction = min(1.0, max(self.fraction, fraction))
-        message = self.message if message is None else message
-        moved = fraction - self.fraction >= 0.001 or message != self.message
-        self.fraction, self.message = fraction, message
-        if moved or preview_image is not None or fraction == 1.0:
-            self._report(Progress(fraction, message, preview_image, preview_format))
 
 
 def expected_weights(prompt: Mapping[str, Any]) -> dict[str, float]:

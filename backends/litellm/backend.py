@@ -22,7 +22,6 @@ from ...shots import MediaKind
 from ..base import (
     Backend,
     BackendBusy,
-    Cancelled,
     GenerationRequest,
     GenerationResult,
     InvalidRequest,
@@ -31,6 +30,7 @@ from ..base import (
     Offer,
     Progress,
     ProgressCallback,
+    raise_if_cancelled,
 )
 from ..files import sanitize_filename, unique_path
 from ..media_check import verifier
@@ -144,7 +144,7 @@ class LiteLLMBackend(VideoJobs, Backend):
             )
         if model.media != request.spec.media:
             raise InvalidRequest(f"model '{model.name}' makes {model.media.value}, not {request.spec.media.value}")
-        _raise_if_cancelled(cancel, "before it was sent to LiteLLM")
+        raise_if_cancelled(cancel, "before it was sent to LiteLLM")
         with ServerJob(f"LiteLLM at {self.base_url}", self.video_timeout) as job:
             if model.media == MediaKind.IMAGE:
                 return self._run_image(model, request, report, cancel)
@@ -169,7 +169,7 @@ class LiteLLMBackend(VideoJobs, Backend):
             if not isinstance(exc, ProxyLimited):
                 exc.retry_here = False
             raise
-        _raise_if_cancelled(cancel, "while the image was generated")
+        raise_if_cancelled(cancel, "while the image was generated")
         image = images[0]
         report(Progress(0.85, "saving the image"))
         stem = sanitize_filename(request.file_stem, fallback="take")
@@ -250,8 +250,3 @@ def _image_extension(image: GeneratedImage) -> str:
         if ext in (".png", ".jpg", ".jpeg", ".webp"):
             return ext
     return ".png"
-
-
-def _raise_if_cancelled(cancel: threading.Event, when: str) -> None:
-    if cancel.is_set():
-        raise Cancelled(f"the job was cancelled {when}")

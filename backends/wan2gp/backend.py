@@ -20,7 +20,6 @@ from typing import Any
 
 from ..base import (
     Backend,
-    Cancelled,
     GenerationRequest,
     GenerationResult,
     InvalidRequest,
@@ -28,7 +27,9 @@ from ..base import (
     ProgressCallback,
     ProtocolError,
     announce_server_job,
+    raise_if_cancelled,
 )
+from ..forward_progress import MonotonicReporter
 from ..policy import DEFAULT_POLICY, TransportPolicy
 from ..server_job import ServerJob
 from .client import DEFAULT_URL, JobSnapshot, Wan2GPClient
@@ -37,7 +38,7 @@ from .errors import job_error
 from .following import JobFollowing
 from .model_checks import ModelChecks, ModelInfo
 from .outputs import download_outputs
-from .progress import RUN_END, SUBMITTED, JobProgress, MonotonicReporter
+from .progress import RUN_END, SUBMITTED, JobProgress
 from .settings import Wan2GPPreset, build_settings, choose_presets, max_shot_frames, resolve_presets, wan_model
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class Wan2GPBackend(JobFollowing, ModelChecks, Backend):
         model = preset.model_for(spec)
         info = self._model_info(model.model_type)
         self._note_availability(model.model_type, progress)
-        _raise_if_cancelled(cancel, "before it was sent to Wan2GP")
+        raise_if_cancelled(cancel, "before it was sent to Wan2GP")
 
         image_start = None
         if spec.init_image and info.limits.takes_start_image:
@@ -168,7 +169,7 @@ class Wan2GPBackend(JobFollowing, ModelChecks, Backend):
         elif spec.init_image:
             progress.update(0.02, f"{info.limits.name} cannot start from an image: the init image is ignored")
         source, applied = build_settings(spec, preset, info.limits, image_start=image_start)
-        _raise_if_cancelled(cancel, "before it was sent to Wan2GP")
+        raise_if_cancelled(cancel, "before it was sent to Wan2GP")
 
         snapshot = self.client.generate(source, event_limit=self.event_limit)
         job_id = snapshot.job_id
@@ -259,8 +260,3 @@ def _offer(preset: Wan2GPPreset) -> Offer:
         family=preset.name,
         sliding_window=all(m.sliding_window for m in preset.models),
     )
-
-
-def _raise_if_cancelled(cancel: threading.Event, when: str) -> None:
-    if cancel.is_set():
-        raise Cancelled(f"the job was cancelled {when}")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..base import BackendError, MissingResource, ProtocolError
+from ..forward_progress import MonotonicReporter
 from .client import Wan2GPClient
 from .errors import IS_IT_WAN2GP
-from .progress import MonotonicReporter
 from .settings import ModelLimits, Wan2GPPreset, wan_model
 
 log = logging.getLogger(__name__)

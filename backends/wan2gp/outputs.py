@@ -6,18 +6,19 @@ the server's file name gives at most a plain video extension, never a name on di
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import threading
 from typing import Any
 
 from ...shots import MediaKind
-from ..base import Cancelled, GenerationRequest, ProtocolError
-from ..files import sanitize_filename, unique_path
+from ..base import GenerationRequest, ProtocolError
+from ..files import sanitize_filename
+from ..forward_progress import MonotonicReporter
 from ..media_check import verifier
+from ..take_files import download_take_files
 from .client import Wan2GPClient
-from .progress import RUN_END, MonotonicReporter
+from .progress import RUN_END
 
 _SAFE_EXTENSION = re.compile(r"^\.[a-z0-9]{1,8}$")
 _VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi")
@@ -36,24 +37,22 @@ def download_outputs(
         raise ProtocolError(
             f"Wan2GP at {client.origin} finished job {job_id} without a video", hint="See the Wan2GP console."
         )
-    stem = sanitize_filename(request.file_stem, fallback="take")
-    written: list[str] = []
-    for index, item in enumerate(items):
-        if cancel.is_set():
-            for path in written:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-            raise Cancelled("the job was cancelled while its files were downloading")
-        suffix = f"_{index + 1:02d}" if len(items) > 1 else ""
-        name = f"{stem}{suffix}{_safe_extension(str(item.get('path') or ''))}"
-        destination = unique_path(request.output_dir, name)
-        progress.update(RUN_END + (1.0 - RUN_END) * index / len(items), f"downloading {name}")
+
+    def fetch(item: dict[str, Any], name: str, destination: str) -> None:
         source, what = f"Wan2GP at {client.origin}", f"the video of job {job_id}"
         client.download(
             str(item["gallery_id"]), destination, verify=verifier(MediaKind.VIDEO, source=source, what=what)
         )
-        written.append(destination)
-    return written
+
+    return download_take_files(
+        items,
+        request,
+        extension=lambda item: _safe_extension(str(item.get("path") or "")),
+        fetch=fetch,
+        report=progress.update,
+        start=RUN_END,
+        cancel=cancel,
+    )
 
 
 def _output_items(client: Wan2GPClient, result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..base import Progress, ProgressCallback
+from ..forward_progress import MonotonicReporter
 from ..numbers import finite
 from .client import JobEvent
 
@@ -54,23 +54,6 @@ _PHASE_WORDS = {
 STREAM_LINES_KEPT = 400
 _HUB_RETRY = re.compile(r"Retrying in \d+s \[Retry (\d+)/(\d+)\]")
 _MESSAGE_LIMIT = 160
-
-
-class MonotonicReporter:
-    """Forwards Progress to the scheduler, never letting the fraction go down."""
-
-    def __init__(self, report: ProgressCallback) -> None:
-        self._report = report
-        self.fraction = 0.0
-        self.message = ""
-
-    def update(self, fraction: float, message: str | None = None) -> None:
-        fraction = min(1.0, max(self.fraction, fraction))
-        message = self.message if message is None else message
-        moved = fraction - self.fraction >= 0.001 or message != self.message
-        self.fraction, self.message = fraction, message
-        if moved or fraction == 1.0:
-            self._report(Progress(fraction, message))
 
 
 class JobProgress:
