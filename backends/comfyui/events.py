@@ -7,8 +7,8 @@ from typing import Any
 
 from ..forward_progress import MonotonicReporter
 from ..numbers import whole
-from .client import ComfyEvent
 from .errors import execution_error, interrupted_error
+from .event_stream import ComfyEvent
 from .progress import RUN_START, NodeProgress
 from .workflow import RequiredModel
 

@@ -16,8 +16,9 @@ from typing import Any
 from ..base import BackendError, Cancelled, ProtocolError
 from ..forward_progress import MonotonicReporter
 from ..server_job import ServerJob
-from .client import ComfyEventStream, ComfyUIClient, EventStreamClosed
+from .client import ComfyUIClient
 from .errors import error_from_history
+from .event_stream import ComfyEventStream, EventStreamClosed
 from .events import apply_event
 from .progress import NodeProgress
 from .workflow import ComfyTemplate

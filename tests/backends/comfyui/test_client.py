@@ -19,12 +19,7 @@ from shotcaller.backends.base import (
     OutOfMemory,
     ProtocolError,
 )
-from shotcaller.backends.comfyui.client import (
-    ComfyUIClient,
-    EventStreamClosed,
-    decode_binary_frame,
-    parse_text_frame,
-)
+from shotcaller.backends.comfyui.client import ComfyUIClient
 from shotcaller.backends.comfyui.errors import (
     error_from_history,
     execution_error,
@@ -447,65 +442,6 @@ def test_interruption_and_history_errors():
     assert type(error_from_history(entry, "http://x")) is InvalidRequest
     entry["status"]["messages"][-1] = ["execution_interrupted", {"node_id": "3", "node_type": "ImageInvert"}]
     assert isinstance(error_from_history(entry, "http://x"), Cancelled)
-
-
-# --- websocket ----------------------------------------------------------------------------
-
-
-def frame(event_type: int, word: int, rest: bytes) -> bytes:
-    return event_type.to_bytes(4, "big") + word.to_bytes(4, "big") + rest
-
-
-def test_binary_frames_decode_into_previews():
-    legacy = decode_binary_frame(frame(1, 2, PNG))
-    assert legacy is not None and legacy.type == "preview" and legacy.image == PNG
-    assert legacy.image_format == "png"
-    jpeg = decode_binary_frame(frame(1, 1, b"\xff\xd8\xff\xe0jpeg"))
-    assert jpeg is not None and jpeg.image_format == "jpeg"
-    metadata = json.dumps({"node_id": "2", "prompt_id": "p-1", "image_type": "image/png"}).encode()
-    with_meta = decode_binary_frame(frame(4, len(metadata), metadata + PNG))
-    assert with_meta is not None and with_meta.prompt_id == "p-1" and with_meta.image == PNG
-    text = decode_binary_frame(frame(3, 1, b"7loading weights"))
-    assert text is not None and text.data == {"node": "7", "text": "loading weights"}
-    assert decode_binary_frame(frame(9, 0, b"future")) is None
-    assert decode_binary_frame(b"\x00\x01") is None
-
-
-def test_text_frames_ignore_garbage():
-    assert parse_text_frame('{"type": "status", "data": {"sid": "x"}}').data == {"sid": "x"}
-    assert parse_text_frame("not json") is None
-    assert parse_text_frame('["list"]') is None
-
-
-def test_event_stream_yields_parsed_events_then_reports_the_drop(stub):
-    metadata = json.dumps({"node_id": "2", "prompt_id": "p-1", "image_type": "image/png"}).encode()
-    stub.ws_script = [
-        ("receive", None),
-        ("text", {"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}}, "sid": "abc"}}),
-        ("raw_text", "garbage"),
-        ("binary", frame(4, len(metadata), metadata + PNG)),
-        ("text", {"type": "executing", "data": {"node": None, "prompt_id": "p-1"}}),
-        ("close", None),
-    ]
-    with client_for(stub.url).events("abc") as stream:
-        events = [event for event in iter(lambda: _receive(stream), "dropped") if event is not None]
-    assert [e.type for e in events] == ["status", "preview", "executing"]
-    assert events[1].image == PNG
-    assert stub.ws_queries == [{"clientId": "abc"}]
-    # The first message announces preview metadata, so previews carry their prompt_id.
-    assert json.loads(stub.ws_received[0]) == {"type": "feature_flags", "data": {"supports_preview_metadata": True}}
-
-
-def _receive(stream):
-    try:
-        return stream.receive(timeout=2)
-    except EventStreamClosed:
-        return "dropped"
-
-
-def test_event_stream_connect_refused_is_unreachable(refused_url: str):
-    with pytest.raises(BackendUnreachable, match="event stream"):
-        client_for(refused_url).events("abc")
 
 
 # --- every endpoint and error shape against the reference ComfyUI server ----------------------
