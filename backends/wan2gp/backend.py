@@ -37,9 +37,11 @@ from .discovery import ServerModels, discover_models
 from .errors import job_error
 from .following import JobFollowing
 from .model_checks import ModelChecks, ModelInfo
+from .models import wan_model
 from .outputs import download_outputs
+from .presets import Wan2GPPreset, choose_presets, max_shot_frames, resolve_presets
 from .progress import RUN_END, SUBMITTED, JobProgress
-from .settings import Wan2GPPreset, build_settings, choose_presets, max_shot_frames, resolve_presets, wan_model
+from .settings import build_settings
 
 log = logging.getLogger(__name__)
 

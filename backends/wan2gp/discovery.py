@@ -24,7 +24,8 @@ from typing import Any
 from ...shots import Quality
 from ..base import BackendError
 from .client import Wan2GPClient
-from .settings import MODELS, PIXELS_720P, Wan2GPPreset, WanModel, learn_model, wan_model
+from .models import MODELS, PIXELS_720P, WanModel, learn_model, wan_model
+from .presets import Wan2GPPreset
 
 _DRAFT_WORDS = re.compile(r"1\.3b|fast|lightning|distill|turbo|\blite\b|_sf\b", re.IGNORECASE)
 _BILLIONS = re.compile(r"(\d+(?:\.\d+)?)\s*B\b")

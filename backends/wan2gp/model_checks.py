@@ -16,7 +16,8 @@ from ..base import BackendError, MissingResource, ProtocolError
 from ..forward_progress import MonotonicReporter
 from .client import Wan2GPClient
 from .errors import IS_IT_WAN2GP
-from .settings import ModelLimits, Wan2GPPreset, wan_model
+from .models import ModelLimits, wan_model
+from .presets import Wan2GPPreset
 
 log = logging.getLogger(__name__)
 

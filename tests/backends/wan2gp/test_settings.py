@@ -1,27 +1,21 @@
-"""Wan2GP settings from a shot: the snapping tables, the model per quality and VRAM, and the offers."""
+"""Wan2GP settings from a shot: the snapping tables, frames at the model's fps, and the settings sent."""
 
 from __future__ import annotations
 
 import pytest
 
-from shotcaller.backends.wan2gp import Wan2GPBackend, Wan2GPPreset
+from shotcaller.backends.wan2gp.models import MODELS, PIXELS_480P, PIXELS_720P, ModelLimits
+from shotcaller.backends.wan2gp.presets import PRESETS
 from shotcaller.backends.wan2gp.settings import (
-    MODELS,
-    PIXELS_480P,
-    PIXELS_720P,
-    PRESETS,
     RESOLUTION_BUCKETS,
-    ModelLimits,
     build_settings,
-    choose_presets,
     frames_for_duration,
-    max_shot_frames,
     model_frame_count,
     snap_frame_count,
     snap_resolution,
     wan_seed,
 )
-from shotcaller.shots import Quality, make_spec
+from shotcaller.shots import make_spec
 
 # The compact schema metadata Wan2GP 12.60 answered (capture 13_get_model_schema_ti2v_2_2).
 TI2V_SCHEMA = {
@@ -101,50 +95,6 @@ def test_a_long_shot_runs_in_sliding_windows_in_one_job():
     assert "sliding_window_size" not in short
 
 
-@pytest.mark.parametrize(
-    ("model_type", "fps", "maximum", "start_image"),
-    [("t2v_1.3B", 16, 97, False), ("t2v_2_2", 16, 97, False), ("ti2v_2_2", 24, 121, True), ("i2v_2_2", 16, 97, True)],
-)
-def test_model_table_matches_the_captured_schemas(model_type, fps, maximum, start_image):
-    model = MODELS[model_type]
-    assert (model.fps, model.frames_minimum, model.frames_steps, model.frames_maximum) == (fps, 5, 4, maximum)
-    assert model.takes_start_image is start_image
-
-
-def test_server_schema_wins_over_the_table_and_garbage_falls_back():
-    odd = {**TI2V_SCHEMA, "fps": 30, "frames_maximum": 201, "media_inputs": {"image": {"start": False}}}
-    limits = ModelLimits.from_schema(MODELS["ti2v_2_2"], odd)
-    assert (limits.fps, limits.frames_maximum, limits.takes_start_image) == (30.0, 201, False)
-    garbage = {"fps": "fast", "frames_minimum": -3, "frames_steps": True, "frames_maximum": None, "name": ""}
-    limits = ModelLimits.from_schema(MODELS["t2v_2_2"], garbage)
-    assert (limits.fps, limits.frames_minimum, limits.frames_steps, limits.frames_maximum) == (16.0, 5, 4, 97)
-    assert limits.name == "Wan2.2 Text2video 14B"
-
-
-@pytest.mark.parametrize(
-    ("vram", "draft", "final"),
-    [
-        (None, "wan2gp_draft_5b", "wan2gp_final_14b"),  # unknown memory: the best tiers
-        (24.0, "wan2gp_draft_5b", "wan2gp_final_14b"),
-        (12.0, "wan2gp_draft_5b", "wan2gp_final_14b"),
-        (8.0, "wan2gp_draft_5b", "wan2gp_final_5b"),
-        (6.0, "wan2gp_draft_5b", "wan2gp_final_5b"),
-        (4.0, "wan2gp_draft_1_3b", "wan2gp_final_1_3b"),
-    ],
-)
-def test_model_by_quality_and_vram(vram, draft, final):
-    chosen = {p.quality: p.name for p in choose_presets(vram)}
-    assert chosen == {Quality.DRAFT: draft, Quality.FINAL: final}
-
-
-def test_presets_pick_the_image_model_when_the_shot_has_an_init_image():
-    final = PRESETS["wan2gp_final_14b"]
-    assert final.model_for(spec()).model_type == "t2v_2_2"
-    assert final.model_for(spec(init_image="/tmp/start.png")).model_type == "i2v_2_2"
-    assert PRESETS["wan2gp_draft_5b"].model_for(spec(init_image="/tmp/start.png")).model_type == "ti2v_2_2"
-    assert PRESETS["wan2gp_draft_1_3b"].model_for(spec(init_image="/tmp/start.png")).model_type == "t2v_1.3B"
-
-
 def test_build_settings_for_a_draft_shot():
     shot = spec(width=1920, height=1080, fps=24, frame_count=49, seed=7, negative_prompt=" blurry ")
     limits = ModelLimits.from_schema(MODELS["ti2v_2_2"], TI2V_SCHEMA)
@@ -169,25 +119,3 @@ def test_build_settings_with_an_init_image_and_a_long_shot():
     assert "image_start" not in source and applied["init_image_ignored"] is True
     assert source["resolution"] == "832x480"  # the 1.3B is a 480p model
     assert source["video_length"] == 97 and applied["frames_capped_from"] == 161  # no sliding windows
-
-
-def test_offers_carry_vram_and_length_for_the_router():
-    offers = {o.name: o for o in Wan2GPBackend("w", "http://127.0.0.1:9/mcp/").offers()}
-    assert set(offers) == {"wan2gp_draft_5b", "wan2gp_final_14b"}
-    draft, final = offers["wan2gp_draft_5b"], offers["wan2gp_final_14b"]
-    assert draft.quality is Quality.DRAFT and final.quality is Quality.FINAL
-    assert final.model == "Wan2.2 Text2video 14B / Wan2.2 Image2video 14B"
-    assert not draft.needs_init_image and not final.needs_init_image
-    assert draft.max_frames == 121 and final.max_frames == 145  # 121 at 24 fps; 97 at 16 fps = 6.06 s of 24 fps
-    assert max_shot_frames(PRESETS["wan2gp_final_14b"], 16) == 97
-    assert final.estimate_vram_gb(1280, 720, 81) > final.estimate_vram_gb(832, 480, 49) > final.vram_gb
-    small = {o.name for o in Wan2GPBackend("w", "http://127.0.0.1:9/mcp/", vram_gb=8).offers()}
-    assert small == {"wan2gp_draft_5b", "wan2gp_final_5b"}
-    pinned = Wan2GPBackend("w", "http://127.0.0.1:9/mcp/", presets=["wan2gp_final_1_3b"])
-    assert [o.name for o in pinned.offers()] == ["wan2gp_final_1_3b"]
-    assert pinned.max_concurrent == 1
-    with pytest.raises(ValueError, match="unknown Wan2GP preset"):
-        Wan2GPBackend("w", "http://127.0.0.1:9/mcp/", presets=["nope"])
-    custom = Wan2GPPreset("ltx", "LTX", Quality.DRAFT, "ltx2_22B_distilled", None, steps=8)
-    with pytest.raises(ValueError, match="uses ltx2_22B_distilled"):
-        Wan2GPBackend("w", "http://127.0.0.1:9/mcp/", presets=[custom])
