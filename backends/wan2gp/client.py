@@ -1,8 +1,9 @@
 """Low-level Wan2GP client: the Wan2GP tools (models, jobs) over MCP, plus the gallery's transfers.
 
 Stdlib urllib only (it ships with Blender); no MCP SDK. The layers:
-    mcp.py      MCPSession: the JSON-RPC session (handshake, session id, SSE answers, redirects) and
-                `tools/call` with its result unwrapping; how it meets the real server is told there
+    mcp.py      MCPSession: the JSON-RPC session (handshake, session id, redirects) and `tools/call`;
+                how it meets the real server is told there
+    mcp_answers.py  reading its answers: JSON-RPC messages from JSON or SSE, tool results unwrapped
     gallery.py  GalleryTransfers: upload into and download from the gallery by one-time URLs
     client.py   Wan2GPClient: the model and job tools (wangp_list_models, wangp_generate, ...)
 
@@ -25,14 +26,12 @@ from .mcp import (
     CLIENT_INFO,
     DEFAULT_URL,
     KNOWN_PROTOCOL_VERSIONS,
-    LIST_TOOLS,
-    OPTIONAL_TOOLS,
     PROTOCOL_VERSION,
-    WRAPPED_TOOLS,
     MCPSession,
     ServerInfo,
     mcp_endpoint,
 )
+from .mcp_answers import LIST_TOOLS, OPTIONAL_TOOLS, WRAPPED_TOOLS
 
 __all__ = [
     "ACCEPT",

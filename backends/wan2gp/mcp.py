@@ -14,6 +14,8 @@ Stdlib urllib only (it ships with Blender); no MCP SDK. What the real Wan2GP 12.
 * Results: `structuredContent`, unwrapped from `{"result": ...}` when the tool's output is a list or
   an optional dict; else the JSON in `content[0].text`.
 
+Reading the answers (JSON or SSE, tool results) is mcp_answers.py; this module is the session.
+
 Every failure leaves as one of the typed errors of backends/base.py, never as a raw urllib error.
 """
 
@@ -29,12 +31,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..answer import Answer, TooLarge
+from ..answer import Answer
 from ..base import InvalidRequest, ProtocolError
 from ..credentials import with_server_credentials
 from ..http import ErrorAnswer, read_all, send, snippet
 from ..policy import DEFAULT_POLICY, TransportPolicy
-from .errors import IS_IT_WAN2GP, WAN2GP, http_error, rpc_error, tool_error
+from .errors import IS_IT_WAN2GP, WAN2GP, http_error, rpc_error
+from .mcp_answers import parse_message, read_sse, tool_value
 
 # The client's logger (client.py, gallery.py and this module were one): its records keep their name.
 log = logging.getLogger(__package__ + ".client")
@@ -44,13 +47,6 @@ PROTOCOL_VERSION = "2025-06-18"
 KNOWN_PROTOCOL_VERSIONS = ("2025-06-18", "2025-03-26", "2024-11-05")
 ACCEPT = "application/json, text/event-stream"
 CLIENT_INFO = {"name": "Shotcaller", "version": "0.1.0"}
-# Tools whose output the server wraps as {"result": ...}: those returning lists, and dicts that may be None.
-LIST_TOOLS = frozenset({
-    "wangp_list_models", "wangp_list_model_defs", "wangp_list_model_availability", "wangp_list_gallery",
-    "wangp_get_gallery_selection", "wangp_list_deepy_templates",
-})  # fmt: skip
-OPTIONAL_TOOLS = frozenset({"wangp_get_model", "wangp_get_model_metadata", "wangp_get_model_schema"})
-WRAPPED_TOOLS = LIST_TOOLS | OPTIONAL_TOOLS
 
 
 def mcp_endpoint(url: str) -> str:
@@ -164,31 +160,7 @@ class MCPSession:
         """The tool's value (structured content, unwrapped). isError raises a typed error."""
         params = {"name": name, "arguments": dict(arguments or {})}
         result = self._request("tools/call", params, timeout=timeout)
-        if not isinstance(result, dict):
-            raise ProtocolError(
-                f"Wan2GP at {self.endpoint} answered {name} with {snippet(str(result))}", hint=IS_IT_WAN2GP
-            )
-        content = result.get("content") if isinstance(result.get("content"), list) else []
-        texts = [str(c.get("text", "")) for c in content or [] if isinstance(c, dict) and c.get("type") == "text"]
-        if result.get("isError"):
-            raise tool_error(name, "\n".join(texts) or "(no message)", self.origin)
-        if "structuredContent" in result:
-            value = result["structuredContent"]
-            if name in WRAPPED_TOOLS and isinstance(value, dict) and set(value) == {"result"}:
-                return value["result"]
-            return value
-        values = []  # an older server without structured content: the JSON is in the text items
-        for text in texts:
-            try:
-                values.append(json.loads(text))
-            except ValueError:
-                raise ProtocolError(
-                    f"Wan2GP at {self.endpoint} answered {name} with text that is not JSON: {snippet(text)}",
-                    hint=IS_IT_WAN2GP,
-                ) from None
-        if name in LIST_TOOLS:
-            return values
-        return values[0] if values else None
+        return tool_value(name, result, self.endpoint, self.origin)
 
     # --- JSON-RPC plumbing ----------------------------------------------------------------------
 
@@ -230,14 +202,14 @@ class MCPSession:
         with response:
             content_type = headers.get("content-type", "").split(";")[0].strip().lower()
             if content_type == "text/event-stream":
-                message = self._read_sse(response, request_id, method)
+                message = read_sse(response, request_id, method, self.endpoint, self.policy)
             else:
                 raw = read_all(response, self.origin, WAN2GP, what=f"its answer to {method}")
                 if status == 202 or not raw.strip():
                     raise ProtocolError(
                         f"Wan2GP at {self.endpoint} accepted {method} but sent no answer", hint=IS_IT_WAN2GP
                     )
-                message = self._parse_message(raw, method)
+                message = parse_message(raw, method, self.endpoint)
         if message.get("id") != request_id:
             raise ProtocolError(
                 f"Wan2GP at {self.endpoint} answered {method} with the reply to another request"
@@ -248,60 +220,6 @@ class MCPSession:
         if "result" not in message:
             raise ProtocolError(f"Wan2GP at {self.endpoint} answered {method} without a result", hint=IS_IT_WAN2GP)
         return message["result"], headers
-
-    def _parse_message(self, raw: bytes, method: str) -> dict[str, Any]:
-        try:
-            message = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ProtocolError(
-                f"Wan2GP at {self.endpoint} answered {method} with something that is not JSON-RPC:"
-                f" {snippet(raw) or '(empty)'}",
-                hint=IS_IT_WAN2GP,
-            ) from None
-        if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
-            raise ProtocolError(f"Wan2GP at {self.endpoint} answered {method} with {snippet(raw)}", hint=IS_IT_WAN2GP)
-        return message
-
-    def _read_sse(self, response: Answer, request_id: int, method: str) -> dict[str, Any]:
-        """Events until the JSON-RPC response for `request_id` (server requests and notifications skipped).
-
-        The exchange's deadline bounds the whole stream; the answer limit bounds each line and the
-        data of one event."""
-        data: list[str] = []
-        size = 0
-        while True:
-            line = response.readline(what=f"a line of its answer to {method}")
-            if not line:
-                raise ProtocolError(
-                    f"Wan2GP at {self.endpoint} closed the event stream before answering {method}",
-                    hint="The connection dropped; try again.",
-                )
-            text = line.decode("utf-8", "replace").rstrip("\r\n")
-            if text.startswith("data:"):
-                data.append(text[5:].removeprefix(" "))
-                size += len(line)
-                if size > self.policy.answer_bytes:
-                    raise TooLarge(
-                        f"Wan2GP at {self.endpoint} sent an event larger than the limit of"
-                        f" {self.policy.answer_limit_text()} while answering {method}",
-                        hint="Shotcaller stopped reading it; if it is genuine, raise the limit.",
-                    )
-                continue
-            if text or not data:
-                continue  # event:, id:, retry:, comments; or a blank line without data
-            payload, data, size = "\n".join(data), [], 0
-            try:
-                message = json.loads(payload)
-            except ValueError:
-                raise ProtocolError(
-                    f"Wan2GP at {self.endpoint} sent an event that is not JSON: {snippet(payload)}", hint=IS_IT_WAN2GP
-                ) from None
-            if (
-                isinstance(message, dict)
-                and message.get("id") == request_id
-                and ("result" in message or "error" in message)
-            ):
-                return message
 
     def _post(
         self, body: dict[str, Any], timeout: float, *, handshake: bool = False
