@@ -3,13 +3,18 @@
 `stub` is a small aiohttp server in a background thread: each test sets the exact
 answer (status, bytes, content type) per route, and a websocket script. `raw_server`
 is a bare TCP socket for answers that are not HTTP at all, or that break mid-body
-(tests/stub_servers.py).
+(tests/stub_servers.py). `reference` is a reference ComfyUI server for one test module.
+
+comfyui_doubles.py and comfyui_reference.py (builders shared by the backend tests) live beside this
+file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +23,10 @@ import stub_servers
 from aiohttp import WSMsgType, web
 
 from devservers.common.runner import BackgroundServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
 Answer = tuple[int, bytes | str | dict | list, str] | Callable[[web.Request], Any]
 
@@ -119,3 +128,11 @@ def raw_server() -> Iterator[Callable[..., stub_servers.RawServer]]:
 @pytest.fixture
 def refused_url() -> str:
     return stub_servers.refused_url()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One reference server for the tests that leave no state the others depend on."""
+    reference_launch = pytest.importorskip("devservers.comfyui.launch")
+    with reference_launch.start_server(tmp_path_factory.mktemp("comfyui"), step_seconds=0.01) as server:
+        yield server

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from comfyui_doubles import invert_template
 
 from shotcaller.backends.comfyui.templates import (
     BUNDLED_TEMPLATE_DIR,
@@ -219,24 +220,7 @@ def test_later_folder_overrides_a_template_of_the_same_name(template_dir: Path):
 
 
 def test_init_image_binding(tmp_path: Path):
-    workflow = {
-        "1": {"class_type": "LoadImage", "inputs": {"image": "placeholder.png"}},
-        "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
-        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "x"}},
-    }
-    binding = {
-        "name": "invert",
-        "workflow": "invert.json",
-        "media": "image",
-        "quality": "draft",
-        "inputs": {
-            "init_image": [{"node": "1", "input": "image"}],
-            "filename_prefix": [{"node": "3", "input": "filename_prefix"}],
-        },
-    }
-    (tmp_path / "invert.json").write_text(json.dumps(workflow))
-    (tmp_path / "invert.binding.json").write_text(json.dumps(binding))
-    [template] = load_templates([str(tmp_path)])
+    [template] = load_templates([invert_template(tmp_path)])  # LoadImage -> ImageInvert -> SaveImage
     assert template.needs_init_image
     shot = spec(init_image="/home/me/frame.png")
     prompt, applied = template.build_prompt(shot, "p", init_image="shotcaller/frame.png")
