@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from . import media
+from .frames import MappedFrames, SliceFrames, SolidFrames, load_image_file
 from .node_types import Video, node, resolve_input_file
 
 
@@ -20,12 +21,12 @@ from .node_types import Video, node, resolve_input_file
 @node("EmptyImage")
 def empty_image(ctx, width, height, batch_size=1, color=0):
     rgb = ((color >> 16) & 0xFF, (color >> 8) & 0xFF, color & 0xFF)
-    return (media.SolidFrames(width, height, batch_size, rgb),), None
+    return (SolidFrames(width, height, batch_size, rgb),), None
 
 
 @node("LoadImage")
 def load_image(ctx, image):
-    frames, mask = media.load_image_file(resolve_input_file(ctx, image))
+    frames, mask = load_image_file(resolve_input_file(ctx, image))
     return (frames, mask), None
 
 
@@ -42,7 +43,7 @@ def openai_dalle2(ctx, prompt, seed=0, size="1024x1024", n=1, image=None, mask=N
         raise PermissionError(NO_COMFY_ORG_KEY)
     width, _, height = str(size).partition("x")
     rgb = tuple(random.Random(f"{prompt}/{seed}").randrange(256) for _ in range(3))
-    return (media.SolidFrames(int(width), int(height), int(n), rgb),), None
+    return (SolidFrames(int(width), int(height), int(n), rgb),), None
 
 
 @node("ImageFromBatch")
@@ -50,12 +51,12 @@ def image_from_batch(ctx, image, batch_index, length):
     # As ComfyUI's: an index past the batch gives its last frame, a length past it what is left.
     start = min(image.count - 1, int(batch_index))
     count = min(image.count - start, int(length))
-    return (media.SliceFrames(image, list(range(start, start + count))),), None
+    return (SliceFrames(image, list(range(start, start + count))),), None
 
 
 @node("ImageInvert")
 def image_invert(ctx, image):
-    return (media.MappedFrames(image, lambda f: 255 - f, image.width, image.height),), None
+    return (MappedFrames(image, lambda f: 255 - f, image.width, image.height),), None
 
 
 _RESAMPLE = {
@@ -90,7 +91,7 @@ def image_scale(ctx, image, upscale_method, width, height, crop):
                 picture = picture.crop((0, y, src_w, y + new_h))
         return np.asarray(picture.resize((width, height), _RESAMPLE[upscale_method]))
 
-    return (media.MappedFrames(image, scale, width, height),), None
+    return (MappedFrames(image, scale, width, height),), None
 
 
 def _save_images(ctx, images, prefix: str, kind: str) -> dict:

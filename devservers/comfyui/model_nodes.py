@@ -9,8 +9,10 @@ import dataclasses
 
 import numpy as np
 
-from . import media
+from .drawing import FromStartImage, RenderedFrames, preview_image
+from .frames import Frames
 from .node_types import AudioLatent, Conditioning, Guider, Handle, Latent, Noise, Sigmas, node
+from .sounds import AUDIO_SAMPLE_RATE, synth_music, synth_sound
 
 
 # ---------------------------------------------------------------------------- loaders & model stand-ins
@@ -139,7 +141,7 @@ def _sample(ctx, latent: Latent | AudioLatent, seed: int, steps: int, positive, 
         preview = None
         # Sound latents have no preview (the real latent previewers know no audio format).
         if isinstance(latent, Latent) and ctx.wants_preview():
-            preview = media.preview_image(latent.width, latent.height, seed, text, step + 1, steps, ctx.preview_format)
+            preview = preview_image(latent.width, latent.height, seed, text, step + 1, steps, ctx.preview_format)
         ctx.progress(step + 1, steps, preview)
         if step == 0:
             ctx.failure_point()
@@ -223,12 +225,12 @@ def vae_decode(ctx, samples, vae):
     if not isinstance(samples, Latent):
         raise RuntimeError(f"VAEDecode cannot decode {samples}: use VAEDecodeAudio for sound latents")
     seed = samples.seed if samples.seed is not None else 0
-    frames: media.Frames = media.RenderedFrames(
+    frames: Frames = RenderedFrames(
         samples.width, samples.height, samples.frames * samples.batch, seed, samples.text, samples.caption
     )
     if samples.start_image is not None and samples.start_image.count:
         # Image to video: the first frame is the start image, the others move away from it.
-        frames = media.FromStartImage(frames, samples.start_image.frame(0))
+        frames = FromStartImage(frames, samples.start_image.frame(0))
     return (frames,), None
 
 
@@ -237,6 +239,6 @@ def vae_decode_audio(ctx, samples, vae):
     if not isinstance(samples, AudioLatent):
         raise RuntimeError(f"VAEDecodeAudio cannot decode {samples}: it is not a sound latent")
     seed = samples.seed if samples.seed is not None else 0
-    synth = media.synth_music if samples.kind == "music" else media.synth_sound
+    synth = synth_music if samples.kind == "music" else synth_sound
     waves = [synth(samples.seconds, seed + index, samples.text) for index in range(samples.batch)]
-    return ({"waveform": np.stack(waves), "sample_rate": media.AUDIO_SAMPLE_RATE},), None
+    return ({"waveform": np.stack(waves), "sample_rate": AUDIO_SAMPLE_RATE},), None

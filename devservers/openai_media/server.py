@@ -40,7 +40,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..comfyui.media import RenderedFrames, encode_video, png_bytes
+from ..comfyui.drawing import RenderedFrames
+from ..comfyui.media import encode_video, png_bytes
 from ..common.cut import cut_off
 from ..common.runner import BackgroundServer
 from .speech import UndecodableAudio, recognise

@@ -10,7 +10,9 @@ import time
 import numpy as np
 from PIL import Image
 
-from devservers.comfyui.media import Frames, FromStartImage, RenderedFrames, encode_video
+from devservers.comfyui.drawing import FromStartImage, RenderedFrames
+from devservers.comfyui.frames import Frames
+from devservers.comfyui.media import encode_video
 
 
 def output_name(prompt: str, seed: int, output_dir: str) -> str:

@@ -49,7 +49,7 @@ def test_snapped_values_reach_the_reference_server(reference, tmp_path: Path):
 def test_image_takes_on_the_reference_server(reference, tmp_path: Path, template, quality, sampler):
     from PIL import Image
 
-    from devservers.comfyui.media import seed_colour
+    from devservers.comfyui.drawing import seed_colour
 
     report = Recorder()
     request = shot_request(tmp_path, template, MediaKind.IMAGE, quality, width=100, height=60, seed=7)
@@ -101,7 +101,7 @@ def decoded_sound(path: str) -> tuple[int, int, np.ndarray]:
 
 
 def test_sound_take_lasts_the_shot_and_its_pitch_comes_from_the_seed(reference, tmp_path: Path):
-    from devservers.comfyui.media import tone_frequency
+    from devservers.comfyui.sounds import tone_frequency
 
     # 30 frames at 16 fps = 1.875 s, rounded up to 1.9 s.
     request = shot_request(

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from devservers.comfyui.drawing import seed_colour
 from devservers.comfyui.launch import start_server
-from devservers.comfyui.media import seed_colour
 from devservers.comfyui.testing import Client, image_prompt, template_prompt, types, wan_prompt
 
 WAN_ORDER = ["37", "48", "38", "6", "7", "39", "55", "3", "8", "57", "58"]
@@ -488,7 +488,7 @@ def dominant_frequency(samples: np.ndarray, rate: int) -> float:
 
 
 def test_stable_audio_makes_a_tone_of_the_asked_length_pitched_by_the_seed(client, server):
-    from devservers.comfyui.media import tone_frequency
+    from devservers.comfyui.sounds import tone_frequency
 
     prompt = template_prompt(
         "stable_audio_open_t2a",
@@ -512,7 +512,7 @@ def test_stable_audio_makes_a_tone_of_the_asked_length_pitched_by_the_seed(clien
 
 
 def test_ace_step_makes_music_of_the_asked_length(client, server):
-    from devservers.comfyui.media import music_notes
+    from devservers.comfyui.sounds import music_notes
 
     prompt = template_prompt(
         "ace_step_v1_t2m",
