@@ -159,7 +159,7 @@ class Journal:
         self._lock = threading.Lock()
         self._prices: dict[tuple[str, str], tuple[float, float] | None] = {}  # forgotten at each new cost
         self._total: float | None = None
-        self._checkpoints = BackgroundCheckpoints(self.path)
+        self._checkpoints = BackgroundCheckpoints(self.path, hold=self._lock)
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             # isolation_level None: autocommit, so each statement below is one durable transaction.

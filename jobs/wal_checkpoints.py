@@ -19,16 +19,28 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from contextlib import AbstractContextManager
 
 log = logging.getLogger(__name__)
 
 JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
 WRITES_PER_CHECKPOINT = 300  # a few hundred small rows: about the 1000 pages SQLite would wait for
+CATCH_UP_PASSES = 8
+PAGE_BYTES = 4096  # SQLite's default page: one frame of the log each (plus a 24-byte header)
+HELD_FRAMES = 64  # left after a pass: copied with the writers held back (64 pages: about a millisecond)
 
 
 class BackgroundCheckpoints:
-    def __init__(self, path: str, writes_per_checkpoint: int = WRITES_PER_CHECKPOINT) -> None:
+    def __init__(
+        self,
+        path: str,
+        writes_per_checkpoint: int = WRITES_PER_CHECKPOINT,
+        hold: AbstractContextManager[object] | None = None,
+        restart_after_bytes: int = JOURNAL_SIZE_LIMIT,
+    ) -> None:
         self._path = path
+        self._hold = hold
+        self._restart_after = restart_after_bytes
         self._every = writes_per_checkpoint
         self._writes = 0
         self._wake = threading.Event()
@@ -70,9 +82,33 @@ class BackgroundCheckpoints:
                 if self._closed:
                     return
                 try:
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self.done += 1
+                    self._catch_up(db)
                 except sqlite3.Error as exc:  # busy or a full disk: the log keeps growing, nothing is lost
                     log.warning("the job journal %s could not be checkpointed: %s", self._path, exc)
         finally:
             db.close()
+
+    def _catch_up(self, db: sqlite3.Connection) -> None:
+        """Checkpoint, and when the log has outgrown `JOURNAL_SIZE_LIMIT`, make sure it starts over.
+
+        At the rates real servers finish jobs, writes pause and the log starts over by itself. Under
+        steady writes it never does (each write lands while a checkpoint copies, or is under way when
+        one ends: a 5-thread hammer grew it to 600 MB in 5 s), so once it is past the limit, passes
+        run while they shrink what is left and the last one runs with the writers held back (`hold`:
+        the journal's lock), so the next write finds every frame copied. That pass flushes to disk:
+        a worker's write may wait 10-20 ms for it, a few times per 4 MB written; the main thread
+        writes only at file load (recovery). The hammer's log then peaked at 12-40 MB."""
+        for _ in range(CATCH_UP_PASSES):
+            log_frames, left = self._passive(db)
+            if self._closed or self._hold is None or log_frames * PAGE_BYTES < self._restart_after:
+                return
+            if left <= HELD_FRAMES:
+                with self._hold:
+                    self._passive(db)
+                return
+
+    def _passive(self, db: sqlite3.Connection) -> tuple[int, int]:
+        """One passive checkpoint: the log's frames, and how many of them it left uncopied."""
+        _busy, log_frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        self.done += 1
+        return (log_frames, log_frames - copied) if log_frames >= 0 else (0, 0)

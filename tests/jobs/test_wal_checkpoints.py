@@ -55,3 +55,34 @@ def test_every_row_is_in_the_file_after_close(tmp_path):
     reopened = Journal(path)
     assert len(reopened.entries()) == 2 * WRITES_PER_CHECKPOINT + 5
     reopened.close()
+
+
+def test_the_log_starts_over_while_writes_never_pause(tmp_path):
+    """Under steady writes no passive checkpoint ever copies a log no write is adding to, so the log
+    never started over (600 MB in 5 s from five writer threads). Past its limit the last pass holds
+    the writers back, and the next write starts the log over."""
+    import sqlite3
+
+    from shotcaller.jobs.wal_checkpoints import BackgroundCheckpoints
+
+    path = str(tmp_path / "steady.sqlite")
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("PRAGMA journal_size_limit=262144")
+    db.execute("CREATE TABLE rows (n INTEGER PRIMARY KEY, body TEXT)")
+    lock = threading.Lock()
+    checkpoints = BackgroundCheckpoints(path, writes_per_checkpoint=20, hold=lock, restart_after_bytes=256 * 1024)
+    body = "x" * 3000  # about a page a row: 5000 rows would make a 20 MB log that never starts over
+    largest = 0
+    for n in range(5000):
+        with lock:
+            db.execute("INSERT INTO rows VALUES (?, ?)", (n, body))
+        checkpoints.wrote()
+        if n % 50 == 0:
+            largest = max(largest, os.path.getsize(path + "-wal"))
+    checkpoints.close()
+    assert checkpoints.done > 0
+    assert largest < 8 * 1024 * 1024, largest
+    assert db.execute("SELECT count(*) FROM rows").fetchone() == (5000,)
+    db.close()
