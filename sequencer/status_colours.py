@@ -41,19 +41,23 @@ def enabled() -> bool:
     return bool(getattr(prefs, "status_colours", True))
 
 
-def show(strip: Any, on: bool | None = None, status: str | None = None) -> None:
-    """Paint `strip`'s colour tag for its shot's status (or `status`), or give it back its own tag."""
+def show(strip: Any, on: bool | None = None, status: str | None = None, shot: Any = None) -> None:
+    """Paint `strip`'s colour tag for its shot's status (or `status`), or give it back its own tag.
+    `shot`: the strip's `shotcaller`, when the caller has it already."""
     if not hasattr(strip, "color_tag"):
         return
-    shot = strip.shotcaller
+    if shot is None:
+        shot = strip.shotcaller
     tag = STATUS_TAGS.get(status or shot.status) if (enabled() if on is None else on) else None
+    own = shot.user_color_tag
     if tag is None:
-        if shot.user_color_tag:
-            strip.color_tag, shot.user_color_tag = shot.user_color_tag, ""
+        if own:
+            strip.color_tag, shot.user_color_tag = own, ""
         return
-    if not shot.user_color_tag:
-        shot.user_color_tag = strip.color_tag
-    if strip.color_tag != tag:
+    current = strip.color_tag
+    if not own:
+        shot.user_color_tag = current
+    if current != tag:
         strip.color_tag = tag
 
 
@@ -64,14 +68,15 @@ def show_later(scene: Any, shot_id: str) -> None:
         _due[(scene.name, shot_id)] = None
 
 
-def show_now(scene: Any, strips: list[Any], status: str) -> None:
-    """Paint these shot strips for `status` now, and drop their waiting paints: cancel-all paints a
-    thousand strips grey in the one scene update the operator causes anyway, so the events that
-    follow find them painted and cause none."""
-    on = enabled()
-    for strip in strips:
-        _due.pop((scene.name, strip.shotcaller.shot_id), None)
-        show(strip, on, status)
+def show_now(scene: Any, strips: list[tuple[Any, Any]], status: str) -> None:
+    """Paint these shot strips (each with its `shotcaller`) for `status` now, and drop their waiting
+    paints: cancel-all paints a thousand strips grey in the one scene update the operator causes
+    anyway, so the events that follow find them painted and cause none."""
+    on, scene_name = enabled(), scene.name
+    for strip, shot in strips:
+        if _due:
+            _due.pop((scene_name, shot.shot_id), None)
+        show(strip, on, status, shot)
 
 
 def waiting() -> bool:

@@ -218,6 +218,10 @@ def test_cancel_all_withdraws_the_shots_still_waiting_to_be_submitted(addon, seq
     assert waited.shotcaller.status != "QUEUED" and not waited.shotcaller.job_id and not len(waited.shotcaller.takes)
 
 
+def shown(strip) -> tuple[str, str, str]:
+    return strip.name, strip.shotcaller.status, strip.shotcaller.message
+
+
 def test_cancel_all_shows_the_queued_shots_cancelled_at_once_and_their_events_change_nothing(
     addon, sequencer_scene, blender, shotcaller_addon
 ):
@@ -242,7 +246,12 @@ def test_cancel_all_shows_the_queued_shots_cancelled_at_once_and_their_events_ch
     pump.drain()  # the routing events: queued
     assert all(s.shotcaller.job_id for s in strips)
 
-    assert bpy.ops.sequencer.shotcaller_cancel_all() == {"FINISHED"}
+    session = module(addon, "jobs.session").current_session()
+    before = [(s.shotcaller.status, s.shotcaller.job_id in session.jobs) for s in strips]
+    active = len(session.scheduler.active_job_ids())
+    if bpy.ops.sequencer.shotcaller_cancel_all() != {"FINISHED"}:  # say why (seen once in a CI run, on 5.2)
+        run_pump_until_idle(pump)
+        pytest.fail(f"nothing to cancel: {before}, {active} active; then {[shown(s) for s in strips]}")
     ended_now = [s for s in strips if s.shotcaller.status == "CANCELLED"]
     assert len(ended_now) >= 4, [(s.shotcaller.status, s.shotcaller.message) for s in strips]  # one slot
     for strip in ended_now:
@@ -256,7 +265,6 @@ def test_cancel_all_shows_the_queued_shots_cancelled_at_once_and_their_events_ch
             assert strip.shotcaller.status == "CANCELLED" or strip.shotcaller.message == "cancelling"
 
     outcomes: dict[str, str] = {}
-    session = module(addon, "jobs.session").current_session()
     deadline = time.monotonic() + 60
     while session.has_work() and time.monotonic() < deadline:
         pump.drain(
