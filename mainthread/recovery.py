@@ -18,6 +18,7 @@ from typing import Any
 from ..jobs.journal import JOURNAL_NAME, JournalEntry
 from ..jobs.session import JobContext, Session, get_session
 from ..sequencer import compat
+from ..sequencer import index as strip_index
 from ..settings.preferences import Settings, current_settings
 from .submission import backend_settings, is_take_strip, job_context, project_journal, takes_folder
 
@@ -81,6 +82,7 @@ def recover_jobs(
             strip = unnamed.pop(str(entry.context["strip"]))
             strip.shotcaller.shot_id = entry.shot_id
             strips[entry.shot_id] = strip
+            strip_index.invalidate(scene)  # an id the index has never seen, on a strip it counted
         if entry.shot_id in strips:
             entries.append(entry)
     if not entries:
