@@ -55,8 +55,8 @@ class Intake:
             self._cond.notify()
 
     def ids(self) -> list[str]:
-        """Jobs submitted and not yet taken in. The scheduler reads its own jobs first and these
-        second: a job leaves this queue only after the scheduler has it (or its end is an event)."""
+        """Jobs submitted and not yet taken in. A job leaves this queue only after the scheduler has
+        it (or its end is an event), so the scheduler reads these first and its own jobs second."""
         with self._cond:
             taking = [self._taking.job.job_id] if self._taking is not None else []
             return taking + [item.job.job_id for item in self._waiting]

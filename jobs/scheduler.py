@@ -327,9 +327,13 @@ class Scheduler(JobOutcomes):
 
     def active_job_ids(self) -> list[str]:
         """Every job submitted that has not ended: queued, running, or not yet taken in."""
+        # The intake's first, then the scheduler's: a job leaves the intake only once the scheduler
+        # has it (or its end is an event). Read the other way round, a job taken in between the two
+        # reads was in neither, and a pump asking whether work was left stopped for good.
+        waiting = self._intake.ids()
         with self._cond:
             known = list(self._jobs)
-        return list(dict.fromkeys(known + self._intake.ids()))  # in this order: see Intake.ids
+        return list(dict.fromkeys(known + waiting))
 
     def fleet_status(self) -> list[InstanceReport]:
         speeds = self.router.speeds.snapshot()

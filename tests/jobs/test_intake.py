@@ -92,3 +92,30 @@ def test_a_job_that_cannot_be_taken_in_fails_with_a_message(tmp_path):
         assert isinstance(run_to_end(scheduler, job_id)[-1], JobSucceeded)
     finally:
         scheduler.shutdown()
+
+
+def test_a_job_being_taken_in_is_active_throughout(tmp_path):
+    """Counting active jobs reads two places (the intake, the scheduler's jobs); a job moving from one
+    to the other between the two reads must still be counted, or the pump stops with it in flight
+    (seen in Blender tests: a shot left saying queued)."""
+    gate = threading.Event()
+    journal = GatedJournal(str(tmp_path / "journal.sqlite"), gate)
+    scheduler = Scheduler([ScriptedBackend("box", seconds=0.5)])
+    intake, real_ids = scheduler._intake, scheduler._intake.ids
+
+    def ids_once_taken_in():  # the intake thread finishes taking the job in during the count
+        gate.set()
+        while real_ids():
+            threading.Event().wait(0.005)
+        return real_ids()
+
+    try:
+        job_id = scheduler.submit(spec(), str(tmp_path), "s", journal=journal)
+        assert journal.entered.wait(10)  # the intake thread holds the job
+        intake.ids = ids_once_taken_in
+        assert scheduler.active_job_ids() == [job_id]
+        intake.ids = real_ids
+        assert isinstance(ends(scheduler, [job_id])[job_id], JobSucceeded)
+    finally:
+        gate.set()
+        scheduler.shutdown()
