@@ -199,8 +199,8 @@ def cancel_strips(scene: bpy.types.Scene, strips: list[Any]) -> int:
     jobs cancelled in one call to the scheduler (linear in the shots, one journal write). Returns
     how many were waiting or generating.
 
-    Each strip's data is read once (at 1000 shots every read of a strip's property is a millisecond
-    of the operator, and a long operator is also handed off to worker threads more often)."""
+    Each strip's data is read once: at 1000 shots every read of a strip's property costs the
+    operator about a millisecond."""
     submission = lazy.loaded("mainthread.submission")
     withdrawn = 0
     if _deferred or (submission is not None and submission.waiting()):
