@@ -167,6 +167,7 @@ class Loop:
     def __init__(self, bpy, pump, previews, takes, shot_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
         self.bpy, self.pump, self.previews, self.takes, self.shot_ids = bpy, pump, previews, takes, shot_ids
         names = ("drain", "drain_no_take", "landing_drain", "place_take", "tick", "depsgraph", "frame")
+        names = (*names, "landing_depsgraph", "depsgraph_no_take")
         self.samples: dict[str, list[float]] = {name: [] for name in (*names, "control", "control_budget")}
         self._drain, self._land, self._place = pump.drain, pump.takes.land_take, takes.place_take
         self._landed = False
@@ -239,6 +240,7 @@ class Loop:
             updated = time.perf_counter()
             self.samples["tick"].append((ticked - began) * 1000)
             self.samples["depsgraph"].append((updated - ticked) * 1000)
+            self.samples["landing_depsgraph" if self._landed else "depsgraph_no_take"].append((updated - ticked) * 1000)
             self.samples["frame"].append((updated - began) * 1000)
             for name, rounds in (("control", 1500), ("control_budget", BUDGET_CONTROL_ROUNDS)):
                 began = time.perf_counter()
@@ -273,9 +275,29 @@ def edit_update_ms(bpy, compat, scene, rounds: int = 9) -> float:  # type: ignor
     return percentile(samples, 50)
 
 
-def bench_edit_update(bpy, compat, scene, prefix: str, emit) -> None:  # type: ignore[no-untyped-def]
-    """What Shotcaller's data on the strips adds to every edit a user makes, against a scene of as
-    many plain strips made in the same run."""
+def bare_landings(bpy, compat, bare, files: Sequence[str]) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
+    """Blender alone placing the same take files in a scene of plain strips: `new_movie` (which opens
+    the file on the main thread) and the scene update after it, each timed."""
+    window = bpy.context.window
+    shown, window.scene = window.scene, bare
+    strips = compat.top_strips(bare.sequence_editor)
+    movie, update = [], []
+    bpy.context.view_layer.update()
+    for n, path in enumerate(files):
+        began = time.perf_counter()
+        strips.new_movie(name=f"Bare take {n}", filepath=path, channel=40 + n % 80, frame_start=1 + 10 * n)
+        added = time.perf_counter()
+        bpy.context.view_layer.update()
+        movie.append((added - began) * 1000)
+        update.append((time.perf_counter() - added) * 1000)
+    window.scene = shown
+    return movie, update
+
+
+def bench_plain_controls(bpy, compat, scene, prefix: str, emit, samples) -> None:  # type: ignore[no-untyped-def]
+    """What Shotcaller adds to Blender's own costs, against a scene of as many plain strips made in the
+    same run: every edit a user makes (Shotcaller's data on the strips is copied on each update), and
+    placing a take (the same files put on the plain scene by Blender's new_movie alone)."""
     count = len(compat.all_strips(scene.sequence_editor))
     ours = edit_update_ms(bpy, compat, scene)
     bare = bpy.data.scenes.new(f"{scene.name} bare")
@@ -283,10 +305,26 @@ def bench_edit_update(bpy, compat, scene, prefix: str, emit) -> None:  # type: i
     for i in range(count):
         compat.new_color_strip(bare.sequence_editor, f"Plain {i:05d}", 1 + i % 30, 1 + 10 * (i // 30), 9)
     plain = edit_update_ms(bpy, compat, bare)
+    files = [s.filepath for s in compat.all_strips(scene.sequence_editor) if s.type == "MOVIE"]
+    movie, update = bare_landings(bpy, compat, bare, [bpy.path.abspath(f) for f in files[:100]])
     bpy.data.scenes.remove(bare)
     emit(f"{prefix}_edit_update", ours, "ms")
     emit(f"{prefix}_edit_update_plain_strips", plain, "ms")
     emit(f"{prefix}_edit_update_vs_plain_strips", ours / max(1e-9, plain), "x")
+    if not movie:
+        return
+    emit(f"{prefix}_bare_new_movie_files", len(movie), "files")
+    emit_spread(emit, prefix, "bare_new_movie", movie)
+    emit_spread(emit, prefix, "bare_new_movie_update", update)
+    for pct, name in ((50, "p50"), (99, "p99")):
+        landing, bare_movie = percentile(samples["landing_drain"], pct), percentile(movie, pct)
+        emit(f"{prefix}_landing_drain_{name}_vs_bare_new_movie_{name}", landing / max(1e-9, bare_movie), "x")
+        emit(f"{prefix}_landing_drain_{name}_beyond_bare_new_movie_{name}", landing - bare_movie, "ms")
+        emit(
+            f"{prefix}_landing_depsgraph_{name}_vs_bare_new_movie_update_{name}",
+            percentile(samples["landing_depsgraph"], pct) / max(1e-9, percentile(update, pct)),
+            "x",
+        )
 
 
 def emit_spread(emit, prefix: str, name: str, samples: Sequence[float]) -> None:  # type: ignore[no-untyped-def]
@@ -369,6 +407,9 @@ def bench_shots(bpy, module: str, count: int, seconds: float, emit, first_use: b
         emit_spread(emit, prefix, "landing_drain", samples["landing_drain"])
         emit_spread(emit, prefix, "landing_place_take", samples["place_take"])
         emit_spread(emit, prefix, "drain_no_take", samples["drain_no_take"])
+        emit_spread(emit, prefix, "landing_depsgraph", samples["landing_depsgraph"])
+        emit_spread(emit, prefix, "depsgraph_no_take", samples["depsgraph_no_take"])
+        drain_samples = {name: list(samples[name]) for name in ("landing_drain", "landing_depsgraph")}
         no_take_p99 = percentile(samples["drain_no_take"], 99)
         budget_p99 = max(1e-9, percentile(budget_control, 99))
         emit(f"{prefix}_drain_no_take_p99_vs_control_budget_p99", no_take_p99 / budget_p99, "x")
@@ -387,7 +428,7 @@ def bench_shots(bpy, module: str, count: int, seconds: float, emit, first_use: b
         emit(f"{prefix}_cancel_all_ui_time_vs_target", ui_ms / CANCEL_TARGET_MS, "x")
         emit(f"{prefix}_cancel_all_to_idle", took, "s")
         emit(f"{prefix}_cancel_all_longest_tick", max(loop.samples["frame"], default=0.0), "ms")
-        bench_edit_update(bpy, compat, scene, prefix, emit)
+        bench_plain_controls(bpy, compat, scene, prefix, emit, drain_samples)
         # What a full collection costs now, whenever CPython starts one: against the same collection
         # of Blender's own objects before the core was loaded.
         ms = timed_collection()

@@ -42,6 +42,8 @@ def test_the_blender_benchmark_prints_every_figure(blender, shotcaller_zip, dev_
         "full_collection_of_blender",
         "blender_6_shots_submit_full_collection_max",
         "blender_6_shots_full_collection_now_vs_blender",
+        "blender_6_shots_landing_depsgraph_p99",
+        "blender_6_shots_edit_update_vs_plain_strips",
     ):
         assert name in values, (name, proc.stdout[-3000:])
     assert values["register_threads_started"] == 0
