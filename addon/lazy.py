@@ -10,6 +10,24 @@ from typing import Any
 
 PACKAGE = __package__.rpartition(".")[0]  # the extension's own package (bl_ext.<repo>.shotcaller)
 
+_emulated_ui = False
+
+
+def emulate_ui(on: bool = True) -> None:
+    """Behave as in Blender's UI (tests, benchmarks): the bpy module always runs in background mode,
+    where nothing warms the core up and every operator imports what it needs itself."""
+    global _emulated_ui
+    _emulated_ui = on
+
+
+def in_ui() -> bool:
+    """Whether Blender draws a UI a frozen main thread would freeze (or a test says so): the
+    sidebar's polls start the warm-up, operators pressed during it wait for it (operators/deferred.py),
+    and a first session is opened on a worker thread. Headless, all of it happens where it is needed."""
+    import bpy
+
+    return _emulated_ui or not bpy.app.background
+
 
 def loaded(name: str) -> ModuleType | None:
     """The package's module `name` ("jobs.session", "mainthread.pump", ...) if something already imported it.

@@ -1,6 +1,7 @@
 """The core a Generate needs (pydantic, the scheduler, the configured backends' clients) imported on a
-worker thread when the sidebar first shows the Generate button, so the first Generate does not freeze
-the UI while Python imports about 150 modules (0.2-0.5 s on a 2-core machine).
+worker thread when the sidebar first shows a button that submits shots, so the first Generate does not
+freeze the UI while Python imports about 150 modules (0.2-0.5 s on a 2-core machine). A button pressed
+before it has finished neither imports nor waits: its shots wait for it (operators/deferred.py).
 
 Not at register: enabling the add-on stays cheap and starts no thread. Not headless: there is no
 frame to keep, and the operator runs right after its poll, so the import happens where it is needed.
@@ -41,6 +42,7 @@ PAUSE_SECONDS = 0.001  # before each module the thread imports: the main thread'
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
+_failure: str | None = None  # what went wrong, when an import raised
 
 
 def modules_for(kinds: Iterable[str]) -> list[str]:
@@ -63,6 +65,16 @@ def start(kinds: Iterable[str]) -> bool:
 
 def running() -> bool:
     return _thread is not None and _thread.is_alive()
+
+
+def finished() -> bool:
+    """Whether a warm-up was started and has ended (well or not: see `failure`)."""
+    return _thread is not None and not _thread.is_alive()
+
+
+def failure() -> str | None:
+    """What stopped the warm-up ("ImportError: ..."), once it has ended that way; None otherwise."""
+    return _failure if finished() else None
 
 
 def wait(timeout: float | None = None) -> bool:
@@ -90,6 +102,7 @@ class _Pause:
 
 
 def _import_all(names: list[str]) -> None:
+    global _failure
     pause = _Pause(threading.get_ident())
     sys.meta_path.insert(0, pause)
     began = time.perf_counter()
@@ -100,8 +113,9 @@ def _import_all(names: list[str]) -> None:
         # collections here (jobs/collector.py), not by the first session, where collecting the young
         # objects these imports made holds the interpreter lock the Generate's main thread waits for.
         importlib.import_module(f"{PACKAGE}.jobs.collector").freeze_long_lived()
-    except Exception:  # the main thread's own import raises it again, where the user sees it
-        log.debug("warm-up import failed", exc_info=True)
+    except Exception as exc:  # the shots waiting for it say so (operators/deferred.py); the console has the traceback
+        _failure = f"{type(exc).__name__}: {exc}"
+        log.error("Shotcaller could not import its core on the warm-up thread", exc_info=True)
     finally:
         sys.meta_path.remove(pause)
     log.debug("warm-up imported %s in %.0f ms", ", ".join(names), (time.perf_counter() - began) * 1000)

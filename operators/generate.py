@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import bpy
@@ -14,29 +13,14 @@ from ..addon import lazy
 from ..addon.lazy import current_session
 from ..sequencer import compat, status_colours
 from ..sequencer.index import is_take_strip
-from ..settings.preferences import ADDON_PACKAGE
 from ..settings.properties import ACTIVE_STATUSES, QUALITY_ITEMS
+from . import deferred
 
 log = logging.getLogger(__name__)
 
-_warm_up_asked = False  # poll() runs on every redraw of the button: it asks for the warm-up once
-
-
-def warm_up(context: bpy.types.Context) -> bool:
-    """The sidebar shows the Generate button (Blender polls the operator to draw it): the core it
-    will need is imported now, on a worker thread (addon/warmup.py), not when it is pressed. Only
-    the servers' kinds are read here: the preferences' own settings import part of the core."""
-    global _warm_up_asked
-    if _warm_up_asked:
-        return False
-    _warm_up_asked = True
-    from ..addon import warmup
-
-    addon = context.preferences.addons.get(ADDON_PACKAGE)
-    servers = list(addon.preferences.instances) if addon is not None and addon.preferences is not None else []
-    # As BackendSettings.instance_configs: the list's enabled servers, or the one default ComfyUI.
-    kinds = {server.kind for server in servers if server.enabled} if servers else {"comfyui"}
-    return warmup.start(kinds)
+# The sidebar's poll starts the warm-up; what is pressed before it has finished waits for it.
+warm_up = deferred.warm_up
+submit_deferred = deferred.submit_waiting
 
 
 def _selected_strips(scene: bpy.types.Scene) -> list:
@@ -56,23 +40,18 @@ class SEQUENCER_OT_shotcaller_generate(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if not bpy.app.background:  # headless there is no frame to keep: the operator imports the core
-            warm_up(context)
+        deferred.poll_warm_up(context)  # not headless: there is no frame to keep, the operator imports the core
         scene = compat.sequencer_scene(context)
         return scene is not None and scene.sequence_editor is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         scene = compat.sequencer_scene(context)
         strips = _selected_strips(scene)
-        shots = [strip.name for strip in strips if not is_take_strip(strip)]
-        if shots and warmup_running():
-            # Pressed while the sidebar's warm-up still imports the core: importing it here too would
-            # wait for it, the UI frozen. The shots are submitted by a timer once it has finished.
-            _deferred.append(_Deferred(bpy.data.filepath, scene.name, shots, self.quality))
-            if not bpy.app.timers.is_registered(submit_deferred):
-                bpy.app.timers.register(submit_deferred, first_interval=DEFERRED_POLL_SECONDS)
-            self.report({"INFO"}, generating_message(len(shots), self.quality))
-            return {"FINISHED"}
+        shots = [strip for strip in strips if not is_take_strip(strip)]
+        if shots:
+            said = generating_message(len(shots), self.quality)
+            if (waiting := deferred.hand_over(self, context, scene, shots, self.quality, said)) is not None:
+                return waiting
         from ..mainthread import pump  # the core: imported on first use, not when the add-on registers
         from ..mainthread.submission import SUBMIT_BUDGET_SECONDS, submit_strips
 
@@ -107,76 +86,7 @@ def late_reports() -> Callable[[str, str], None] | None:
     what it finds wrong is reported after the operator has returned. Headless, at once."""
     from .language import notify
 
-    return None if bpy.app.background else notify
-
-
-def warmup_running() -> bool:
-    warmup = lazy.loaded("addon.warmup")
-    return warmup is not None and warmup.running()
-
-
-DEFERRED_POLL_SECONDS = 0.05
-
-
-@dataclass
-class _Deferred:
-    """Shots Generate was pressed for while the core was still being imported, by strip name."""
-
-    blend: str  # the file they belong to: another one opened meanwhile drops them
-    scene_name: str
-    names: list[str]
-    quality: str
-
-
-_deferred: list[_Deferred] = []
-
-
-def submit_deferred() -> float | None:
-    """The timer behind a Generate pressed during the warm-up: once the core is in, the shots are
-    submitted as the operator would have (a slice now, the rest over the pump's ticks) and what it
-    would have said is reported."""
-    if warmup_running():
-        return DEFERRED_POLL_SECONDS
-    from .language import notify
-
-    try:
-        _submit_deferred(notify)
-    except Exception as exc:  # a timer that raises is dropped silently: the shots would be lost unsaid
-        log.exception("Shotcaller could not submit the shots")
-        _deferred.clear()
-        notify("ERROR", f"Shotcaller could not start: {exc}")
-    return None
-
-
-def _submit_deferred(notify: Callable[[str, str], None]) -> None:
-    from ..mainthread import pump
-    from ..mainthread.submission import SUBMIT_BUDGET_SECONDS, submit_strips
-
-    while _deferred:
-        request = _deferred.pop(0)
-        scene = bpy.data.scenes.get(request.scene_name)
-        if request.blend != bpy.data.filepath or scene is None or scene.sequence_editor is None:
-            continue
-        strips = compat.all_strips(scene.sequence_editor)
-        found = [strip for strip in (strips.get(name) for name in request.names) if strip is not None]
-        outcome = submit_strips(
-            scene, found, request.quality, budget_seconds=SUBMIT_BUDGET_SECONDS, report_later=late_reports()
-        )
-        for level, message in outcome_reports(outcome, request.quality):
-            if level != "INFO":  # the operator said it already
-                notify(level, message)
-    pump.ensure_timer()
-
-
-def _withdraw_deferred(scene_name: str, names: set[str]) -> int:
-    withdrawn = 0
-    for request in _deferred:
-        if request.scene_name == scene_name:
-            kept = [name for name in request.names if name not in names]
-            withdrawn += len(request.names) - len(kept)
-            request.names = kept
-    _deferred[:] = [request for request in _deferred if request.names]
-    return withdrawn
+    return notify if lazy.in_ui() else None
 
 
 def generating_strips(scene: bpy.types.Scene) -> list[Any]:
@@ -187,7 +97,7 @@ def generating_strips(scene: bpy.types.Scene) -> list[Any]:
     submission = lazy.loaded("mainthread.submission")
     strips = compat.all_strips(scene.sequence_editor)
     found = [strips.get(name) for name in submission.waiting_names(scene.name)] if submission is not None else []
-    found += [strips.get(name) for request in _deferred if request.scene_name == scene.name for name in request.names]
+    found += [strips.get(name) for name in deferred.waiting_names(scene.name)]
     session = current_session()
     if session is not None:
         found += find_shot_strips(scene, [c.shot_id for c in list(session.jobs.values()) if c.scene_name == scene.name])
@@ -203,10 +113,9 @@ def cancel_strips(scene: bpy.types.Scene, strips: list[Any]) -> int:
     operator about a millisecond."""
     submission = lazy.loaded("mainthread.submission")
     withdrawn = 0
-    if _deferred or (submission is not None and submission.waiting()):
-        names = {s.name for s in strips}
-        withdrawn = _withdraw_deferred(scene.name, names)
-        withdrawn += submission.withdraw(scene.name, names) if submission is not None else 0
+    if deferred.waiting() or (submission is not None and submission.waiting()):
+        withdrawn = submission.withdraw(scene.name, {s.name for s in strips}) if submission is not None else 0
+        withdrawn += deferred.withdraw(scene, strips)  # after: it also shows what those withdrawn above showed
     session = current_session()
     if session is None:
         return withdrawn
@@ -242,18 +151,17 @@ class SEQUENCER_OT_shotcaller_cancel(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return current_session() is not None
+        return current_session() is not None or deferred.waiting()
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        from ..mainthread import pump
-
         scene = compat.sequencer_scene(context)
         cancelled = cancel_strips(scene, [s for s in _selected_strips(scene) if not is_take_strip(s)])
         if not cancelled:
             self.report({"WARNING"}, "None of the selected shots is generating.")
             return {"CANCELLED"}
         self.report({"INFO"}, f"Cancelling {cancelled} shot(s)")
-        pump.ensure_timer()
+        if current_session() is not None:  # shots cancelled while Shotcaller was loading need no pump
+            lazy.ensure_timer()
         return {"FINISHED"}
 
 
@@ -261,13 +169,12 @@ CLASSES = (SEQUENCER_OT_shotcaller_generate, SEQUENCER_OT_shotcaller_cancel)
 
 
 def register() -> None:
+    deferred.register()
     for cls in CLASSES:
         bpy.utils.register_class(cls)
 
 
 def unregister() -> None:
-    _deferred.clear()
-    if bpy.app.timers.is_registered(submit_deferred):  # a timer left registered crashes Blender 4.2 at exit
-        bpy.app.timers.unregister(submit_deferred)
+    deferred.unregister()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

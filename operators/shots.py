@@ -12,6 +12,7 @@ from ..panels import details
 from ..sequencer import compat, takes
 from ..sequencer.index import find_shot_strip, is_take_strip
 from ..settings.properties import ACTIVE_STATUSES, QUALITY_ITEMS
+from . import deferred
 
 RETRY_STATUSES = {"FAILED", "INTERRUPTED"}
 
@@ -37,10 +38,17 @@ def is_shot(strip) -> bool:  # type: ignore[no-untyped-def]
     return not is_take_strip(strip) and bool(shot.prompt.strip() or len(shot.takes) or shot.status != "NONE")
 
 
-def _submit(operator: bpy.types.Operator, scene, strips, quality: str, what: str, **kwargs) -> set[str]:  # type: ignore[no-untyped-def]
+def _said(what: str, count: int) -> str:
+    return f"{what.capitalize()}: {count} shot{'s' if count != 1 else ''}"
+
+
+def _submit(operator: bpy.types.Operator, context, scene, strips, quality: str, what: str, **kwargs) -> set[str]:  # type: ignore[no-untyped-def]
     if not strips:
         operator.report({"WARNING"}, f"No shot to {what}.")
         return {"CANCELLED"}
+    waiting = deferred.hand_over(operator, context, scene, strips, quality, _said(what, len(strips)), **kwargs)
+    if waiting is not None:
+        return waiting
     from ..mainthread.submission import SUBMIT_BUDGET_SECONDS
 
     # Within a frame's share, like Generate: the rest is submitted over the next ticks.
@@ -52,7 +60,7 @@ def _submit(operator: bpy.types.Operator, scene, strips, quality: str, what: str
     count = len(outcome.submitted) + outcome.waiting
     if not count:
         return {"CANCELLED"}
-    operator.report({"INFO"}, f"{what.capitalize()}: {count} shot{'s' if count != 1 else ''}")
+    operator.report({"INFO"}, _said(what, count))
     lazy.ensure_timer()
     return {"FINISHED"}
 
@@ -88,6 +96,7 @@ class SEQUENCER_OT_shotcaller_generate_missing(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
+        deferred.poll_warm_up(context)
         return _scene(context) is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
@@ -99,7 +108,7 @@ class SEQUENCER_OT_shotcaller_generate_missing(bpy.types.Operator):
             and s.shotcaller.prompt.strip()
             and s.shotcaller.status not in ACTIVE_STATUSES
         ]
-        return _submit(self, scene, strips, self.quality, "generate")
+        return _submit(self, context, scene, strips, self.quality, "generate")
 
 
 class SEQUENCER_OT_shotcaller_retry_failed(bpy.types.Operator):
@@ -111,6 +120,7 @@ class SEQUENCER_OT_shotcaller_retry_failed(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
+        deferred.poll_warm_up(context)
         return _scene(context) is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
@@ -119,6 +129,9 @@ class SEQUENCER_OT_shotcaller_retry_failed(bpy.types.Operator):
         if not failed:
             self.report({"WARNING"}, "No shot has failed.")
             return {"CANCELLED"}
+        retrying = f"Retrying {len(failed)} failed shot(s)"  # quality "": each at the one it failed with
+        if (waiting := deferred.hand_over(self, context, scene, failed, "", retrying, keep_seeds=True)) is not None:
+            return waiting
         from ..mainthread.submission import SUBMIT_BUDGET_SECONDS
 
         by_quality: dict[str, list] = {}
@@ -150,7 +163,7 @@ class SEQUENCER_OT_shotcaller_cancel_all(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return current_session() is not None and _scene(context) is not None
+        return (current_session() is not None or deferred.waiting()) and _scene(context) is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         from .generate import cancel_strips, generating_strips
@@ -161,7 +174,8 @@ class SEQUENCER_OT_shotcaller_cancel_all(bpy.types.Operator):
             self.report({"WARNING"}, "No shot of this scene is generating.")
             return {"CANCELLED"}
         self.report({"INFO"}, f"Cancelling {cancelled} shot(s)")
-        lazy.ensure_timer()
+        if current_session() is not None:  # shots cancelled while Shotcaller was loading need no pump
+            lazy.ensure_timer()
         return {"FINISHED"}
 
 

@@ -14,6 +14,7 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty
 from ..addon import lazy
 from ..sequencer import compat, takes
 from ..settings.properties import random_seed
+from . import deferred
 
 
 def _shot_strip(context: bpy.types.Context):  # type: ignore[no-untyped-def]
@@ -172,13 +173,17 @@ def _submit_again(operator: bpy.types.Operator, context: bpy.types.Context, seed
     shot = strip.shotcaller
     take = shot.takes[shot.active_take] if 0 <= shot.active_take < len(shot.takes) else None
     quality = take.quality if take is not None and take.quality in {"draft", "final"} else shot.last_quality
+    said = f"{what} of '{strip.name}' ({quality}, seed {seed})"
+    waiting = deferred.hand_over(operator, context, scene, [strip], quality, said, seed=seed, bypass_cache=True)
+    if waiting is not None:
+        return waiting
     outcome = lazy.submit_strips(scene, [strip], quality, seed=seed, bypass_cache=True)
     if not outcome.submitted:
         operator.report({"ERROR"}, " ".join(outcome.problems) or "Nothing to generate.")
         return {"CANCELLED"}
     for warning in outcome.warnings:
         operator.report({"WARNING"}, warning)
-    operator.report({"INFO"}, f"{what} of '{strip.name}' ({quality}, seed {seed})")
+    operator.report({"INFO"}, said)
     lazy.ensure_timer()
     return {"FINISHED"}
 
@@ -192,6 +197,7 @@ class SEQUENCER_OT_shotcaller_redo(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
+        deferred.poll_warm_up(context)
         strip = _shot_strip(context)
         return strip is not None and strip.shotcaller.status not in {"QUEUED", "RUNNING"}
 

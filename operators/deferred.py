@@ -1,0 +1,276 @@
+"""Shots asked for while Shotcaller is still loading its core.
+
+In the UI the heavy half (pydantic, the backends' clients, the scheduler, then mainthread.submission
+and mainthread.pump) is imported on a worker thread (addon/warmup.py). An operator pressed before
+that thread has finished must neither import it on the main thread nor wait for the module locks the
+thread holds: either froze Blender 0.7-1 s on a first Generate Missing. So Generate, Generate
+Missing, Retry Failed, Redo and Variation hand their shots here: the shots show as queued, "waiting
+for Shotcaller to finish loading", the operator returns at once, and a timer submits them as the
+operator would have once the warm-up is done. When the warm-up failed the shots say so, FAILED.
+
+Nothing here imports the core: polls and operators may call any of it. Headless no warm-up runs
+(the batch imports what it needs where it needs it), so nothing is deferred there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import bpy
+from bpy.app.handlers import persistent
+
+from ..addon import lazy, warmup
+from ..sequencer import compat, status_colours
+from ..settings.preferences import ADDON_PACKAGE
+
+log = logging.getLogger(__name__)
+
+WAITING_MESSAGE = "waiting for Shotcaller to finish loading"
+POLL_SECONDS = 0.05
+
+_warm_up_asked = False  # polls run on every redraw of their button: the warm-up is asked for once
+
+
+def warm_up(context: Any) -> bool:
+    """An operator's button is drawn (Blender polls the operator to draw it), or it is run in the UI:
+    the core it will need is imported now, on a worker thread, not when it is pressed. Only the
+    servers' kinds are read here: the preferences' own settings import part of the core. Returns
+    whether this call started the thread."""
+    global _warm_up_asked
+    if _warm_up_asked:
+        return False
+    _warm_up_asked = True
+    addon = context.preferences.addons.get(ADDON_PACKAGE)
+    servers = list(addon.preferences.instances) if addon is not None and addon.preferences is not None else []
+    # As BackendSettings.instance_configs: the list's enabled servers, or the one default ComfyUI.
+    kinds = {server.kind for server in servers if server.enabled} if servers else {"comfyui"}
+    return warmup.start(kinds)
+
+
+def poll_warm_up(context: Any) -> None:
+    """What a submitting operator's poll does: in the UI, start the warm-up (once)."""
+    if not _warm_up_asked and lazy.in_ui():
+        warm_up(context)
+
+
+def core_state(context: Any) -> str:
+    """ "loading" (the shots must wait), "failed" (they cannot be sent), or "ready" (the operator imports
+    and submits as it always has: the warm-up is done, or this is headless)."""
+    if warmup.running():
+        return "loading"
+    if warmup.failure() is not None:
+        return "failed"
+    if warmup.finished() or not lazy.in_ui():
+        return "ready"
+    # The UI, and no sidebar has drawn a button yet (a script, a shortcut): warm up now, and wait.
+    return "loading" if warm_up(context) else "ready"
+
+
+def failure_message(detail: str) -> str:
+    return (
+        f"Shotcaller could not finish loading ({detail}), so this shot was not sent. Restart Blender and"
+        " generate again; if it fails again, reinstall the extension (Edit > Preferences > Get Extensions)."
+        " The system console shows the full error."
+    )
+
+
+@dataclass
+class _Request:
+    """Shots an operator was pressed for while the core was loading, by strip name (a reference to a
+    strip would not survive an undo), with what the operator would have submitted them with."""
+
+    blend: str  # the file they belong to
+    scene_name: str
+    names: list[str]
+    quality: str  # "" : each shot at its own last quality (Retry Failed)
+    options: dict[str, Any] = field(default_factory=dict)  # submit_strips' seed, keep_seeds, bypass_cache
+
+
+_requests: list[_Request] = []
+# Each waiting shot's status and message before it was marked waiting: Cancel puts them back.
+_before: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def hand_over(
+    operator: Any, context: Any, scene: Any, strips: list[Any], quality: str, said: str, **options: Any
+) -> set[str] | None:
+    """Called by a submitting operator before it imports anything: None when the core is in (the
+    operator submits as it always has), else the operator's result, the shots waiting for the timer
+    (or FAILED when the warm-up failed). `said` is what the operator reports on success;
+    `options` what it passes submit_strips. `quality` "" submits each at its last quality."""
+    state = core_state(context)
+    if state == "ready":
+        return None
+    if state == "failed":
+        message = failure_message(warmup.failure() or "")
+        _show(scene, [(strip, "FAILED", message) for strip in strips])
+        operator.report({"ERROR"}, message)
+        return {"CANCELLED"}
+    names = []
+    for strip in strips:
+        shot = strip.shotcaller
+        _before.setdefault((scene.name, strip.name), (shot.status, shot.message))
+        names.append(strip.name)
+    _show(scene, [(strip, "QUEUED", WAITING_MESSAGE) for strip in strips])
+    _requests.append(_Request(bpy.data.filepath, scene.name, names, quality, options))
+    if not bpy.app.timers.is_registered(submit_waiting):
+        bpy.app.timers.register(submit_waiting, first_interval=POLL_SECONDS)
+    operator.report({"INFO"}, f"{said}, {WAITING_MESSAGE}")
+    return {"FINISHED"}
+
+
+def _show(scene: Any, changes: list[tuple[Any, str, str]]) -> None:
+    for strip, status, message in changes:
+        shot = strip.shotcaller
+        shot.status, shot.message, shot.progress = status, message, 0.0
+        if status != "QUEUED":
+            _before.pop((scene.name, strip.name), None)
+    for status in {status for _, status, _ in changes}:
+        status_colours.show_now(scene, [(s, s.shotcaller) for s, st, _ in changes if st == status], status)
+
+
+def waiting() -> bool:
+    return bool(_requests)
+
+
+def waiting_names(scene_name: str) -> list[str]:
+    return [name for request in _requests if request.scene_name == scene_name for name in request.names]
+
+
+def withdraw(scene: Any, strips: list[Any]) -> int:
+    """Cancel these strips before they were sent: they leave the waiting requests and show what
+    they showed before they waited (also those the timer had already handed to the submission's
+    waiting batches, which the caller withdrew from there first). Returns how many were waiting here."""
+    names = {strip.name for strip in strips}
+    withdrawn = 0
+    for request in _requests:
+        if request.scene_name == scene.name:
+            kept = [name for name in request.names if name not in names]
+            withdrawn += len(request.names) - len(kept)
+            request.names = kept
+    _requests[:] = [request for request in _requests if request.names]
+    if not _requests and bpy.app.timers.is_registered(submit_waiting):
+        bpy.app.timers.unregister(submit_waiting)
+    if _before:
+        restored = []
+        for strip in strips:
+            before = _before.pop((scene.name, strip.name), None)
+            if before is not None and strip.shotcaller.status == "QUEUED" and not strip.shotcaller.job_id:
+                restored.append((strip, *before))
+        _show(scene, restored)
+    return withdrawn
+
+
+def submit_waiting() -> float | None:
+    """The timer behind the waiting shots: once the warm-up has ended, each request is submitted as
+    its operator would have (a slice now, the rest over the pump's ticks), and whatever the operator
+    would have said beyond its INFO is reported."""
+    if warmup.running():
+        return POLL_SECONDS
+    from .language import notify
+
+    requests, _requests[:] = list(_requests), []
+    detail = warmup.failure()
+    if detail is not None:
+        _fail(requests, failure_message(detail), notify)
+        return None
+    submitted = False
+    for n, request in enumerate(requests):
+        try:
+            submitted = _submit(request, notify) or submitted
+        except Exception as exc:  # a timer that raises is dropped silently: the shots would be lost unsaid
+            log.exception("Shotcaller could not submit the shots")
+            _fail(requests[n:], f"Shotcaller could not start: {exc}", notify)
+            break
+    if submitted:
+        lazy.ensure_timer()
+    return None
+
+
+def _scene_of(request: _Request) -> Any | None:
+    scene = bpy.data.scenes.get(request.scene_name)
+    if request.blend != bpy.data.filepath or scene is None or scene.sequence_editor is None:
+        return None
+    return scene
+
+
+def _still_waiting(scene: Any, names: list[str]) -> list[Any]:
+    strips = compat.all_strips(scene.sequence_editor)
+    found = [strip for strip in (strips.get(name) for name in names) if strip is not None]
+    return [s for s in found if s.shotcaller.status == "QUEUED" and s.shotcaller.message == WAITING_MESSAGE]
+
+
+def _fail(requests: list[_Request], message: str, notify: Callable[[str, str], None]) -> None:
+    for request in requests:
+        scene = _scene_of(request)
+        if scene is not None:
+            _show(scene, [(strip, "FAILED", message) for strip in _still_waiting(scene, request.names)])
+    notify("ERROR", message)
+
+
+def _submit(request: _Request, notify: Callable[[str, str], None]) -> bool:
+    from ..mainthread.submission import SUBMIT_BUDGET_SECONDS, submit_strips, waiting_names
+    from .generate import late_reports
+
+    scene = _scene_of(request)
+    if scene is None:
+        return False
+    strips = _still_waiting(scene, request.names)  # not those cancelled, or failed, meanwhile
+    by_quality: dict[str, list[Any]] = {}
+    for strip in strips:
+        by_quality.setdefault(request.quality or strip.shotcaller.last_quality or "draft", []).append(strip)
+    said: set[str] = set()
+    problems: list[str] = []
+    started = False
+    for quality, group in by_quality.items():
+        # The session is opened on a worker thread (report_later) when it has to be built: this tick
+        # stays as short as a Generate pressed after the warm-up.
+        outcome = submit_strips(
+            scene,
+            group,
+            quality,
+            budget_seconds=SUBMIT_BUDGET_SECONDS / len(by_quality),
+            report_later=late_reports(),
+            **request.options,
+        )
+        started = started or bool(outcome.submitted or outcome.waiting)
+        problems += outcome.problems
+        for message in outcome.problems + outcome.warnings:
+            if message not in said:  # the session's warnings come back with every submission
+                said.add(message)
+                notify("WARNING", message)
+    # Still marked waiting, yet neither sent nor in the submission's batches: refused before a shot
+    # was sent (say, a server URL Shotcaller may not use). They say why rather than stay queued.
+    batched = set(waiting_names(scene.name))
+    refused = [s for s in _still_waiting(scene, [s.name for s in strips]) if s.name not in batched]
+    if refused:
+        _show(scene, [(strip, "FAILED", " ".join(problems) or "Nothing to generate.") for strip in refused])
+    for strip in strips:
+        if strip.name in batched:  # sent over the pump's next ticks
+            strip.shotcaller.message = "queued"
+        elif strip.shotcaller.job_id:  # sent: Cancel cancels its job now
+            _before.pop((scene.name, strip.name), None)
+    return started
+
+
+@persistent
+def _forget(*_args: Any) -> None:
+    """Another file was opened (or this one reverted): the waiting shots are not in it."""
+    _requests.clear()
+    _before.clear()
+
+
+def register() -> None:
+    bpy.app.handlers.load_post.append(_forget)
+
+
+def unregister() -> None:
+    _requests.clear()
+    _before.clear()
+    if _forget in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.remove(_forget)
+    if bpy.app.timers.is_registered(submit_waiting):  # a timer left registered crashes Blender 4.2 at exit
+        bpy.app.timers.unregister(submit_waiting)
