@@ -2,7 +2,7 @@
 --dev-python DEV`, run by a bpy venv's python (tools/bench.sh does it). Prints `name: value unit` lines.
 
 Each press is timed on the main thread in a Blender process of its own (the extension installed from
-the built zip once, its bytecode compiled by a first process that is not timed), three ways:
+the built zip once, its bytecode compiled by a first process that is not timed), four ways:
 
 - `no_deferral`: nothing warmed up, the operator imports the core itself (what the headless bpy
   module still does, and what the UI did before the warm-up);
@@ -11,7 +11,10 @@ the built zip once, its bytecode compiled by a first process that is not timed),
   submit_strips, which imports the core on the main thread or waits for the warm-up's import of it;
 - `deferred`: the same, through the operator: its shots wait for the warm-up. The timer that submits
   them, and the pump's ticks after it, are timed too, until every shot is DONE against the reference
-  ComfyUI server (so the deferred shots are shown to be generated, not only deferred).
+  ComfyUI server (so the deferred shots are shown to be generated, not only deferred);
+- `after_warmup`: the UI emulated, pressed once the warm-up has finished (what a user pressing a
+  second or two after the sidebar first drew gets: the operator imports the Blender-layer modules
+  on top of the core and submits as it always has).
 
 Beside each press, in the same process just before it, a fixed pure-Python workload (the control).
 """
@@ -35,7 +38,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from bench.blender_drain import FRAME_MS, control_workload, line, percentile, private_blender_dirs  # noqa: E402
 
 MODULE = "bl_ext.user_default.shotcaller"
-MODES = ("no_deferral", "without_deferral", "deferred")
+MODES = ("no_deferral", "without_deferral", "deferred", "after_warmup")
 CONTROL_ROUNDS = 40_000  # about 3 ms on a quiet machine: a frame's share of work
 
 
@@ -76,6 +79,8 @@ def child(mode: str, zip_path: str, comfyui_url: str, shots: int) -> dict[str, f
     if mode != "no_deferral":
         lazy.emulate_ui(True)
         assert bpy.ops.sequencer.shotcaller_generate_missing.poll()  # the Shots panel draws: the warm-up starts
+        if mode == "after_warmup":
+            assert warmup.wait(120) and warmup.failure() is None
     controls = []
     for _ in range(5):
         began = time.perf_counter()
@@ -183,6 +188,11 @@ def emit(results: dict[str, list[dict[str, float]]], shots: int) -> None:
         line(f"{prefix}_press_{mode}_max", max(r["press"] for r in results[mode]), "ms")
         line(f"{prefix}_press_{mode}_vs_frame", median(mode, "press") / FRAME_MS, "x")
         line(f"{prefix}_press_{mode}_vs_control", median(mode, "press") / max(1e-9, median(mode, "control")), "x")
+    line(
+        f"{prefix}_press_after_warmup_vs_no_deferral",
+        median("after_warmup", "press") / max(1e-9, median("no_deferral", "press")),
+        "x",
+    )
     for mode in ("without_deferral", "deferred"):
         line(f"{prefix}_press_{mode}_during_warmup", sum(r["during_warmup"] for r in results[mode]), "presses")
     baseline = max(1e-9, median("no_deferral", "press"))
