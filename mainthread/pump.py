@@ -31,6 +31,7 @@ from ..panels.text import candidates_json
 from ..sequencer import status_colours, takes
 from ..settings.packed import pack
 from . import previews, submission
+from .redraw import redraw_sequencers
 from .submission import find_shot_strip
 
 log = logging.getLogger(__name__)
@@ -165,16 +166,6 @@ def _orphaned(event: JobEvent, context: JobContext) -> str:
         log.warning(message)
         return message
     return ""
-
-
-def redraw_sequencers() -> None:
-    window_manager = getattr(bpy.context, "window_manager", None)
-    if window_manager is None:
-        return
-    for window in window_manager.windows:
-        for area in window.screen.areas:
-            if area.type == "SEQUENCE_EDITOR":
-                area.tag_redraw()
 
 
 def tick() -> float | None:

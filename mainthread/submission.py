@@ -38,34 +38,7 @@ class SubmitOutcome:
 is_take_strip = strip_index.is_take_strip
 
 
-def ensure_shot_ids(scene: Any) -> None:
-    """Give every shot a stable id, and a fresh one to copies (Shift+D copies the id too). The scan
-    also leaves the shot id -> strip index current, so the first events after a submit find their
-    strips without another scan of the scene."""
-    seen: dict[str, str] = {}  # shot id -> strip name
-    fresh: list[Any] = []
-    strips = compat.all_strips(scene.sequence_editor)
-    for strip in sorted(strips, key=lambda s: s.name):
-        shot = strip.shotcaller
-        if shot.take_of:
-            continue
-        shot_id = shot.shot_id
-        if not shot_id or shot_id in seen:
-            if shot_id:  # a copy: it starts its own history
-                shot.takes.clear()
-                shot.active_take = -1
-                shot.status, shot.message, shot.job_id = "NONE", "", ""
-            fresh.append(strip)
-            continue
-        seen[shot_id] = strip.name
-    if fresh:
-        # The same 128 random bits per id as new_shot_id (uuid4), read in one system call for all of
-        # them: a thousand new strips cost one read, not a thousand.
-        pool = os.urandom(16 * len(fresh)).hex()
-        for n, strip in enumerate(fresh):
-            strip.shotcaller.shot_id = pool[32 * n : 32 * n + 32]
-            seen[strip.shotcaller.shot_id] = strip.name
-    strip_index.prime(scene, seen, len(strips))
+ensure_shot_ids = strip_index.ensure_shot_ids  # light: the writing tools call it without the core
 
 
 find_shot_strip = strip_index.find_shot_strip  # constant time: see sequencer/index.py

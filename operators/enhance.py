@@ -15,8 +15,8 @@ import bpy
 
 from ..addon.lazy import current_session
 from ..sequencer import compat
-from ..sequencer.index import find_shot_strip, is_take_strip
-from .language import Refused, error_text, language_request, notify, push_undo, redraw
+from ..sequencer.index import ensure_shot_ids, find_shot_strip, is_take_strip
+from .language import Refused, error_text, language_request, notify, push_undo, redraw, run_in_background
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +88,6 @@ class SEQUENCER_OT_shotcaller_enhance_prompt(bpy.types.Operator):
             writing.enhance_state, writing.enhance_message = "FAILED", str(exc)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        from ..jobs import background  # the core: imported on first use, not when the add-on registers
-        from ..mainthread import pump
-        from ..mainthread.submission import ensure_shot_ids
-        from ..writing import enhance_prompt
-
         ensure_shot_ids(scene)
         target = route_target(scene, strip)
         prompt, negative, media = shot.prompt, shot.negative_prompt, shot.media
@@ -102,16 +97,18 @@ class SEQUENCER_OT_shotcaller_enhance_prompt(bpy.types.Operator):
         writing.enhance_state = "NONE"
         writing.enhance_message = f"Rewriting the prompt of '{strip.name}' for {target}..."
         _enhance_tasks[scene.name] = request_id
-        scene_name, client, model = scene.name, request.client, request.model
+        scene_name = scene.name
 
-        def work() -> str:  # worker thread: no bpy
-            return enhance_prompt(client, model, prompt, target, media=media, negative_prompt=negative)
+        def work() -> str:  # worker thread: no bpy; it imports the writing tools and the client
+            from ..writing import enhance_prompt
+
+            client = request.client()
+            return enhance_prompt(client, request.model, prompt, target, media=media, negative_prompt=negative)
 
         def done(result: Any, error: BaseException | None) -> None:
             _enhance_done(scene_name, request_id, result, error, request.secret)
 
-        background.submit(work, done)
-        pump.ensure_timer()
+        run_in_background(work, done)
         self.report({"INFO"}, writing.enhance_message)
         return {"FINISHED"}
 

@@ -1,9 +1,12 @@
 """What the writing tools and transcription share: a language-model request and its late answer.
 
-`language_request` gives a client for the first enabled LiteLLM server of the preferences after
-every safety check (URL, online access, the project's cloud settings), or raises Refused with what
-to change. The request then runs on a worker thread (background.submit) with plain inputs only;
-its answer is applied on the main thread when the pump drains, after the operator has finished:
+`language_request` checks the first enabled LiteLLM server of the preferences (URL, online access,
+the project's cloud settings), or raises Refused with what to change. The request then runs on a
+worker thread (`run_in_background`) with plain inputs only, and that thread builds the client and
+imports what the request needs (the LiteLLM client, the writing prompts, pydantic: 140 modules, a
+quarter of a second on the main thread at the first press); its answer is applied on the main
+thread by a timer of this module's own (the pump would import the whole core), after the operator
+has finished:
 `notify` reports it (through SEQUENCER_OT_shotcaller_report), `push_undo` makes it an undo step,
 `redraw` shows it. The LiteLLM key stays in the preferences: it is handed to the client, and
 never written into a property, a report or a log line (`error_text` scrubs it).
@@ -21,14 +24,17 @@ from typing import TYPE_CHECKING, Any
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..settings.preferences import current_settings, language_service
+from ..settings.preferences import language_service
 
-if TYPE_CHECKING:  # the clients are imported on first use, not when the add-on registers
+if TYPE_CHECKING:  # the clients are imported on a worker thread at first use (run_in_background)
+    from collections.abc import Callable
+
     from ..backends.litellm.client import LiteLLMClient
 
 log = logging.getLogger(__name__)
 
 WRITING_TIMEOUT = 120.0  # seconds of silence a local model may take before it starts answering
+ANSWER_POLL_SECONDS = 0.1  # how often the UI timer looks for a finished request
 MESSAGE_LIMIT = 2000
 
 
@@ -38,9 +44,18 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class LanguageRequest:
-    client: LiteLLMClient
+    url: str
     model: str
-    secret: str = field(default="", repr=False)  # only to scrub it out of messages
+    online_access: bool
+    secret: str = field(default="", repr=False)  # the key: handed to the client, scrubbed out of messages
+
+    def client(self) -> LiteLLMClient:
+        """The client for this request. Worker thread: it imports the LiteLLM client on first use."""
+        from ..backends.litellm.client import LiteLLMClient
+        from ..backends.policy import TransportPolicy
+
+        policy = TransportPolicy(online_access=self.online_access)
+        return LiteLLMClient(self.url, self.secret, timeout=WRITING_TIMEOUT, policy=policy)
 
 
 def language_request(context: Any, scene: Any, *, model_setting: str, purpose: str) -> LanguageRequest:
@@ -49,18 +64,15 @@ def language_request(context: Any, scene: Any, *, model_setting: str, purpose: s
     `model_setting` is "writing_model" or "transcription_model"; `purpose` completes "... may send
     {purpose} to a cloud provider".
     """
-    from ..backends.litellm.client import LiteLLMClient
-    from ..backends.policy import TransportPolicy
-    from ..backends.urls import UnsafeURL, check_service_url
+    from ..backends.urls import UnsafeURL, check_service_url  # the standard library only
 
-    settings = current_settings(context)
-    service = language_service(settings)
+    service = language_service(context)
     if service is None:
         raise Refused(
             "No LiteLLM server is set up: add one in Preferences > Add-ons > Shotcaller > Servers"
             " (the LiteLLM button), with its URL and key, and keep it enabled."
         )
-    model = str(getattr(settings, model_setting, "") or "").strip()
+    model = str(getattr(service, model_setting, "") or "").strip()
     if not model:
         label = "Writing model" if model_setting == "writing_model" else "Transcription model"
         raise Refused(f"No model is set: fill in '{label}' in Preferences > Add-ons > Shotcaller.")
@@ -82,9 +94,26 @@ def language_request(context: Any, scene: Any, *, model_setting: str, purpose: s
                 " allow cloud. Tick Allow Cloud in Shotcaller > Project, or, if its models run on your own"
                 " machines, set its 'Where' to Local in Preferences > Add-ons > Shotcaller."
             )
-    policy = TransportPolicy(online_access=bool(bpy.app.online_access))
-    client = LiteLLMClient(url, service.api_key, timeout=WRITING_TIMEOUT, policy=policy)
-    return LanguageRequest(client, model, service.api_key)
+    return LanguageRequest(url, model, bool(bpy.app.online_access), service.api_key)
+
+
+def run_in_background(work: Callable[[], Any], done: Callable[[Any, BaseException | None], None]) -> None:
+    """`work()` on a worker thread, then `done(result, error)` on the main thread. In the UI a timer
+    of this module's own delivers the answer; headless the batch's loop drains it (timers never fire)."""
+    from ..jobs import background  # the standard library only
+
+    background.submit(work, done)
+    if not bpy.app.background and not bpy.app.timers.is_registered(_deliver_answers):
+        bpy.app.timers.register(_deliver_answers, first_interval=ANSWER_POLL_SECONDS)
+
+
+def _deliver_answers() -> float | None:
+    """UI timer: apply the finished requests' answers; stops when none is running (the pump, once it
+    runs, drains the same queue: each answer is applied once, by whichever comes first)."""
+    from ..jobs import background
+
+    background.drain()
+    return ANSWER_POLL_SECONDS if background.has_work() else None
 
 
 def error_text(error: BaseException, secret: str = "") -> str:
@@ -136,7 +165,7 @@ def push_undo(message: str) -> None:
 
 def redraw() -> None:
     """Repaint the sequencer areas only: the rest of Blender need not repaint."""
-    from ..mainthread.pump import redraw_sequencers
+    from ..mainthread.redraw import redraw_sequencers
 
     redraw_sequencers()
 
@@ -159,4 +188,13 @@ class SEQUENCER_OT_shotcaller_report(bpy.types.Operator):
 CLASSES = (SEQUENCER_OT_shotcaller_report,)
 
 
-register, unregister = bpy.utils.register_classes_factory(CLASSES)
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    if bpy.app.timers.is_registered(_deliver_answers):
+        bpy.app.timers.unregister(_deliver_answers)
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

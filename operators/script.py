@@ -19,7 +19,7 @@ from bpy.props import IntProperty, StringProperty
 
 from ..sequencer import compat
 from ..sequencer.timeline import MAX_CHANNEL, first_free_channel
-from .language import Refused, error_text, language_request, notify, push_undo, redraw, sentence
+from .language import Refused, error_text, language_request, notify, push_undo, redraw, run_in_background, sentence
 
 if TYPE_CHECKING:  # the core is imported on first use, not when the add-on registers
     from ..writing import ShotDraft
@@ -103,25 +103,23 @@ class SEQUENCER_OT_shotcaller_script_to_shots(bpy.types.Operator):
         else:
             frame_start = writing.script_frame_start
         channel = self.channel if self.properties.is_property_set("channel") else writing.script_channel
-        from ..jobs import background
-        from ..mainthread import pump
-        from ..writing import script_to_shots
-
         fps = scene.render.fps / scene.render.fps_base
         task = ScriptTask(scene.name)
         _script_tasks[scene.name] = task
         writing.script_state, writing.script_chars = "NONE", 0
         writing.script_message = f"Writing a shot list from {source}..."
-        client, model, secret = request.client, request.model, request.secret
+        secret = request.secret
 
-        def work() -> list[ShotDraft]:  # worker thread: no bpy
-            return script_to_shots(client, model, script, fps, on_text=task.add_text, cancel=task.cancel)
+        def work() -> list[ShotDraft]:  # worker thread: no bpy; it imports the writing tools and the client
+            from ..writing import script_to_shots
+
+            client = request.client()
+            return script_to_shots(client, request.model, script, fps, on_text=task.add_text, cancel=task.cancel)
 
         def done(result: Any, error: BaseException | None) -> None:
             _script_done(task, result, error, frame_start, channel, secret)
 
-        background.submit(work, done)
-        pump.ensure_timer()
+        run_in_background(work, done)
         start_redraw_timer()
         self.report({"INFO"}, writing.script_message)
         return {"FINISHED"}
@@ -187,8 +185,8 @@ def place_drafts(scene: Any, drafts: list[ShotDraft], frame_start: int, channel:
     On `channel` if it is free over all of them (0: the first free one); else the first free
     channel above it, and the message says so.
     """
-    from ..mainthread.submission import ensure_shot_ids
-    from ..writing import timeline
+    from ..sequencer.index import ensure_shot_ids
+    from ..writing import timeline  # imported already, by the worker that wrote the drafts
 
     if not drafts:
         raise Refused("The model returned no shots; nothing was made.")

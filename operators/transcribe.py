@@ -19,7 +19,7 @@ import bpy
 
 from ..sequencer import compat
 from ..sequencer.timeline import first_free_channel, strip_container
-from .language import Refused, error_text, language_request, notify, push_undo, redraw
+from .language import Refused, error_text, language_request, notify, push_undo, redraw, run_in_background
 
 if TYPE_CHECKING:  # the clients are imported on first use, not when the add-on registers
     from ..backends.litellm.transcribe import Segment, SubtitleCue
@@ -105,19 +105,17 @@ class SEQUENCER_OT_shotcaller_transcribe(bpy.types.Operator):
             writing.transcribe_state, writing.transcribe_message = "FAILED", str(exc)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        from ..backends.litellm.transcribe import transcribe_file
-        from ..jobs import background
-        from ..mainthread import pump
-
         request_id = uuid.uuid4().hex
         _tasks[scene.name] = request_id
         scene_name, strip_name = scene.name, strip.name
-        client, model, secret = request.client, request.model, request.secret
+        model, secret = request.model, request.secret
         writing.transcribe_state = "NONE"
         writing.transcribe_message = f"Transcribing '{strip_name}' with {model}..."
 
-        def work() -> list[Segment]:  # worker thread: no bpy
-            return transcribe_file(client, model, path, timeout=TRANSCRIBE_TIMEOUT)
+        def work() -> list[Segment]:  # worker thread: no bpy; it imports the client
+            from ..backends.litellm.transcribe import transcribe_file
+
+            return transcribe_file(request.client(), model, path, timeout=TRANSCRIBE_TIMEOUT)
 
         def done(result: Any, error: BaseException | None) -> None:
             if temporary:
@@ -125,8 +123,7 @@ class SEQUENCER_OT_shotcaller_transcribe(bpy.types.Operator):
                     os.remove(path)
             _transcribe_done(scene_name, strip_name, request_id, result, error, secret)
 
-        background.submit(work, done)
-        pump.ensure_timer()
+        run_in_background(work, done)
         self.report({"INFO"}, writing.transcribe_message)
         return {"FINISHED"}
 

@@ -9,10 +9,14 @@ strip never yields the wrong strip: a stale entry costs one rescan.
 An id that is not in a fresh index is reported missing without a rescan until the scene's
 strip count changes, ids are (re)assigned (`invalidate`), or an undo, redo or file load
 happens (the handlers below), so a deleted shot's late events do not rescan the scene each.
+
+`ensure_shot_ids` gives shots their ids (and copies fresh ones) and leaves the index current; it is
+here, with no import of the core, because the writing tools call it too.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +111,36 @@ def invalidate(scene: Any | None = None) -> None:
 def prime(scene: Any, names: dict[str, str], strip_count: int) -> None:
     """The index from a scan someone else just made of every shot strip (shot id -> strip name)."""
     _indexes[scene.name_full] = _SceneIndex(strip_count, dict(names))
+
+
+def ensure_shot_ids(scene: Any) -> None:
+    """Give every shot a stable id, and a fresh one to copies (Shift+D copies the id too). The scan
+    also leaves the shot id -> strip index current, so the first events after a submit find their
+    strips without another scan of the scene."""
+    seen: dict[str, str] = {}  # shot id -> strip name
+    fresh: list[Any] = []
+    strips = compat.all_strips(scene.sequence_editor)
+    for strip in sorted(strips, key=lambda s: s.name):
+        shot = strip.shotcaller
+        if shot.take_of:
+            continue
+        shot_id = shot.shot_id
+        if not shot_id or shot_id in seen:
+            if shot_id:  # a copy: it starts its own history
+                shot.takes.clear()
+                shot.active_take = -1
+                shot.status, shot.message, shot.job_id = "NONE", "", ""
+            fresh.append(strip)
+            continue
+        seen[shot_id] = strip.name
+    if fresh:
+        # The same 128 random bits per id as new_shot_id (uuid4), read in one system call for all of
+        # them: a thousand new strips cost one read, not a thousand.
+        pool = os.urandom(16 * len(fresh)).hex()
+        for n, strip in enumerate(fresh):
+            strip.shotcaller.shot_id = pool[32 * n : 32 * n + 32]
+            seen[strip.shotcaller.shot_id] = strip.name
+    prime(scene, seen, len(strips))
 
 
 def take_added(scene: Any, strips_before: int) -> None:

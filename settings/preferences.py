@@ -68,6 +68,8 @@ class LanguageService:
     url: str
     api_key: str = field(default="", repr=False)
     is_local: bool = False  # the models behind it run on the studio's own machines
+    writing_model: str = ""
+    transcription_model: str = ""
 
 
 def parse_media_models(text: str) -> list[dict[str, str]]:
@@ -396,12 +398,25 @@ def current_settings(context: bpy.types.Context | None = None) -> Settings:
     )
 
 
-def language_service(settings: Settings) -> LanguageService | None:
-    """The first enabled LiteLLM server, or None when there is none to write with."""
-    for config in settings.instances:
-        if config.kind == "litellm" and config.enabled and config.url:
-            key = str(config.options.get("api_key", ""))
-            return LanguageService(config.url, key, is_local=config.is_local is True)
+def language_service(context: bpy.types.Context | None = None) -> LanguageService | None:
+    """The first enabled LiteLLM server, with the models to ask, or None when there is none to write with.
+
+    Read from the preferences themselves, not through current_settings: the writing tools ask on the
+    main thread, and every server's InstanceConfig imports the routing core (pydantic among it)."""
+    addon = (context or bpy.context).preferences.addons.get(ADDON_PACKAGE)
+    if addon is None or addon.preferences is None:
+        return None
+    prefs = addon.preferences
+    for item in prefs.instances:
+        url = item.url.strip()
+        if item.kind == "litellm" and item.enabled and url:
+            return LanguageService(
+                url,
+                item.api_key,
+                is_local=item.locality == "LOCAL",
+                writing_model=prefs.writing_model.strip(),
+                transcription_model=prefs.transcription_model.strip(),
+            )
     return None
 
 

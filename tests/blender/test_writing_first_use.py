@@ -1,0 +1,83 @@
+"""The first press of a writing tool in a fresh Blender imports nothing heavy on the main thread: the
+LiteLLM client, the writing prompts and pydantic are imported by the worker thread that sends the
+request, and the answer comes back as before. Checked in a fresh Blender process (this one has the core
+imported already), against the real LiteLLM proxy; an import hook notes which thread imported what."""
+
+from __future__ import annotations
+
+from fresh_process import FRESH_BLENDER, run_result
+from reference_servers import LITELLM_TEST_KEY as KEY
+
+from devservers.litellm.config import ENHANCED_PROMPT, SHOT_LIST
+
+CHILD = (
+    FRESH_BLENDER
+    + r"""
+url, key, mode = sys.argv[3], sys.argv[4], sys.argv[5]
+addon_utils.enable(module, default_set=True)
+prefs = bpy.context.preferences.addons[module].preferences
+server = prefs.instances.add()
+server.kind, server.name, server.url, server.api_key, server.locality = "litellm", "writer", url, key, "LOCAL"
+prefs.writing_model = "prompt-writer" if mode == "enhance" else "shot-writer"
+scene = bpy.context.scene
+scene.sequence_editor_create()
+compat = importlib.import_module(module + ".sequencer.compat")
+strip = compat.new_color_strip(scene.sequence_editor, "Harbour", 1, 1, 48)
+strip.shotcaller.prompt = "a harbour at dawn"
+scene.sequence_editor.active_strip = strip
+scene.shotcaller_writing.script_source = "PASTE"
+scene.shotcaller_writing.script_paste = "INT. HARBOUR - DAWN. Mist. Mara walks the pier."
+
+class Noting:
+    # Asked first for every import; finds nothing, only notes the thread that asked.
+    seen = []
+    def find_spec(self, name, path=None, target=None):
+        self.seen.append((threading.current_thread() is threading.main_thread(), name))
+        return None
+sys.meta_path.insert(0, Noting())
+if mode == "enhance":
+    pressed = bpy.ops.sequencer.shotcaller_enhance_prompt()
+else:
+    pressed = bpy.ops.sequencer.shotcaller_script_to_shots()
+main_thread_imports = sorted({name for main, name in Noting.seen if main})
+background = importlib.import_module(module + ".jobs.background")
+deadline = time.monotonic() + 60
+while background.has_work() and time.monotonic() < deadline:  # what the UI timer does (none fires headless)
+    background.drain()
+    time.sleep(0.02)
+worker_imports = sorted({name for main, name in Noting.seen if not main})
+writing = scene.shotcaller_writing
+shots = sorted(s.shotcaller.prompt for s in compat.all_strips(scene.sequence_editor) if s.name != "Harbour")
+result = {"pressed": sorted(pressed), "main": main_thread_imports, "worker": worker_imports,
+    "enhance": [writing.enhance_state, writing.enhance_new, writing.enhance_message],
+    "script": [writing.script_state, writing.script_message], "shots": shots}
+addon_utils.disable(module, default_set=True)
+print("RESULT " + json.dumps(result))
+"""
+)
+
+HEAVY = ("pydantic", ".writing", ".backends.litellm.client", ".mainthread.pump", ".jobs.session")
+
+
+def heavy(names: list[str]) -> list[str]:
+    return [name for name in names if name.startswith(HEAVY[0]) or any(part in name for part in HEAVY[1:])]
+
+
+def test_the_first_enhance_imports_the_client_and_the_writing_tools_on_its_worker(
+    shotcaller_zip, tmp_path, litellm_proxy, blender
+):
+    result = run_result(CHILD, str(shotcaller_zip), str(tmp_path), litellm_proxy, KEY, "enhance")
+    assert result["pressed"] == ["FINISHED"]
+    assert heavy(result["main"]) == [], result["main"]
+    assert any(name.endswith(".backends.litellm.client") for name in result["worker"])
+    assert result["enhance"][:2] == ["READY", ENHANCED_PROMPT], result["enhance"]
+
+
+def test_the_first_script_to_shots_imports_on_its_worker_and_places_the_shots(
+    shotcaller_zip, tmp_path, litellm_proxy, blender
+):
+    result = run_result(CHILD, str(shotcaller_zip), str(tmp_path), litellm_proxy, KEY, "script")
+    assert result["pressed"] == ["FINISHED"]
+    assert heavy(result["main"]) == [], result["main"]
+    assert result["script"][0] == "DONE", result["script"]
+    assert result["shots"] == sorted(shot["prompt"] for shot in SHOT_LIST["shots"])
