@@ -218,11 +218,12 @@ def _run_until_done(
     last_line: dict[str, str] = {}  # per job: progress events repeat (previews, node and sampler updates)
 
     def on_event(event: JobEvent, outcome: str) -> None:
-        line = explain(describe(event) + (f" -> {outcome}" if outcome else ""))
+        report = by_job.get(event.job_id)
+        name = report.name if report is not None else ""
+        line = explain(describe(event, name) + (f" -> {outcome}" if outcome else ""))
         if not (isinstance(event, JobProgress) and last_line.get(event.job_id) == line):
             print(line, flush=True)
         last_line[event.job_id] = line
-        report = by_job.get(event.job_id)
         if report is None:
             return
         if isinstance(event, JobRouted):

@@ -81,9 +81,11 @@ class JobCancelled(JobEvent):
 TERMINAL_EVENTS = (JobSucceeded, JobFailed, JobCancelled)
 
 
-def describe(event: JobEvent) -> str:
-    """One line for logs and the headless batch."""
-    head = f"[{event.kind}] shot {event.shot_id[:8]} job {event.job_id[:8]}"
+def describe(event: JobEvent, name: str = "") -> str:
+    """One line for logs and the headless batch; `name` is the shot's strip name where it is known
+    (a filmmaker reading the batch's output knows their shots by name, not by id)."""
+    shot = f"'{name}'" if name else f"shot {event.shot_id[:8]}"
+    head = f"[{event.kind}] {shot} job {event.job_id[:8]}"
     if isinstance(event, JobRouted):
         return f"{head}: attempt {event.attempt} on {event.backend} with {event.template}: {event.explanation}"
     if isinstance(event, JobStarted):
