@@ -66,7 +66,8 @@ class SEQUENCER_PT_shotcaller_backends(bpy.types.Panel):
             status = report.status
             box = layout.box()
             icon = "CHECKMARK" if report.breaker == "closed" else "ERROR"
-            box.label(text=f"{status.name} ({status.kind}, {status.locality})", icon=icon)
+            # The name already says the kind ("ComfyUI on gpu-box-2").
+            wrapped(box, f"{status.name} ({status.locality})", width, icon=icon)
             load = f"{report.in_flight}/{status.slots} running"
             if status.queue_depth is not None:
                 load += f", {status.queue_depth} on the server"

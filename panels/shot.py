@@ -90,7 +90,7 @@ class SEQUENCER_PT_shotcaller_shot(bpy.types.Panel):
         if shot.media in {"audio", "music"} and not compat.HAS_AUDIO:
             wrapped(column, "This Blender build cannot play sound takes", width, icon="ERROR")
         self._draw_status(strip, width)
-        self._draw_takes(shot)
+        self._draw_takes(shot, width)
 
     def _draw_take_strip(self, context: bpy.types.Context, strip: Any, width: int) -> Any:
         """The take's own record; returns its shot's strip (None when the shot is gone)."""
@@ -135,11 +135,11 @@ class SEQUENCER_PT_shotcaller_shot(bpy.types.Panel):
         wrapped(box, shot.message, width)
         wrapped(box, shot.routing_reason, width, icon="FORWARD")
 
-    def _draw_takes(self, shot: Any) -> None:
+    def _draw_takes(self, shot: Any, width: int) -> None:
         layout = self.layout
         if not len(shot.takes):
             return
-        layout.label(text=f"Takes ({len(shot.takes)}): the one with the eye is in the edit")
+        wrapped(layout, f"Takes ({len(shot.takes)}): the one with the eye is in the edit", width)
         row = layout.row()
         row.template_list("SEQUENCER_UL_shotcaller_takes", "", shot, "takes", shot, "active_take", rows=3)
         side = row.column(align=True)

@@ -10,6 +10,7 @@ import bpy
 from ..operators.shots import RETRY_STATUSES, is_shot
 from ..sequencer import compat
 from ..settings.properties import ACTIVE_STATUSES
+from .details import region_chars, wrapped
 from .shot import STATUS_ICONS
 
 
@@ -83,7 +84,11 @@ class SEQUENCER_PT_shotcaller_shots(bpy.types.Panel):
         failed = sum(1 for s in strips if s.shotcaller.status in RETRY_STATUSES)
         running = sum(1 for s in strips if s.shotcaller.status in ACTIVE_STATUSES)
         missing = sum(1 for s in strips if not len(s.shotcaller.takes))
-        layout.label(text=f"{len(strips)} shots: {failed} failed, {running} running, {missing} not generated")
+        counts = [
+            f"{n} {what}" for n, what in ((failed, "failed"), (running, "running"), (missing, "not generated")) if n
+        ]
+        summary = f"{len(strips)} shot{'s' if len(strips) != 1 else ''}" + (f": {', '.join(counts)}" if counts else "")
+        wrapped(layout, summary, region_chars(context))
         layout.prop(scene.shotcaller_shots, "show", expand=True)
         collection = "strips_all" if hasattr(scene.sequence_editor, "strips_all") else "sequences_all"
         layout.template_list(

@@ -66,7 +66,7 @@ class SEQUENCER_PT_shotcaller_writing(bpy.types.Panel):
             row.operator("sequencer.shotcaller_enhance_discard", text="Discard", icon="X")
             return
         if strip is None:
-            box.label(text="Select a shot strip to enhance its prompt", icon="INFO")
+            box.label(text="Select a shot to enhance its prompt", icon="INFO")
         else:
             box.operator("sequencer.shotcaller_enhance_prompt", text=f"Enhance '{strip.name}'", icon="SHADERFX")
         _message(box, context, state.enhance_state, state.enhance_message)
@@ -113,7 +113,7 @@ class SEQUENCER_PT_shotcaller_subtitles(bpy.types.Panel):
         scene = compat.sequencer_scene(context)
         state = scene.shotcaller_writing
         if not compat.HAS_AUDIO:
-            layout.label(text="This Blender build has no audio support", icon="ERROR")
+            layout.label(text="This Blender has no audio support", icon="ERROR")
         if transcribe.transcribing(scene):
             wrapped(layout, context, state.transcribe_message, icon="TIME")
             return

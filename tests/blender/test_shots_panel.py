@@ -96,7 +96,7 @@ def test_the_list_shows_every_shot_and_filters_them(addon, sequencer_scene, blen
     assert (name, state) == ("Intro", "Done, 1 take") and where
     assert panel.row_texts(shots["Door"])[1] == "Not generated, 0 takes"
     shown = stand_in_layout.draw(panel.SEQUENCER_PT_shotcaller_shots, blender.context)
-    assert "3 shots: 1 failed, 0 running, 2 not generated" in shown
+    assert "3 shots: 1 failed, 2 not generated" in shown  # a count of none says nothing
     for button in ("generate_missing", "retry_failed", "cancel_all"):
         assert f"[sequencer.shotcaller_{button}]" in shown
 
@@ -187,6 +187,32 @@ def test_every_message_is_drawn_whole_and_details_tell_everything(addon, sequenc
     shown = stand_in_layout.draw(panel, bpy.context)
     assert "Take 1 of 'Intro' (in the edit)" in shown
     assert drawn_whole(intro.takes[0].reason, shown)
+
+
+class SidebarContext:
+    """bpy.context as a sidebar of `chars` characters a line draws it: 40 at the default width."""
+
+    def __init__(self, context, chars):
+        self._context = context
+        self.region = types.SimpleNamespace(width=chars * 7 + 30)  # panels/text.py's measure of the font
+
+    def __getattr__(self, name):
+        return getattr(self._context, name)
+
+
+def test_every_label_fits_a_sidebar_at_its_default_width(addon, sequencer_scene, blender, shots):
+    bpy = blender
+    chars = 40
+    context = SidebarContext(bpy.context, chars)
+    sequencer_scene.sequence_editor.active_strip = shots["Intro"]  # a take, its routing, its takes list
+    drawn = {
+        "Shot": stand_in_layout.draw(module(addon, "panels.shot").SEQUENCER_PT_shotcaller_shot, context),
+        "Shots": stand_in_layout.draw(module(addon, "panels.shots").SEQUENCER_PT_shotcaller_shots, context),
+        "Backends": stand_in_layout.draw(module(addon, "panels.backends").SEQUENCER_PT_shotcaller_backends, context),
+    }
+    assert "Takes (1)" in drawn["Shot"] and "3 shots" in drawn["Shots"] and "127.0.0.1:9" in drawn["Backends"]
+    too_long = [(panel, line) for panel, shown in drawn.items() for line in shown.splitlines() if len(line) > chars]
+    assert not too_long, too_long  # Blender would clip them, mid-word, with an ellipsis
 
 
 def test_the_backends_panel_draws_its_reasons_whole(addon, sequencer_scene, blender, shots):
