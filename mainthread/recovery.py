@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..backends.sentences import join_sentences
 from ..jobs.journal import JOURNAL_NAME, JournalEntry
 from ..jobs.session import JobContext, Session, get_session
 from ..sequencer import compat
@@ -92,7 +93,8 @@ def recover_jobs(
             session = get_session(backend_settings(settings))
         except Exception as exc:  # an unusable server address: the shots say why they were not followed
             for entry in entries:
-                _abandon(journal, entry, strips[entry.shot_id], f"Shotcaller could not start to follow it: {exc}")
+                why = f"Blender closed while this shot was generating, and Shotcaller could not follow its job: {exc}"
+                _abandon(journal, entry, strips[entry.shot_id], why)
                 outcome.abandoned.append((strips[entry.shot_id].name, str(exc)))
             return outcome
     outcome.session = session
@@ -109,9 +111,10 @@ def recover_jobs(
         job_id = session.scheduler.reattach(entry, journal, regenerate_if_lost=regenerate_if_lost)
         if job_id is None:
             why = (
-                "Blender closed before any server accepted it"
+                "Blender closed before any server accepted this shot: nothing was made or paid for"
                 if not entry.server_job_id
-                else f"no {entry.backend_kind} server at {entry.server_url or entry.instance_id} is configured now"
+                else f"Blender closed while this shot was generating on {entry.server_url or entry.instance_id},"
+                f" and no {entry.backend_kind} server at that address is configured now to follow it"
             )
             _abandon(journal, entry, strip, why)
             outcome.abandoned.append((strip.name, why))
@@ -127,12 +130,15 @@ def recover_jobs(
     return outcome
 
 
+AGAIN = "Generate it again (Retry Failed in the Shots panel makes it with the same seed)."
+
+
 def _abandon(journal: Any, entry: JournalEntry, strip: Any | None, why: str) -> None:
+    """`why` is a whole sentence (it says Blender closed): the shot's message adds what to do."""
     journal.update(entry.job_id, state="abandoned", message=why)
     if strip is not None and strip.shotcaller.status in {"QUEUED", "RUNNING", "NONE"}:
-        strip.shotcaller.status = "INTERRUPTED"
-        strip.shotcaller.message = f"Blender closed while this shot was generating and {why}; generate it again"
-        strip.shotcaller.job_id = ""
+        shot = strip.shotcaller
+        shot.status, shot.message, shot.hint, shot.job_id = "INTERRUPTED", join_sentences(why, AGAIN), AGAIN, ""
 
 
 def _json(value: dict[str, Any]) -> str:

@@ -143,16 +143,16 @@ UI_SCRIPT = textwrap.dedent(
     """
     import importlib, sys, time
     import addon_utils, bpy
-    module, url, takes = sys.argv[sys.argv.index("--") + 1:]
+    module, url, takes, names, seed = sys.argv[sys.argv.index("--") + 1:]
     addon_utils.enable(module, default_set=True, handle_error=None)
     prefs = bpy.context.preferences.addons[module].preferences
     prefs.comfyui_url, prefs.output_folder = url, takes
     scene = bpy.context.scene
     for strip in importlib.import_module(module + ".sequencer.compat").all_strips(scene.sequence_editor):
-        strip.select = strip.name == "Bravo"
-        # Not the headless test's request: ComfyUI (and its reference server) answers a prompt it ran
+        strip.select = strip.name in names.split(",")
+        # Not another test's request: ComfyUI (and its reference server) answers a prompt it ran
         # before from its node cache at once, and there would be no job left to kill.
-        strip.shotcaller.seed = 4242
+        strip.shotcaller.seed = int(seed)
     assert bpy.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
     bpy.ops.wm.save_mainfile()  # as an autosave would: the shot is saved as generating
     pump = importlib.import_module(module + ".mainthread.pump")
@@ -181,7 +181,7 @@ def test_blender_killed_mid_job_recovers_the_take_when_the_file_is_opened_again(
     before = server_jobs(slow_comfyui)
     ui = subprocess.Popen(
         [sys.executable, str(REPO_ROOT / "tools" / "blender_run.py"), str(film), str(script), "--",
-         shotcaller_addon, slow_comfyui, str(takes)],
+         shotcaller_addon, slow_comfyui, str(takes), "Bravo", "4242"],
         stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:
@@ -202,3 +202,47 @@ def test_blender_killed_mid_job_recovers_the_take_when_the_file_is_opened_again(
     assert shot.message.startswith(f"recovered from ComfyUI at {slow_comfyui}"), shot.message
     assert len(shot.takes) == 1 and os.path.getsize(bpy.path.abspath(shot.takes[0].filepath)) > 0
     assert server_jobs(slow_comfyui) - before == 1  # the killed session's job, and no other
+
+
+def test_a_shot_no_server_had_accepted_when_blender_was_killed_says_so_once_and_retries(
+    addon, sequencer_scene, blender, tmp_path, slow_comfyui, shotcaller_addon
+):
+    bpy = blender
+    film, takes = tmp_path / "film.blend", tmp_path / "ui_takes"
+    make_film(bpy, sequencer_scene, addon, film)
+    script = tmp_path / "ui_session.py"
+    script.write_text(UI_SCRIPT)
+    log = tmp_path / "ui_session.log"
+    before = server_jobs(slow_comfyui)
+    ui = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "tools" / "blender_run.py"), str(film), str(script), "--",
+         shotcaller_addon, slow_comfyui, str(takes), "Alpha,Bravo", "5151"],
+        stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:  # one job at a time on the server: one shot running there, the other waiting in Shotcaller's queue
+        rows = wait_for_journal(takes / "shotcaller_journal.sqlite", ui, "state = 'accepted'", log=log)
+    finally:
+        kill(ui)
+    waiting = {shot_id for shot_id, _, server_job_id in rows if not server_job_id}
+    assert len(rows) == 2 and len(waiting) == 1, rows
+
+    prefs = bpy.context.preferences.addons[shotcaller_addon].preferences
+    prefs.comfyui_url, prefs.output_folder = slow_comfyui, str(takes)
+    bpy.ops.wm.open_mainfile(filepath=str(film))
+    compat = importlib.import_module(f"{addon.__name__}.sequencer.compat")
+    strips = list(compat.all_strips(bpy.context.scene.sequence_editor))
+    shot = next(s for s in strips if s.shotcaller.shot_id in waiting).shotcaller
+    assert shot.status == "INTERRUPTED"
+    assert shot.message == (
+        "Blender closed before any server accepted this shot: nothing was made or paid for. "
+        "Generate it again (Retry Failed in the Shots panel makes it with the same seed)."
+    )
+    assert shot.hint == "Generate it again (Retry Failed in the Shots panel makes it with the same seed)."
+    run_pump_until_idle(importlib.import_module(f"{addon.__name__}.mainthread.pump"), timeout=120)
+    assert server_jobs(slow_comfyui) - before == 1  # the running one was followed, not made again
+
+    assert bpy.ops.sequencer.shotcaller_retry_failed() == {"FINISHED"}
+    run_pump_until_idle(importlib.import_module(f"{addon.__name__}.mainthread.pump"), timeout=120)
+    assert shot.status == "DONE", shot.message
+    assert [s.shotcaller.status for s in strips if not s.shotcaller.take_of] == ["DONE", "DONE"]
+    assert server_jobs(slow_comfyui) - before == 2
