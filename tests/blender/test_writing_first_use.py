@@ -52,11 +52,13 @@ elif mode == "script":
 else:
     pressed = bpy.ops.sequencer.shotcaller_transcribe()
 main_thread_imports = sorted({name for main, name in Noting.seen if main})
-background = importlib.import_module(module + ".jobs.background")
+language = importlib.import_module(module + ".operators.language")
 deadline = time.monotonic() + 60
-while background.has_work() and time.monotonic() < deadline:  # what the UI timer does (none fires headless)
-    background.drain()
-    time.sleep(0.02)
+while time.monotonic() < deadline:  # the UI timer that delivers answers, called as Blender would (none fires headless)
+    interval = language._deliver_answers()
+    if interval is None:
+        break
+    time.sleep(interval)
 worker_imports = sorted({name for main, name in Noting.seen if not main})
 writing = scene.shotcaller_writing
 made = [s for s in compat.all_strips(scene.sequence_editor) if s.name not in ("Harbour", "Dialogue")]
