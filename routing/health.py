@@ -109,7 +109,7 @@ class CircuitBreakers:
                 return "one job is testing whether it is back" if breaker.probing else None
             assert breaker.opened_at is not None
             wait = breaker.opened_at + self.cooldown_seconds - self._clock()
-            return f"failed ({breaker.reason}); tried again in {max(1, round(wait))} s"
+            return f"{breaker.reason}; next try in {max(1, round(wait))} s"
 
     def status(self, instance_id: str) -> BreakerStatus:
         with self._lock:

@@ -235,7 +235,12 @@ def explain(decision: Decision, views: Sequence[InstanceView], ctx: RouteContext
     verdict = next(v for v in decision.verdicts if v.candidate is chosen)
     why = verdict.reason
     if used_resting:
-        why = f"{describe(decision.shot, chosen, ctx, scored)}; it {verdict.reason}, tried anyway as nothing else fits"
+        # Its breaker's wait is what keeps work away from it when something else can take the shot: here
+        # nothing can, so the wait is not worth saying, only what went wrong there last.
+        down = ctx.health.status(chosen.instance_id).reason if ctx.health is not None else ""
+        down = f" ({down})" if down else ""
+        described = describe(decision.shot, chosen, ctx, scored)
+        why = f"{described}; it was down{down} and is tried anyway as nothing else fits"
     sentence = f"{chosen.instance.name}: {why}"
     plan = plan_for(chosen.offer, decision.shot.spec.frame_count, decision.shot.spec.fps)
     if plan is not None and plan.count > 1:

@@ -128,7 +128,7 @@ def test_health_filter_follows_the_circuit_breaker():
     assert health_filter(needs(), candidate(), context(health=health)) is None
     health.record_failure("box", "connection refused", decisive=True)
     assert health_filter(needs(), candidate(), context(health=health)) == (
-        "is down: failed (connection refused); tried again in 30 s"
+        "is down: connection refused; next try in 30 s"
     )
     now[0] = 31.0
     assert health_filter(needs(), candidate(), context(health=health)) is None  # half-open: one may test it

@@ -15,7 +15,7 @@ def test_opens_after_n_consecutive_failures():
     assert health.state("a") is BreakerState.CLOSED and health.unavailable_reason("a") is None
     health.record_failure("a", "protocol error")
     assert health.state("a") is BreakerState.OPEN
-    assert health.unavailable_reason("a") == "failed (protocol error); tried again in 30 s"
+    assert health.unavailable_reason("a") == "protocol error; next try in 30 s"
 
 
 def test_a_success_resets_the_count():

@@ -117,7 +117,9 @@ def test_recently_failed_instance_is_still_tried_when_it_is_the_only_one():
     decision = Router(health).route(spec(), [ScriptedBackend("local", [DRAFT])])
     assert decision.chosen.backend.instance_id == "local"
     assert decision.chosen_resting
-    assert "tried anyway as nothing else fits" in decision.explanation
+    # Not "tried again in 30 s, tried anyway": the wait does not apply to a server tried now.
+    assert "; it was down (unreachable) and is tried anyway as nothing else fits" in decision.explanation
+    assert "next try in" not in decision.explanation
 
 
 def test_memory_blocked_decision_is_flagged_for_step_down():
