@@ -188,8 +188,10 @@ class Session:
     def __init__(self, settings: BackendSettings) -> None:
         self.settings = settings
         entries, self._build_problems = build_instances(settings)
+        # Not a warning: every submission hands these to the user (the operator's report, the batch's
+        # output), and some are notes about a server that is used (its address reduced to its root).
         for problem in self._build_problems:
-            log.warning("backend skipped: %s", problem)
+            log.info("setting up the backends: %s", problem)
         self.registry = CapabilityRegistry(entries)
         self._logs: dict[str, DecisionLog] = {}
         self._logs_lock = threading.Lock()

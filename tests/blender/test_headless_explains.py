@@ -88,3 +88,14 @@ def test_a_run_lists_skipped_shots_prints_progress_once_and_times_every_entry(
     assert failed["status"] == "failed" and failed["seconds"] > 0 and failed["finished_at"] > 0
     assert "127.0.0.1:9" in failed["error"] and "--port 9" in failed["error"]
     assert "the command line (--comfyui-url)" in failed["error"] and "preferences" not in failed["error"]
+
+
+def test_a_browser_address_is_used_at_its_root_and_said_once(addon, sequencer_scene, blender, tmp_path, comfyui_url):
+    film = make_film(blender, addon, sequencer_scene, tmp_path)
+    takes = tmp_path / "takes"
+    result = batch(addon, film, "--shots", "Intro", "--server", f"comfyui={comfyui_url}/#/", "--output-dir", str(takes))
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    # The server is used (the shot got its take), so nothing may call it skipped; and said once, not twice.
+    assert f"'#/' was dropped from {comfyui_url}/#/" in output and "skipped" not in output, output
+    assert output.count("was dropped from") == 1, output
