@@ -127,7 +127,7 @@ def _plain_error(err: Any) -> str:
     field = ".".join(str(part) for part in err.get("loc", ()))
     message = str(err.get("msg", "invalid"))
     message = message.removeprefix("Value error, ")
-    return f"{field}: {message}" if field else message
+    return f"{field}: {message}" if field and field not in message else message
 
 
 def closest_name(wanted: str, names: list[str]) -> str | None:

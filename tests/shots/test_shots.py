@@ -5,8 +5,13 @@ from shotcaller.shots import MediaKind, Quality, ShotError, Take, make_spec
 
 
 def test_blank_prompt_is_a_clear_shot_error():
-    with pytest.raises(ShotError, match="prompt is empty"):
+    with pytest.raises(ShotError) as raised:
         make_spec(shot_id="a" * 32, label="Intro", prompt="   ")
+    # Not "prompt: the prompt is empty": a message that names its field needs no field name before it.
+    assert str(raised.value) == "shot 'Intro': the prompt is empty: write what the shot should show"
+    with pytest.raises(ShotError) as raised:
+        make_spec(shot_id="a" * 32, label="Intro", prompt="a door", width=4)
+    assert str(raised.value).startswith("shot 'Intro': width: ")  # pydantic's own words do not name it
 
 
 def test_spec_is_frozen_and_trims_prompt():
