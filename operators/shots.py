@@ -3,6 +3,8 @@ retry the failed ones, cancel everything, and read one shot's full message and r
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
@@ -101,14 +103,22 @@ class SEQUENCER_OT_shotcaller_generate_missing(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         scene = _scene(context)
-        strips = [
-            s
-            for s in scene_shots(scene)
-            if not len(s.shotcaller.takes)
-            and s.shotcaller.prompt.strip()
-            and s.shotcaller.status not in ACTIVE_STATUSES
-        ]
+        missing = [s for s in scene_shots(scene) if not len(s.shotcaller.takes)]
+        strips = [s for s in missing if s.shotcaller.prompt.strip() and s.shotcaller.status not in ACTIVE_STATUSES]
+        if not strips and missing:
+            self.report({"WARNING"}, nothing_missing_to_generate(missing))
+            return {"CANCELLED"}
         return _submit(self, context, scene, strips, self.quality, "generate")
+
+
+def nothing_missing_to_generate(missing: list[Any]) -> str:
+    """Why Generate Missing makes none of the shots the Shots list counts as not generated."""
+    unwritten = [s.name for s in missing if not s.shotcaller.prompt.strip()]
+    if unwritten:
+        names = ", ".join(f"'{name}'" for name in unwritten[:3]) + (" and others" if len(unwritten) > 3 else "")
+        have = "has" if len(unwritten) == 1 else "have"
+        return f"No shot to generate: {names} {have} no prompt (write one in the Shot panel)."
+    return "No shot to generate: the shots without a take are generating already."
 
 
 class SEQUENCER_OT_shotcaller_retry_failed(bpy.types.Operator):

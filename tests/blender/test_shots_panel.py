@@ -126,6 +126,24 @@ def test_retry_failed_then_generate_missing(addon, sequencer_scene, blender, sho
     assert names(addon, sequencer_scene, "NOT_GENERATED") == []
 
 
+def test_generate_missing_with_nothing_to_make_says_why(addon, sequencer_scene, blender, shots, capfd):
+    bpy = blender
+    assert bpy.ops.sequencer.shotcaller_retry_failed() == {"FINISHED"}
+    assert bpy.ops.sequencer.shotcaller_generate_missing(quality="draft") == {"FINISHED"}
+    run_pump_until_idle(module(addon, "mainthread.pump"))
+    title = module(addon, "sequencer.compat").new_color_strip(sequencer_scene.sequence_editor, "Title", 1, 60, 12)
+    for strip in module(addon, "sequencer.compat").all_strips(sequencer_scene.sequence_editor):
+        strip.select = strip == title
+    with pytest.raises(RuntimeError, match="the prompt is empty"):  # the Shots list now counts it, with no take
+        bpy.ops.sequencer.shotcaller_generate(quality="draft")
+    assert names(addon, sequencer_scene, "NOT_GENERATED") == ["Title"]
+    capfd.readouterr()
+    assert bpy.ops.sequencer.shotcaller_generate_missing(quality="draft") == {"CANCELLED"}
+    said = capfd.readouterr().out
+    # Not a bare "No shot to generate." beside a list that says one is not generated: which, and why.
+    assert "No shot to generate: 'Title' has no prompt (write one in the Shot panel)." in said, said
+
+
 def test_cancel_all_stops_every_running_shot(addon, sequencer_scene, blender, shots):
     bpy = blender
     assert bpy.ops.sequencer.shotcaller_generate_missing(quality="draft") == {"FINISHED"}
