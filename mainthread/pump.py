@@ -7,6 +7,7 @@ events through the same function.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import time
@@ -127,7 +128,7 @@ def apply_event(session: Session, event: JobEvent) -> str:
     scene = bpy.data.scenes.get(context.scene_name)
     strip = find_shot_strip(scene, context.shot_id)
     if strip is None:
-        return _orphaned(event, context)
+        return _orphaned(event, context, scene is not None)
     shot = strip.shotcaller
     if shot.job_id and shot.job_id != event.job_id:
         return "superseded by a newer job for this shot"
@@ -158,14 +159,19 @@ def apply_event(session: Session, event: JobEvent) -> str:
     return ""
 
 
-def _orphaned(event: JobEvent, context: JobContext) -> str:
-    """The shot's strip is gone (deleted, or another file is open): keep the take, say where."""
-    if isinstance(event, JobSucceeded):
-        where = event.record_path or event.take.primary_file
-        message = f"shot '{context.strip_name}' is no longer in the edit; its take is kept at {where}"
-        log.warning(message)
-        return message
-    return ""
+def _orphaned(event: JobEvent, context: JobContext, scene_open: bool) -> str:
+    """The shot's strip is gone (deleted, or another file is open): keep the take, say where its file is
+    (its record, the .take.json beside it, is no use to someone looking for the take); in the UI, also
+    in the status bar, as nothing else on screen can say it."""
+    if not isinstance(event, JobSucceeded):
+        return ""
+    gone = "was deleted while it was generating" if scene_open else "is no longer in the open file"
+    message = f"'{context.strip_name}' {gone}; its take is kept: {event.take.primary_file}"
+    log.warning(message)
+    if not bpy.app.background:
+        with contextlib.suppress(RuntimeError):
+            bpy.ops.sequencer.shotcaller_report(level="WARNING", message=message)
+    return message
 
 
 def tick() -> float | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import importlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -166,13 +167,15 @@ def test_nothing_selected_and_empty_prompt_are_clear_errors(addon, sequencer_sce
     assert strips[0].shotcaller.status == "FAILED"
 
 
-def test_strip_deleted_mid_job_keeps_the_take_on_disk(addon, sequencer_scene, blender, tmp_path):
+def test_strip_deleted_mid_job_keeps_the_take_on_disk(addon, sequencer_scene, blender, tmp_path, caplog):
     bpy = blender
+    caplog.set_level(logging.WARNING)
     strips = make_shots(bpy, sequencer_scene, addon)
     for strip in strips[1:]:
         strip.select = False
     assert bpy.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
     compat = importlib.import_module(f"{addon.__name__}.sequencer.compat")
+    name = strips[0].name
     compat.top_strips(sequencer_scene.sequence_editor).remove(strips[0])
     drive_timer(addon)
     movies = [s for s in compat.all_strips(sequencer_scene.sequence_editor) if s.type == "MOVIE"]
@@ -181,6 +184,9 @@ def test_strip_deleted_mid_job_keeps_the_take_on_disk(addon, sequencer_scene, bl
     records = list((tmp_path / "takes").rglob("*.take.json"))
     assert len(kept) == 1 and len(records) == 1
     assert json.loads(records[0].read_text())["take"]["files"] == [str(kept[0])]
+    # Said where the user can find it: the movie itself, not only its record.
+    said = [r.getMessage() for r in caplog.records if "while it was generating" in r.getMessage()]
+    assert said == [f"'{name}' was deleted while it was generating; its take is kept: {kept[0]}"], said
 
 
 def test_unreachable_server_fails_the_shot_with_what_to_do(addon, sequencer_scene, blender, shotcaller_addon):
