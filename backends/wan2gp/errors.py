@@ -31,9 +31,11 @@ from .weights import hub_failure
 START_COMMAND = "python wgp.py --mcp --mcp-transport streamable-http --mcp-host 127.0.0.1 --mcp-port 7866"
 START_HINT = f"Start Wan2GP with {START_COMMAND}, or fix the Wan2GP address in Shotcaller's preferences."
 IS_IT_WAN2GP = f"Is this address really Wan2GP's MCP server (it ends in /mcp/)? {START_HINT}"
+# For a server that is not there: {listen} and {port} filled from the address used (http.fill_address).
+START_AT_ADDRESS = START_HINT.replace("--mcp-host 127.0.0.1 --mcp-port 7866", "--mcp-host {listen} --mcp-port {port}")
 WAN2GP = Service(
     "Wan2GP",
-    START_HINT,
+    START_AT_ADDRESS,
     example_url="http://127.0.0.1:7866/mcp/",
     settings_name="Wan2GP",
     url_name="server",

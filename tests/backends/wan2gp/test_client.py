@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import urllib.parse
 
 import pytest
 from aiohttp import web
@@ -134,7 +135,11 @@ def test_refused_connection_says_how_to_start_wan2gp(refused_url):
     with pytest.raises(BackendUnreachable) as caught:
         Wan2GPClient(refused_url).ping()
     assert "connection refused" in caught.value.message
-    assert f"Start Wan2GP with {START_COMMAND}" in caught.value.hint
+    # The command names the port of the address used, not Wan2GP's default (as ComfyUI's does).
+    port = urllib.parse.urlsplit(refused_url).port
+    assert port != 7866
+    command = f"python wgp.py --mcp --mcp-transport streamable-http --mcp-host 127.0.0.1 --mcp-port {port}"
+    assert f"Start Wan2GP with {command}, or fix the Wan2GP address" in caught.value.hint
     assert START_COMMAND == "python wgp.py --mcp --mcp-transport streamable-http --mcp-host 127.0.0.1 --mcp-port 7866"
 
 
