@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from .base import BackendBusy, BackendError, Cancelled, ProtocolError
+from .base import BackendBusy, BackendError, BackendUnreachable, Cancelled, ProtocolError
 from .policy import WHERE_TO_RAISE
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,10 @@ class ServerJob:
         try:
             cancel()
         except BackendError as exc:
-            log.warning("%s: could not cancel the job on the server: %s", self.source, exc)
+            # A server that is gone has nothing left to cancel, and the shot's own failure already says it is
+            # not there: a warning naming the settings would only send the user looking for a second fault.
+            level = logging.INFO if isinstance(exc, BackendUnreachable) else logging.WARNING
+            log.log(level, "%s: could not cancel the job on the server: %s", self.source, exc)
 
     def __enter__(self) -> ServerJob:
         return self

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from ..base import BackendError, Cancelled, ProtocolError
+from ..base import BackendError, BackendUnreachable, Cancelled, ProtocolError
 from ..forward_progress import MonotonicReporter
 from ..server_job import ServerJob
 from .client import ComfyUIClient
@@ -156,7 +156,10 @@ class PromptFollowing:
                 self.client.interrupt(prompt_id)
                 return True
         except BackendError as exc:
-            log.warning("%s: could not cancel %s on the server: %s", self.display_name, prompt_id, exc)
+            # A server that is gone has nothing left to cancel, and the shot's own failure already says it is
+            # not there: a warning naming the settings would only send the user looking for a second fault.
+            level = logging.INFO if isinstance(exc, BackendUnreachable) else logging.WARNING
+            log.log(level, "%s: could not cancel %s on the server: %s", self.display_name, prompt_id, exc)
         return False
 
     def _settle(self, prompt_id: str, stop: threading.Event) -> None:

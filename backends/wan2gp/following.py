@@ -68,7 +68,10 @@ class JobFollowing:
         try:
             done = self.client.cancel_job(job_id, event_limit=0).done
         except BackendError as exc:
-            log.warning("%s: could not cancel job %s on the server: %s", self.display_name, job_id, exc)
+            # A server that is gone has nothing left to cancel, and the shot's own failure already says it is
+            # not there: a warning naming the settings would only send the user looking for a second fault.
+            level = logging.INFO if isinstance(exc, BackendUnreachable) else logging.WARNING
+            log.log(level, "%s: could not cancel job %s on the server: %s", self.display_name, job_id, exc)
         raise Cancelled(
             f"the job was cancelled (Wan2GP job {job_id} stops at its next step)",
             settle=None if done else (lambda stop: self._settle(job_id, stop)),

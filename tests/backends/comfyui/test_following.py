@@ -14,7 +14,7 @@ import pytest
 from comfyui_doubles import JSON, MiniComfy, Recorder, stub_backend, wan_request
 from comfyui_reference import reference_backend, reference_launch, server_json, single_history_entry
 
-from shotcaller.backends.base import Cancelled, Progress
+from shotcaller.backends.base import BackendUnreachable, Cancelled, Progress
 from shotcaller.backends.policy import TransportPolicy
 from shotcaller.backends.server_job import JobTimedOut
 
@@ -128,3 +128,20 @@ def test_a_job_the_server_keeps_running_is_cancelled_at_its_deadline(stub, tmp_p
     assert "Job deadline" in caught.value.hint
     assert [json.loads(b) for b in stub.requests_to("POST", "/interrupt")] == [{"prompt_id": comfy.prompt_id}]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_server_killed_mid_job_is_not_also_reported_as_a_failed_cancel(tmp_path: Path, caplog):
+    caplog.set_level(logging.INFO)
+    with reference_launch.start_server(tmp_path / "server", step_seconds=0.1) as server:
+
+        def watch(progress: Progress) -> None:
+            if "step 2/" in progress.message and server.alive():
+                server.process.kill()  # as a crash would: no answer to anything after this
+                server.process.wait()
+
+        with pytest.raises(BackendUnreachable):
+            reference_backend(server).run(wan_request(tmp_path / "out", seed=4101), watch, threading.Event())
+    # Cancelling on a server that is gone cannot work and changes nothing: the shot's own failure says
+    # the server is not there; a second warning in the console that names the settings only confuses.
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [w for w in warnings if "could not cancel" in w], warnings

@@ -340,3 +340,23 @@ def test_an_html_page_for_the_video_is_not_kept(stub, tmp_path):
     with pytest.raises(ProtocolError, match="not a video: it begins with '<html>"):
         run(backend, shot(), "wan2gp_draft_5b", tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_server_killed_mid_job_is_not_also_reported_as_a_failed_cancel(tmp_path, caplog):
+    import logging
+
+    from devservers.wan2gp.launch import start_server
+
+    caplog.set_level(logging.INFO)
+    with start_server(tmp_path / "server", step_seconds=0.1) as server:
+        backend = Wan2GPBackend("gpu1", server.mcp_url, poll_interval=0.05)
+
+        def kill_at_step_two(progress: Progress) -> None:
+            if "step 2/" in progress.message and server.alive():
+                server.process.kill()  # as a crash would
+                server.process.wait()
+
+        with pytest.raises(BackendUnreachable):
+            run(backend, shot(), "wan2gp_draft_5b", tmp_path / "out", on_progress=kill_at_step_two)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [w for w in warnings if "could not cancel" in w], warnings
