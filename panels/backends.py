@@ -62,6 +62,7 @@ class SEQUENCER_PT_shotcaller_backends(bpy.types.Panel):
             layout.label(text="Backends start with the first generation")
             return
         width = region_chars(context)
+        shown: list[str] = []
         for report in session.fleet_status():
             status = report.status
             box = layout.box()
@@ -78,8 +79,10 @@ class SEQUENCER_PT_shotcaller_backends(bpy.types.Panel):
                 wrapped(box, report.breaker_reason, width)
             if status.probe_error:
                 wrapped(box, status.probe_error, width)
-        for problem in session.problems():
-            wrapped(layout, problem, width, icon="ERROR")
+                shown.append(status.probe_error)
+        for problem in session.problems():  # the failed probes among them are in their server's box above
+            if not any(problem.endswith(f": {error}") for error in shown):
+                wrapped(layout, problem, width, icon="ERROR")
 
 
 CLASSES = (SEQUENCER_PT_shotcaller_project, SEQUENCER_PT_shotcaller_backends)

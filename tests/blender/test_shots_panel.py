@@ -243,6 +243,9 @@ def test_the_backends_panel_draws_its_reasons_whole(addon, sequencer_scene, blen
     panel = module(addon, "panels.backends").SEQUENCER_PT_shotcaller_backends
     shown = stand_in_layout.draw(panel, blender.context)
     assert all(drawn_whole(reason, shown) for reason in reasons), shown
+    # Once each: a failed probe's error is shown in its server's box, not again in the list below it.
+    joined = " ".join(words(shown))
+    assert all(joined.count(" ".join(words(reason))) == 1 for reason in reasons), shown
 
 
 def test_cancel_all_withdraws_the_shots_still_waiting_to_be_submitted(addon, sequencer_scene, blender, shots):
