@@ -101,6 +101,9 @@ class Scheduler(DispatchPlanning):
         self._pending: list[JobState] = []
         self._cancel_writers: list[threading.Thread] = []  # journaling cancelled queued jobs (cancel_now)
         self._jobs: dict[str, JobState] = {}
+        # The last job `_take_in` let go of (queued here, or ended): the intake lists it until
+        # `_take_in` returns, but from then on this scheduler's own count is the one that holds.
+        self._taken_in: str | None = None
         self._cond = threading.Condition()
         self._dirty = False
         self._closed = False
@@ -161,7 +164,8 @@ class Scheduler(DispatchPlanning):
                 return
         except Exception as exc:  # the job must end in an event, or its shot would say queued forever
             log.exception("taking job %s in failed", job.job_id)
-            self._emit(JobFailed(job.job_id, spec.shot_id, "internal", f"Shotcaller could not queue the shot: {exc}"))
+            message = f"Shotcaller could not queue the shot: {exc}"
+            self._end_taken_in(job, JobFailed(job.job_id, spec.shot_id, "internal", message))
             return
         with self._cond:
             # Checked under the lock cancel_now holds while it marks the job: cancelled, or queued and
@@ -171,18 +175,19 @@ class Scheduler(DispatchPlanning):
             if decision is None:
                 record = None
             elif decision.chosen is None and decision.retry_in is None:
-                self._emit(JobFailed(job.job_id, spec.shot_id, "no_route", decision.explanation))
+                self._end_taken_in(job, JobFailed(job.job_id, spec.shot_id, "no_route", decision.explanation))
                 record = (job, log_record(job, decision, "no_route", decision.explanation))
             else:
                 job.expected_seconds = decision.scores[0].run_seconds if decision.scores else 0.0
                 self._jobs[job.job_id] = job
                 self._pending.append(job)
+                self._taken_in = job.job_id  # counted in _jobs now, until its end
                 self._wake()
                 record = None
         if cancelled:
             event = JobCancelled(job.job_id, spec.shot_id, "cancelled before it started")
             note(job, event)
-            self._emit(event)
+            self._end_taken_in(job, event)
         if record is not None:
             self._append_log([record])
 
@@ -199,8 +204,19 @@ class Scheduler(DispatchPlanning):
         )  # fmt: skip
         event = JobSucceeded(job.job_id, job.spec.shot_id, take, entry.record_path)
         note(job, event)
-        self._emit(event)
+        self._end_taken_in(job, event)
         return True
+
+    def _end_taken_in(self, job: JobState, event: JobEvent) -> None:
+        """The end of a job the intake is taking in (cancelled, served from the cache, or failed).
+
+        The intake still lists the job until `_take_in` returns, so it stops counting as active here,
+        in the same hold of the lock as its event goes out: whoever reads the event then finds the
+        count without it (cancel-all's last event came with the count still 1), and whoever finds the
+        count without it finds its event queued."""
+        with self._cond:
+            self._taken_in = job.job_id
+            self._emit(event)
 
     def reattach(self, entry: JournalEntry, journal: Journal, *, regenerate_if_lost: bool = False) -> str | None:
         """Follow up a job the journal says was running when Blender died, on the instance it ran on.
@@ -319,10 +335,13 @@ class Scheduler(DispatchPlanning):
         # The intake's first, then the scheduler's: a job leaves the intake only once the scheduler
         # has it (or its end is an event). Read the other way round, a job taken in between the two
         # reads was in neither, and a pump asking whether work was left stopped for good.
+        # The one the intake has just handed over counts as the scheduler says: in _jobs until its end
+        # is an event (cancel-all ends a queued job while the intake may still list it).
         waiting = self._intake.ids()
         with self._cond:
             known = list(self._jobs)
-        return list(dict.fromkeys(known + waiting))
+            handed_over = self._taken_in
+        return list(dict.fromkeys(known + [job_id for job_id in waiting if job_id != handed_over]))
 
     def fleet_status(self) -> list[InstanceReport]:
         speeds = self.router.speeds.snapshot()

@@ -1,4 +1,5 @@
 import json
+import queue
 import threading
 import time
 
@@ -257,13 +258,29 @@ def test_cancel_while_queued_never_runs(tmp_path, schedulers):
     assert [c.file_stem for c in backend.calls] == ["a"]
 
 
+class CountWitness(queue.Queue):
+    """The scheduler's events queue, noting every job still counted active when its end goes out
+    (read on the thread that puts the event, so nothing can run in between)."""
+
+    def __init__(self):
+        super().__init__()
+        self.scheduler: Scheduler | None = None
+        self.still_active: list[tuple[str, str]] = []
+
+    def put(self, event, block=True, timeout=None):
+        super().put(event, block, timeout)
+        if isinstance(event, TERMINAL_EVENTS) and event.job_id in self.scheduler.active_job_ids():
+            self.still_active.append((type(event).__name__, event.job_id))
+
+
 def test_cancel_all_is_one_pass_over_the_queue(tmp_path, schedulers, monkeypatch):
     """1000 queued jobs: every one ends cancelled, and no job is compared with another (the old
     cancel-all searched the queue once per job: jobs x queue comparisons)."""
     from shotcaller.jobs.attempts import JobState
 
-    gate = threading.Event()
-    scheduler = Scheduler([ScriptedBackend("local", block=gate)])
+    gate, witness = threading.Event(), CountWitness()
+    scheduler = Scheduler([ScriptedBackend("local", block=gate)], events=witness)
+    witness.scheduler = scheduler
     schedulers.append(scheduler)
     ids = [scheduler.submit(spec(shot_id=f"shot{i:08d}"), str(tmp_path), f"s{i}") for i in range(1000)]
     comparisons = []
@@ -274,7 +291,28 @@ def test_cancel_all_is_one_pass_over_the_queue(tmp_path, schedulers, monkeypatch
     finished, _ = run_all(scheduler, ids)  # the one running sees its cancel while it waits on the gate
     gate.set()
     assert all(isinstance(event, JobCancelled) for event in finished.values())
-    assert scheduler.active_count == 0
+    # The running one and the one the intake was taking in stopped counting before their events
+    # (the intake's came with the count still 1: the count was 1 after the last event, under load).
+    assert witness.still_active == [] and scheduler.active_count == 0
+
+
+def test_a_job_ended_as_it_is_taken_in_stops_counting_before_its_event_is_out(tmp_path, schedulers):
+    """Served from the cache or with no route, a job ends on the intake thread while the intake still
+    lists it: counted active after its event, a caller that reads the event and then the count (Cancel
+    All's test) saw one job left."""
+    from shotcaller.jobs.journal import Journal
+
+    witness = CountWitness()
+    scheduler = Scheduler([ScriptedBackend("local")], events=witness)
+    witness.scheduler = scheduler
+    schedulers.append(scheduler)
+    journal = Journal(str(tmp_path / "journal.sqlite"))
+    made = run_to_end(scheduler, scheduler.submit(spec(), str(tmp_path), "one", journal=journal))[-1]
+    cached = run_to_end(scheduler, scheduler.submit(spec(), str(tmp_path), "two", journal=journal))[-1]
+    hopeless = run_to_end(scheduler, scheduler.submit(spec(media="audio"), str(tmp_path), "three"))[-1]
+    assert isinstance(made, JobSucceeded) and isinstance(cached, JobSucceeded)
+    assert cached.take.cost_source == "cache" and isinstance(hopeless, JobFailed)
+    assert witness.still_active == []  # [('JobSucceeded', <the cached one>), ('JobFailed', ...)] before
 
 
 def test_cancel_now_names_the_queued_jobs_it_ended_and_journals_them_before_their_events(tmp_path, schedulers):
