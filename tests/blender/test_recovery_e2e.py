@@ -220,7 +220,9 @@ def test_a_shot_no_server_had_accepted_when_blender_was_killed_says_so_once_and_
         stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:  # one job at a time on the server: one shot running there, the other waiting in Shotcaller's queue
-        rows = wait_for_journal(takes / "shotcaller_journal.sqlite", ui, "state = 'accepted'", log=log)
+        # Both rows: the waiting shot's can be written after the running one is accepted.
+        both = "state = 'accepted' AND (SELECT COUNT(*) FROM jobs WHERE server_job_id = '') = 1"
+        rows = wait_for_journal(takes / "shotcaller_journal.sqlite", ui, both, log=log)
     finally:
         kill(ui)
     waiting = {shot_id for shot_id, _, server_job_id in rows if not server_job_id}
