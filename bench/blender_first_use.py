@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +40,21 @@ from bench.blender_drain import FRAME_MS, control_workload, line, percentile, pr
 MODULE = "bl_ext.user_default.shotcaller"
 MODES = ("no_deferral", "without_deferral", "deferred", "after_warmup")
 CONTROL_ROUNDS = 40_000  # about 3 ms on a quiet machine: a frame's share of work
+
+
+def timed_timer(callback: Callable[[], float | None], timeout: float) -> tuple[list[float], bool]:
+    """A Blender timer as Blender calls it: `callback()`, timed (ms) every call, then a sleep of what it
+    returns, until it returns None (True) or `timeout` seconds have passed (False)."""
+    ticks: list[float] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        began = time.perf_counter()
+        again = callback()
+        ticks.append((time.perf_counter() - began) * 1000)
+        if again is None:
+            return ticks, True
+        time.sleep(again)
+    return ticks, False
 
 
 def child(mode: str, zip_path: str, comfyui_url: str, shots: int) -> dict[str, float]:
@@ -99,27 +114,13 @@ def child(mode: str, zip_path: str, comfyui_url: str, shots: int) -> dict[str, f
     if mode == "deferred":
         deferred = importlib.import_module(f"{MODULE}.operators.deferred")
         waited = time.perf_counter()
-        ticks: list[float] = []
-        while True:  # the timer, as Blender calls it: every 50 ms until the warm-up is done
-            began = time.perf_counter()
-            again = deferred.submit_waiting()
-            ticks.append((time.perf_counter() - began) * 1000)
-            if again is None:
-                break
-            time.sleep(again)
+        ticks, submitted = timed_timer(deferred.submit_waiting, 120)  # every 50 ms until the warm-up is done
+        assert submitted, "the deferred shots were not submitted within 120 s"
         result["submit_tick"] = ticks[-1]
         result["waiting_tick_max"] = max(ticks[:-1], default=0.0)
         result["waited"] = time.perf_counter() - waited
         pump = importlib.import_module(f"{MODULE}.mainthread.pump")
-        pump_ticks: list[float] = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            began = time.perf_counter()
-            interval = pump.tick()
-            pump_ticks.append((time.perf_counter() - began) * 1000)
-            if interval is None:
-                break
-            time.sleep(interval)
+        pump_ticks, _ = timed_timer(pump.tick, 120)  # the shots are counted DONE below
         result["pump_tick_max"] = max(pump_ticks, default=0.0)
         result["done"] = float(sum(1 for s in strips if s.shotcaller.status == "DONE" and len(s.shotcaller.takes)))
     session = lazy.loaded("jobs.session")

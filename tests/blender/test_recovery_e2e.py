@@ -169,21 +169,30 @@ UI_SCRIPT = textwrap.dedent(
 )
 
 
+def start_ui_session(
+    tmp_path: Path, film: Path, module: str, url: str, takes: Path, names: str, seed: int
+) -> tuple[subprocess.Popen, Path]:
+    """A Blender on `film` that presses Generate on the shots `names` (with `seed`) and runs the UI timer
+    until it is killed (UI_SCRIPT). Returns the process and the log its output goes to."""
+    script = tmp_path / "ui_session.py"
+    script.write_text(UI_SCRIPT)
+    log = tmp_path / "ui_session.log"
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "tools" / "blender_run.py"), str(film), str(script), "--",
+         module, url, str(takes), names, str(seed)],
+        stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    return process, log
+
+
 def test_blender_killed_mid_job_recovers_the_take_when_the_file_is_opened_again(
     addon, sequencer_scene, blender, tmp_path, slow_comfyui, shotcaller_addon
 ):
     bpy = blender
     film, takes = tmp_path / "film.blend", tmp_path / "ui_takes"
     make_film(bpy, sequencer_scene, addon, film)
-    script = tmp_path / "ui_session.py"
-    script.write_text(UI_SCRIPT)
-    log = tmp_path / "ui_session.log"
     before = server_jobs(slow_comfyui)
-    ui = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "tools" / "blender_run.py"), str(film), str(script), "--",
-         shotcaller_addon, slow_comfyui, str(takes), "Bravo", "4242"],
-        stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+    ui, log = start_ui_session(tmp_path, film, shotcaller_addon, slow_comfyui, takes, "Bravo", 4242)
     try:
         wait_for_journal(takes / "shotcaller_journal.sqlite", ui, "state = 'accepted'", log=log)
     finally:
@@ -210,15 +219,8 @@ def test_a_shot_no_server_had_accepted_when_blender_was_killed_says_so_once_and_
     bpy = blender
     film, takes = tmp_path / "film.blend", tmp_path / "ui_takes"
     make_film(bpy, sequencer_scene, addon, film)
-    script = tmp_path / "ui_session.py"
-    script.write_text(UI_SCRIPT)
-    log = tmp_path / "ui_session.log"
     before = server_jobs(slow_comfyui)
-    ui = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "tools" / "blender_run.py"), str(film), str(script), "--",
-         shotcaller_addon, slow_comfyui, str(takes), "Alpha,Bravo", "5151"],
-        stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+    ui, log = start_ui_session(tmp_path, film, shotcaller_addon, slow_comfyui, takes, "Alpha,Bravo", 5151)
     try:  # one job at a time on the server: one shot running there, the other waiting in Shotcaller's queue
         # Both rows: the waiting shot's can be written after the running one is accepted.
         both = "state = 'accepted' AND (SELECT COUNT(*) FROM jobs WHERE server_job_id = '') = 1"
