@@ -20,6 +20,11 @@ def events_until_done(session: Session | Any, job_id: str, timeout: float = 60.0
                 return seen
 
 
+def end_of(session: Session | Any, job_id: str, timeout: float = 60.0) -> Any:
+    """The terminal event of `job_id` (every other event is passed over)."""
+    return events_until_done(session, job_id, timeout)[-1]
+
+
 def ends_of(session: Session | Any, job_ids: Any, timeout: float = 60.0) -> dict:
     """job id -> its terminal event, for every one of `job_ids` (other events are passed over)."""
     wanted, ended = set(job_ids), {}

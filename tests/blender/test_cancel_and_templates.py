@@ -28,6 +28,15 @@ def shot(addon, scene, name="Harbour", start=1):
     return strip
 
 
+def tick_until_a_step_runs(pump, strip, timeout: float = 60.0) -> None:
+    """The UI timer, until the shot runs on the server and has reported a sampler step."""
+    deadline = time.monotonic() + timeout
+    while strip.shotcaller.status != "RUNNING" or "step" not in strip.shotcaller.message:
+        pump.tick()
+        assert time.monotonic() < deadline, strip.shotcaller.message
+        time.sleep(0.02)
+
+
 def test_cancel_while_running_ends_as_cancelled_and_the_server_stops(
     addon, sequencer_scene, blender, dev_python, tmp_path
 ):
@@ -36,11 +45,7 @@ def test_cancel_while_running_ends_as_cancelled_and_the_server_stops(
         blender.context.preferences.addons[addon.__name__].preferences.comfyui_url = server.url
         strip = shot(addon, sequencer_scene)
         assert blender.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
-        deadline = time.monotonic() + 60
-        while strip.shotcaller.status != "RUNNING" or "step" not in strip.shotcaller.message:
-            pump.tick()
-            assert time.monotonic() < deadline, strip.shotcaller.message
-            time.sleep(0.02)
+        tick_until_a_step_runs(pump, strip)
         assert blender.ops.sequencer.shotcaller_cancel() == {"FINISHED"}
         run_pump_until_idle(pump, describe=lambda: strip.shotcaller.message)
     assert strip.shotcaller.status == "CANCELLED", strip.shotcaller.message
@@ -96,11 +101,8 @@ def test_a_cancel_shows_at_once_and_the_next_generate_waits_for_the_server_then_
 
         strip = shot(addon, sequencer_scene)
         assert blender.ops.sequencer.shotcaller_generate(quality="draft") == {"FINISHED"}
-        deadline = time.monotonic() + 60
-        while strip.shotcaller.status != "RUNNING" or "step" not in strip.shotcaller.message:
-            pump.tick()
-            assert time.monotonic() < deadline, strip.shotcaller.message
-            time.sleep(0.02)
+        deadline = time.monotonic() + 60  # for the cancel and the generate after it too
+        tick_until_a_step_runs(pump, strip)
         assert blender.ops.sequencer.shotcaller_cancel() == {"FINISHED"}
         while strip.shotcaller.status != "CANCELLED":
             pump.tick()

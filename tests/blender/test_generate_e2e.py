@@ -18,9 +18,9 @@ from pathlib import Path
 
 import av
 import pytest
+from blender_runs import batch_command
 from pump_driver import run_pump_until_idle
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SHOTS = (("Intro", 1, 25), ("Street", 26, 24), ("Door", 50, 20))  # name, first frame, length
 WIDTH, HEIGHT, FPS = 96, 64, 24
 
@@ -118,22 +118,7 @@ def test_headless_batch_generates_every_shot(addon, sequencer_scene, blender, tm
     report = tmp_path / "report.json"
     batch = Path(addon.__file__).parent / "batch.py"
     result = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "tools" / "blender_run.py"),
-            str(film),
-            str(batch),
-            "--",
-            "--quality",
-            "draft",
-            "--comfyui-url",
-            comfyui_url,
-            "--output-dir",
-            str(tmp_path / "batch_takes"),
-            "--report",
-            str(report),
-            "--save",
-        ],
+        batch_command(batch, film, comfyui_url, tmp_path / "batch_takes", report, "--save"),
         capture_output=True,
         text=True,
         timeout=300,

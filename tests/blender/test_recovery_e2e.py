@@ -14,16 +14,15 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import textwrap
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from blender_runs import batch_command, blender_run
 from pump_driver import run_pump_until_idle
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SHOTS = (("Alpha", 1, 9), ("Bravo", 10, 9))  # name, first frame, length (9 frames: 4n+1)
 
 
@@ -87,12 +86,8 @@ def kill(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def batch_command(addon, film: Path, url: str, takes: Path, report: Path) -> list[str]:
-    batch = Path(addon.__file__).parent / "batch.py"
-    return [
-        sys.executable, str(REPO_ROOT / "tools" / "blender_run.py"), str(film), str(batch), "--",
-        "--quality", "draft", "--comfyui-url", url, "--output-dir", str(takes), "--report", str(report), "--save",
-    ]  # fmt: skip
+def batch(addon, film: Path, url: str, takes: Path, report: Path) -> list[str]:
+    return batch_command(Path(addon.__file__).parent / "batch.py", film, url, takes, report, "--save")
 
 
 def test_headless_batch_killed_mid_job_is_recovered_and_nothing_runs_twice(
@@ -104,7 +99,7 @@ def test_headless_batch_killed_mid_job_is_recovered_and_nothing_runs_twice(
     before = server_jobs(slow_comfyui)
 
     first = subprocess.Popen(
-        batch_command(addon, film, slow_comfyui, takes, report),
+        batch(addon, film, slow_comfyui, takes, report),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:
@@ -117,7 +112,7 @@ def test_headless_batch_killed_mid_job_is_recovered_and_nothing_runs_twice(
     assert server_jobs(slow_comfyui) - before == 2  # the server has the job Blender left, and goes on with it
 
     second = subprocess.run(
-        batch_command(addon, film, slow_comfyui, takes, report),
+        batch(addon, film, slow_comfyui, takes, report),
         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert second.returncode == 0, second.stdout + second.stderr
@@ -178,8 +173,7 @@ def start_ui_session(
     script.write_text(UI_SCRIPT)
     log = tmp_path / "ui_session.log"
     process = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "tools" / "blender_run.py"), str(film), str(script), "--",
-         module, url, str(takes), names, str(seed)],
+        blender_run(film, script, module, url, str(takes), names, str(seed)),
         stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     return process, log

@@ -17,6 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from blender_runs import batch_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,21 +93,7 @@ def test_installed_under_an_older_blender_then_opened_by_this_one(shotcaller_zip
     batch = tmp_path / "extensions" / "user_default" / "shotcaller" / "batch.py"
     report = tmp_path / "report.json"
     second = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "tools" / "blender_run.py"),
-            str(film),
-            str(batch),
-            "--",
-            "--quality",
-            "draft",
-            "--comfyui-url",
-            comfyui_url,
-            "--output-dir",
-            str(tmp_path / "takes"),
-            "--report",
-            str(report),
-        ],
+        batch_command(batch, film, comfyui_url, tmp_path / "takes", report),
         env=env,
         capture_output=True,
         text=True,

@@ -1,8 +1,9 @@
 import os
 
 from backend_doubles import ScriptedBackend
+from session_events import end_of as finish
 from shotcaller.jobs import cache
-from shotcaller.jobs.events import TERMINAL_EVENTS, JobSucceeded
+from shotcaller.jobs.events import JobSucceeded
 from shotcaller.jobs.journal import Journal
 from shotcaller.jobs.scheduler import Scheduler
 from shotcaller.shots import make_spec
@@ -12,13 +13,6 @@ def spec(**overrides):
     fields = {"shot_id": "shot0001aaaa", "label": "Intro", "prompt": "a lighthouse at dusk", "seed": 7}
     fields.update(overrides)
     return make_spec(**fields)
-
-
-def finish(scheduler, job_id, timeout=10.0):
-    while True:
-        event = scheduler.events.get(timeout=timeout)
-        if event.job_id == job_id and isinstance(event, TERMINAL_EVENTS):
-            return event
 
 
 def test_the_key_is_the_content_of_the_request_not_its_shot(tmp_path):

@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 from backend_doubles import ScriptedBackend
+from session_events import end_of as finish
 from shotcaller.jobs.events import TERMINAL_EVENTS, JobSucceeded
 from shotcaller.jobs.journal import JOURNAL_NAME, Journal
 from shotcaller.jobs.scheduler import Scheduler
@@ -16,13 +17,6 @@ def spec(**overrides):
     fields = {"shot_id": "shot0001aaaa", "label": "Intro", "prompt": "a lighthouse at dusk", "seed": 7}
     fields.update(overrides)
     return make_spec(**fields)
-
-
-def finish(scheduler, job_id, timeout=10.0):
-    while True:
-        event = scheduler.events.get(timeout=timeout)
-        if event.job_id == job_id and isinstance(event, TERMINAL_EVENTS):
-            return event
 
 
 def test_a_job_is_journaled_from_submission_to_its_take(tmp_path):
