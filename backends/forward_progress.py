@@ -22,6 +22,11 @@ class MonotonicReporter:
     ) -> None:
         fraction = min(1.0, max(self.fraction, fraction))
         message = self.message if message is None else message
+        if message != self.message and self.message.startswith(message):
+            # A shorter report of the same thing (Wan2GP's "Loading model" after its "Loading model
+            # Wan2.2 TextImage2video 5B...", "started on Wan2GP" after the client named the model)
+            # would only lose what the user was reading.
+            message = self.message
         moved = fraction - self.fraction >= 0.001 or message != self.message
         self.fraction, self.message = fraction, message
         if moved or preview_image is not None or fraction == 1.0:

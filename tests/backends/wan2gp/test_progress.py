@@ -105,3 +105,19 @@ def test_hub_retries_in_the_console_are_said_and_other_console_lines_are_not():
         "Loading model Wan2.1 Text2video 1.3B...",
         "Wan2GP cannot reach the Hugging Face hub for model weights (retry 2/5)",
     ]
+
+
+def test_a_shorter_report_of_the_same_thing_keeps_the_detail_already_shown():
+    reports = []
+    tracker = JobProgress(MonotonicReporter(reports.append))
+    tracker.reporter.update(0.05, "started on Wan2GP (Wan2.2 TextImage2video 5B)")  # as the backend says it
+    tracker.apply([
+        JobEvent("started", 1.0, {"tasks": 1}),
+        JobEvent("status", 1.1, "Loading model Wan2.2 TextImage2video 5B..."),
+        JobEvent("progress", 1.2, {"phase": "loading_model", "status": "Loading model", "progress": 5}),
+        step(1.3, 1),
+    ])  # fmt: skip
+    messages = [r.message for r in reports]
+    messages = [m for i, m in enumerate(messages) if i == 0 or messages[i - 1] != m]  # the bar moved: same words
+    assert messages == ["started on Wan2GP (Wan2.2 TextImage2video 5B)", "Loading model Wan2.2 TextImage2video 5B...",
+                        "Denoising (step 1/10)"]  # fmt: skip
