@@ -32,6 +32,7 @@ from ..mainthread.submission import submit_strips
 from ..routing.registry import InstanceConfig
 from ..settings.preferences import DEFAULT_URLS, current_settings, parse_media_models
 from .credentials import credentials_note, with_environment_credentials
+from .progress_lines import ProgressLines
 from .report import ShotReport, write_report
 from .selection import UnknownShot, pick_strips, shot_list
 
@@ -215,15 +216,16 @@ def _run_until_done(
     by_job = {r.job_id: r for r in reports.values() if r.job_id}
     pending = set(by_job)
     deadline = time.monotonic() + timeout
-    last_line: dict[str, str] = {}  # per job: progress events repeat (previews, node and sampler updates)
+    progress_lines = ProgressLines()
 
     def on_event(event: JobEvent, outcome: str) -> None:
         report = by_job.get(event.job_id)
         name = report.name if report is not None else ""
         line = explain(describe(event, name) + (f" -> {outcome}" if outcome else ""))
-        if not (isinstance(event, JobProgress) and last_line.get(event.job_id) == line):
+        if not isinstance(event, JobProgress) or progress_lines.wanted(event.job_id, event.fraction, event.message):
             print(line, flush=True)
-        last_line[event.job_id] = line
+        if isinstance(event, (JobRouted, *TERMINAL_EVENTS)):
+            progress_lines.forget(event.job_id)  # another attempt's progress starts over
         if report is None:
             return
         if isinstance(event, JobRouted):

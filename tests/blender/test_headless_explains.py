@@ -74,6 +74,9 @@ def test_a_run_lists_skipped_shots_prints_progress_once_and_times_every_entry(
     assert f"comfyui server {comfyui_url} (from the command line (--comfyui-url))" in result.stdout
     progress = [line for line in result.stdout.splitlines() if line.startswith("[progress]")]
     assert progress and len(progress) == len(set(progress))  # each step once
+    # A node ComfyUI names when it starts and again when the next one does is one line, not two.
+    said = [(line.split(" job ", 1)[1].split(":", 1)[0], line.split("% ", 1)[1]) for line in progress]
+    assert len(said) == len(set(said)), "\n".join(progress)
     # Every event line names its shot as the user named the strip, not by an id they never see.
     events = [line for line in result.stdout.splitlines() if line.startswith("[")]
     assert events and all(line.split("] ", 1)[1].startswith(("'Intro' job ", "'Street' job ")) for line in events)
