@@ -26,9 +26,26 @@ from devservers.comfyui.launch import start_server  # noqa: E402
 from devservers.wan2gp.launch import start_server as start_wan2gp  # noqa: E402
 
 
-def run(command: list[str], env: dict[str, str]) -> None:
+def run(command: list[str], env: dict[str, str], hide: str = "") -> None:
+    """Runs a step, printing its output; lines containing `hide` are counted rather than printed."""
     print("$ " + " ".join(command), flush=True)
-    subprocess.run(command, env=env, check=True, cwd=ROOT)
+    if not hide:
+        subprocess.run(command, env=env, check=True, cwd=ROOT)
+        return
+    hidden = 0
+    with subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if hide in line:
+                hidden += 1
+            else:
+                print(line, end="", flush=True)
+    if hidden:
+        print(f"({hidden} lines '{hide} ...' not shown)", flush=True)
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, command)
 
 
 def main() -> int:
@@ -71,7 +88,7 @@ def main() -> int:
         print(f"demo: the batch failed (exit {batch_result.returncode}); see {report}", file=sys.stderr)
         return batch_result.returncode
     preview = os.path.join(out, "preview.mp4")
-    run([*blender, "render", film, preview], env)
+    run([*blender, "render", film, preview], env, hide="Video append frame")  # Blender's line per frame
 
     with open(report, encoding="utf-8") as handle:
         shots = json.load(handle)["shots"]
