@@ -132,6 +132,8 @@ def job_context(scene: Any, strip: Any, quality: str) -> dict[str, Any]:
 SUBMIT_BUDGET_SECONDS = 0.008  # the operator's and each later tick's share of a 60 fps frame
 
 
+OPEN_PAUSE_SECONDS = 0.01  # _open_later's worker waits this long before it builds the session
+
 Reporter = Callable[[str, str], None]  # (level, message), after the operator has returned
 
 
@@ -163,6 +165,7 @@ class _Batch:
     failed: bool = False
     report_later: Reporter | None = None  # the UI: the session is opened on a worker thread (_open_later)
     opening: bool = False
+    said: int = 0  # outcome.problems already said (by the operator, or through report_later)
 
 
 _batches: list[_Batch] = []  # submitted a slice per tick by the pump (see `continue_submitting`)
@@ -198,6 +201,7 @@ def submit_strips(
     batch = _Batch(scene.name, deque(s.name for s in shots), quality, settings, outcome, seed, keep_seeds, bypass_cache)
     batch.report_later = report_later
     _run(batch, scene, None if budget_seconds is None else time.monotonic() + budget_seconds)
+    batch.said = len(outcome.problems)  # the caller says these; report_later the later ones
     if batch.names:
         _batches.append(batch)
     return outcome
@@ -213,11 +217,22 @@ def continue_submitting(budget_seconds: float = SUBMIT_BUDGET_SECONDS) -> int:
             batch.names.clear()
         else:
             _run(batch, scene, deadline)
+        _say_later(batch)
         if not batch.names:
             _batches.remove(batch)
         if time.monotonic() >= deadline:
             break
     return waiting()
+
+
+def _say_later(batch: _Batch) -> None:
+    """The problems of shots submitted after the operator returned (all of them when the session was
+    opened on a worker thread): said once each, through report_later, as the operator would have."""
+    if batch.report_later is None:
+        return
+    for problem in batch.outcome.problems[batch.said :]:
+        batch.report_later("WARNING", problem)
+    batch.said = len(batch.outcome.problems)
 
 
 def waiting() -> int:
@@ -366,6 +381,7 @@ def _open_later(batch: _Batch, scene: Any, report: Reporter) -> None:
             return
         message = _refused(batch, error or RuntimeError("no session"))
         report("ERROR", message)
+        batch.said = len(batch.outcome.problems)
         scene = bpy.data.scenes.get(batch.scene_name)
         if scene is not None and scene.sequence_editor is not None:  # the shots say it where they are
             strips = compat.all_strips(scene.sequence_editor)
@@ -373,4 +389,12 @@ def _open_later(batch: _Batch, scene: Any, report: Reporter) -> None:
                 strip.shotcaller.status, strip.shotcaller.message = "FAILED", message
         batch.names.clear()
 
-    background.submit(_opener(batch, scene), opened)
+    open_target = _opener(batch, scene)
+
+    def open_after_the_operator() -> _Target:
+        # A new thread runs at once and keeps the interpreter lock for up to its switch interval
+        # (5 ms), which the operator that started it would wait for: it lets the operator finish first.
+        time.sleep(OPEN_PAUSE_SECONDS)
+        return open_target()
+
+    background.submit(open_after_the_operator, opened)

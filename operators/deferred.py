@@ -8,13 +8,21 @@ Missing, Retry Failed, Redo and Variation hand their shots here: the shots show 
 for Shotcaller to finish loading", the operator returns at once, and a timer submits them as the
 operator would have once the warm-up is done. When the warm-up failed the shots say so, FAILED.
 
+Once the warm-up has finished, the Blender layer on top of the core (mainthread.submission and
+mainthread.pump: a few milliseconds, half of a first press after the warm-up) is imported on a worker
+thread too, started by the next poll (or press): a press before it is in waits for it the same way.
+Their module code only defines things, it calls no bpy.
+
 Nothing here imports the core: polls and operators may call any of it. Headless no warm-up runs
 (the batch imports what it needs where it needs it), so nothing is deferred there.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +40,13 @@ WAITING_MESSAGE = "waiting for Shotcaller to finish loading"
 POLL_SECONDS = 0.05
 
 _warm_up_asked = False  # polls run on every redraw of their button: the warm-up is asked for once
+# The Blender layer on top of the core, imported on a worker thread once the warm-up has finished.
+LAYER_MODULES = ("mainthread.submission", "mainthread.pump")
+# The thread's first act: a poll that starts it draws a button that may be pressed at once, and that
+# press should not share the interpreter lock with the imports (a press before they end waits for them).
+LAYER_PAUSE_SECONDS = 0.05
+_layer: threading.Thread | None = None
+_layer_failure: str | None = None
 
 
 def warm_up(context: Any) -> bool:
@@ -51,22 +66,79 @@ def warm_up(context: Any) -> bool:
 
 
 def poll_warm_up(context: Any) -> None:
-    """What a submitting operator's poll does: in the UI, start the warm-up (once)."""
-    if not _warm_up_asked and lazy.in_ui():
-        warm_up(context)
+    """What a submitting operator's poll does: in the UI, start the warm-up (once), and once it has
+    finished the Blender layer's import (once)."""
+    if not _warm_up_asked:
+        if lazy.in_ui():
+            warm_up(context)
+    elif _layer is None and warmup.finished() and warmup.failure() is None and lazy.in_ui():
+        _start_layer()
+
+
+def _layer_in() -> bool:
+    return all(lazy.loaded(name) is not None for name in LAYER_MODULES)
+
+
+def _start_layer() -> bool:
+    """Import the Blender layer on a worker thread, once. Returns whether it is being imported."""
+    global _layer
+    if _layer is not None:
+        return _layer.is_alive()
+    if _layer_in():
+        return False
+    _layer = threading.Thread(target=_import_layer, name="shotcaller-layer", daemon=True)
+    _layer.start()
+    return True
+
+
+def _import_layer() -> None:
+    global _layer_failure
+    time.sleep(LAYER_PAUSE_SECONDS)
+    try:
+        for name in LAYER_MODULES:
+            importlib.import_module(f"{lazy.PACKAGE}.{name}")
+    except Exception as exc:  # the shots waiting for it say so; the console has the traceback
+        _layer_failure = f"{type(exc).__name__}: {exc}"
+        log.error("Shotcaller could not import its Blender layer on a worker thread", exc_info=True)
+
+
+def loading() -> bool:
+    """Whether the warm-up, or the Blender layer's import after it, is still running."""
+    return warmup.running() or (_layer is not None and _layer.is_alive())
+
+
+def failure() -> str | None:
+    """What stopped the warm-up or the layer's import, once it has ended that way."""
+    if warmup.failure() is not None:
+        return warmup.failure()
+    return _layer_failure if _layer is not None and not _layer.is_alive() else None
+
+
+def wait_loaded(timeout: float) -> bool:
+    """Wait for the warm-up and the layer's import (tests). Returns whether both have ended."""
+    warmup.wait(timeout)
+    if _layer is not None:
+        _layer.join(timeout)
+    return not loading()
 
 
 def core_state(context: Any) -> str:
     """ "loading" (the shots must wait), "failed" (they cannot be sent), or "ready" (the operator imports
-    and submits as it always has: the warm-up is done, or this is headless)."""
-    if warmup.running():
+    nothing heavy and submits as it always has: the core and the layer are in, or this is headless)."""
+    if lazy.in_ui() and not warmup.running() and not warmup.finished() and warm_up(context):
+        return "loading"  # the UI, and no sidebar has drawn a button yet (a script, a shortcut): warm up now
+    return _state()
+
+
+def _state() -> str:
+    if loading():
         return "loading"
-    if warmup.failure() is not None:
+    if failure() is not None:
         return "failed"
-    if warmup.finished() or not lazy.in_ui():
+    if not lazy.in_ui() or _layer_in():
         return "ready"
-    # The UI, and no sidebar has drawn a button yet (a script, a shortcut): warm up now, and wait.
-    return "loading" if warm_up(context) else "ready"
+    # The warm-up has finished (or had nothing to import), the layer is not in: import it now, and wait.
+    return "loading" if _start_layer() else "ready"
 
 
 def failure_message(detail: str) -> str:
@@ -105,7 +177,7 @@ def hand_over(
     if state == "ready":
         return None
     if state == "failed":
-        message = failure_message(warmup.failure() or "")
+        message = failure_message(failure() or "")
         _show(scene, [(strip, "FAILED", message) for strip in strips])
         operator.report({"ERROR"}, message)
         return {"CANCELLED"}
@@ -168,12 +240,12 @@ def submit_waiting() -> float | None:
     """The timer behind the waiting shots: once the warm-up has ended, each request is submitted as
     its operator would have (a slice now, the rest over the pump's ticks), and whatever the operator
     would have said beyond its INFO is reported."""
-    if warmup.running():
+    if _state() == "loading":  # the warm-up, then the layer's import
         return POLL_SECONDS
     from .language import notify
 
     requests, _requests[:] = list(_requests), []
-    detail = warmup.failure()
+    detail = failure()
     if detail is not None:
         _fail(requests, failure_message(detail), notify)
         return None

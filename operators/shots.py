@@ -52,9 +52,13 @@ def _submit(operator: bpy.types.Operator, context, scene, strips, quality: str, 
     if waiting is not None:
         return waiting
     from ..mainthread.submission import SUBMIT_BUDGET_SECONDS
+    from .generate import late_reports
 
-    # Within a frame's share, like Generate: the rest is submitted over the next ticks.
-    outcome = lazy.submit_strips(scene, strips, quality, budget_seconds=SUBMIT_BUDGET_SECONDS, **kwargs)
+    # Within a frame's share, like Generate: the rest is submitted over the next ticks. The first
+    # session is opened on a worker thread, like Generate's: what it finds wrong is said later.
+    outcome = lazy.submit_strips(
+        scene, strips, quality, budget_seconds=SUBMIT_BUDGET_SECONDS, report_later=late_reports(), **kwargs
+    )
     for problem in outcome.problems:
         operator.report({"WARNING"}, problem)
     for warning in outcome.warnings:
@@ -143,6 +147,7 @@ class SEQUENCER_OT_shotcaller_retry_failed(bpy.types.Operator):
         if (waiting := deferred.hand_over(self, context, scene, failed, "", retrying, keep_seeds=True)) is not None:
             return waiting
         from ..mainthread.submission import SUBMIT_BUDGET_SECONDS
+        from .generate import late_reports
 
         by_quality: dict[str, list] = {}
         for strip in failed:
@@ -150,7 +155,12 @@ class SEQUENCER_OT_shotcaller_retry_failed(bpy.types.Operator):
         submitted, said = 0, set()
         for quality, strips in by_quality.items():  # each at the quality and seed it failed with: not a variation
             outcome = lazy.submit_strips(
-                scene, strips, quality, budget_seconds=SUBMIT_BUDGET_SECONDS / len(by_quality), keep_seeds=True
+                scene,
+                strips,
+                quality,
+                budget_seconds=SUBMIT_BUDGET_SECONDS / len(by_quality),
+                keep_seeds=True,
+                report_later=late_reports(),  # the first session: opened on a worker thread
             )
             submitted += len(outcome.submitted) + outcome.waiting  # the rest go over the next ticks
             for problem in outcome.problems + outcome.warnings:

@@ -177,8 +177,11 @@ def _submit_again(operator: bpy.types.Operator, context: bpy.types.Context, seed
     waiting = deferred.hand_over(operator, context, scene, [strip], quality, said, seed=seed, bypass_cache=True)
     if waiting is not None:
         return waiting
-    outcome = lazy.submit_strips(scene, [strip], quality, seed=seed, bypass_cache=True)
-    if not outcome.submitted:
+    from .generate import late_reports
+
+    # The first session is opened on a worker thread (the shot waits for the pump's next tick).
+    outcome = lazy.submit_strips(scene, [strip], quality, seed=seed, bypass_cache=True, report_later=late_reports())
+    if not outcome.submitted and not outcome.waiting:
         operator.report({"ERROR"}, " ".join(outcome.problems) or "Nothing to generate.")
         return {"CANCELLED"}
     for warning in outcome.warnings:
