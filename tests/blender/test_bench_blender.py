@@ -48,3 +48,33 @@ def test_the_blender_benchmark_prints_every_figure(blender, shotcaller_zip, dev_
         assert name in values, (name, proc.stdout[-3000:])
     assert values["register_threads_started"] == 0
     assert values["blender_6_shots_drains"] > 0
+
+
+def test_the_first_use_benchmark_prints_every_figure(blender, shotcaller_zip, dev_python, blender_helpers):
+    """bench/blender_first_use.py, one round of two shots: each way of pressing in a fresh Blender, and
+    the deferred shots followed to DONE against the reference ComfyUI server."""
+    if tuple(blender.app.version[:2]) != (5, 0):
+        pytest.skip("run on Blender 5.0 only")
+    script = blender_helpers.REPO_ROOT / "bench" / "blender_first_use.py"
+    args = ["--zip", str(shotcaller_zip), "--dev-python", dev_python, "--rounds", "1", "--shots", "2"]
+    proc = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    values = {line.split(":")[0]: float(line.split()[1]) for line in proc.stdout.splitlines() if LINE.match(line)}
+    names = ["first_use_control"]
+    for mode in ("no_deferral", "without_deferral", "deferred", "after_warmup"):
+        names += [f"first_use_press_{mode}{suffix}" for suffix in ("", "_max", "_vs_frame", "_vs_control")]
+    names += [
+        "first_use_press_after_warmup_vs_no_deferral",
+        "first_use_press_deferred_during_warmup",
+        "first_use_press_deferred_vs_no_deferral",
+        "first_use_deferred_submit_tick",
+        "first_use_deferred_waiting_tick_max",
+        "first_use_deferred_pump_tick_max",
+    ]
+    missing = [name for name in names if name not in values]
+    assert missing == [], proc.stdout[-3000:]
+    assert all(values[name] > 0 for name in names if name.startswith("first_use_press_") and "during" not in name)
+    # The deferred shots were generated, not only deferred.
+    assert values["first_use_deferred_shots_done"] == values["first_use_deferred_shots"] == 2
