@@ -32,6 +32,7 @@ from bpy.app.handlers import persistent
 
 from ..addon import lazy, warmup
 from ..sequencer import compat, status_colours
+from ..sequencer.index import find_shot_strip
 from ..settings.preferences import ADDON_PACKAGE
 
 log = logging.getLogger(__name__)
@@ -151,14 +152,16 @@ def failure_message(detail: str) -> str:
 
 @dataclass
 class _Request:
-    """Shots an operator was pressed for while the core was loading, by strip name (a reference to a
-    strip would not survive an undo), with what the operator would have submitted them with."""
+    """Shots an operator was pressed for while the core was loading, by strip name and shot id (a
+    reference to a strip would not survive an undo; an undo or a rename changes a name, not an id),
+    with what the operator would have submitted them with."""
 
     blend: str  # the file they belong to
     scene_name: str
     names: list[str]
     quality: str  # "" : each shot at its own last quality (Retry Failed)
     options: dict[str, Any] = field(default_factory=dict)  # submit_strips' seed, keep_seeds, bypass_cache
+    ids: dict[str, str] = field(default_factory=dict)  # strip name -> its shot id, when it has one
 
 
 _requests: list[_Request] = []
@@ -181,13 +184,15 @@ def hand_over(
         _show(scene, [(strip, "FAILED", message) for strip in strips])
         operator.report({"ERROR"}, message)
         return {"CANCELLED"}
-    names = []
+    names, ids = [], {}
     for strip in strips:
         shot = strip.shotcaller
         _before.setdefault((scene.name, strip.name), (shot.status, shot.message))
         names.append(strip.name)
+        if shot.shot_id:
+            ids[strip.name] = shot.shot_id
     _show(scene, [(strip, "QUEUED", WAITING_MESSAGE) for strip in strips])
-    _requests.append(_Request(bpy.data.filepath, scene.name, names, quality, options))
+    _requests.append(_Request(bpy.data.filepath, scene.name, names, quality, options, ids))
     if not bpy.app.timers.is_registered(submit_waiting):
         bpy.app.timers.register(submit_waiting, first_interval=POLL_SECONDS)
     operator.report({"INFO"}, f"{said}, {WAITING_MESSAGE}")
@@ -272,14 +277,42 @@ def _scene_of(request: _Request) -> Any | None:
 def _still_waiting(scene: Any, names: list[str]) -> list[Any]:
     strips = compat.all_strips(scene.sequence_editor)
     found = [strip for strip in (strips.get(name) for name in names) if strip is not None]
-    return [s for s in found if s.shotcaller.status == "QUEUED" and s.shotcaller.message == WAITING_MESSAGE]
+    return [s for s in found if _is_waiting(s)]
+
+
+def _is_waiting(strip: Any) -> bool:
+    return bool(strip.shotcaller.status == "QUEUED" and strip.shotcaller.message == WAITING_MESSAGE)
+
+
+def _found_again(scene: Any, request: _Request) -> list[Any]:
+    """The request's strips as they are now, by shot id (then by name, for a shot that had none yet),
+    its names brought up to date: an undo or a rename may have changed them."""
+    strips = compat.all_strips(scene.sequence_editor)
+    found, names, ids = [], [], {}
+    for name in request.names:
+        shot_id = request.ids.get(name, "")
+        strip = find_shot_strip(scene, shot_id) if shot_id else None
+        if strip is None:
+            strip = strips.get(name)
+            if strip is not None and shot_id and strip.shotcaller.shot_id not in ("", shot_id):
+                strip = None  # another shot took its name
+        if strip is None:
+            continue  # deleted, or undone to before it was made: nothing to send
+        if strip.name != name and (scene.name, name) in _before:
+            _before[(scene.name, strip.name)] = _before.pop((scene.name, name))
+        found.append(strip)
+        names.append(strip.name)
+        if shot_id:
+            ids[strip.name] = shot_id
+    request.names, request.ids = names, ids
+    return found
 
 
 def _fail(requests: list[_Request], message: str, notify: Callable[[str, str], None]) -> None:
     for request in requests:
         scene = _scene_of(request)
         if scene is not None:
-            _show(scene, [(strip, "FAILED", message) for strip in _still_waiting(scene, request.names)])
+            _show(scene, [(strip, "FAILED", message) for strip in _found_again(scene, request) if _is_waiting(strip)])
     notify("ERROR", message)
 
 
@@ -290,7 +323,7 @@ def _submit(request: _Request, notify: Callable[[str, str], None]) -> bool:
     scene = _scene_of(request)
     if scene is None:
         return False
-    strips = _still_waiting(scene, request.names)  # not those cancelled, or failed, meanwhile
+    strips = [s for s in _found_again(scene, request) if _is_waiting(s)]  # not those cancelled, or failed, meanwhile
     by_quality: dict[str, list[Any]] = {}
     for strip in strips:
         by_quality.setdefault(request.quality or strip.shotcaller.last_quality or "draft", []).append(strip)
@@ -329,14 +362,32 @@ def _submit(request: _Request, notify: Callable[[str, str], None]) -> bool:
 
 
 @persistent
+def _after_undo(*_args: Any) -> None:
+    """An undo or redo brings the strips back as they were at that step, and Python's references to
+    them die: the shots marked waiting after it would show their old status again, and the timer would
+    pass them over as cancelled. They are found again (by shot id) and shown waiting again."""
+    for request in _requests:
+        scene = _scene_of(request)
+        if scene is not None:
+            again = [strip for strip in _found_again(scene, request) if not _is_waiting(strip)]
+            _show(scene, [(strip, "QUEUED", WAITING_MESSAGE) for strip in again])
+    _requests[:] = [request for request in _requests if request.names]
+
+
+@persistent
 def _forget(*_args: Any) -> None:
     """Another file was opened (or this one reverted): the waiting shots are not in it."""
     _requests.clear()
     _before.clear()
 
 
+UNDO_HANDLERS = ("undo_post", "redo_post")
+
+
 def register() -> None:
     bpy.app.handlers.load_post.append(_forget)
+    for name in UNDO_HANDLERS:
+        getattr(bpy.app.handlers, name).append(_after_undo)
 
 
 def unregister() -> None:
@@ -344,5 +395,8 @@ def unregister() -> None:
     _before.clear()
     if _forget in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(_forget)
+    for name in UNDO_HANDLERS:
+        if _after_undo in getattr(bpy.app.handlers, name):
+            getattr(bpy.app.handlers, name).remove(_after_undo)
     if bpy.app.timers.is_registered(submit_waiting):  # a timer left registered crashes Blender 4.2 at exit
         bpy.app.timers.unregister(submit_waiting)

@@ -62,6 +62,11 @@ for strip in strips.values():
 strips["C"].shotcaller.status, strips["C"].shotcaller.message = "FAILED", "the server was busy"
 strips["C"].shotcaller.last_quality = "final"
 scene.sequence_editor.active_strip = strips["D"]
+if mode == "undo":  # shots generated before have ids; "B" is renamed, then all of it is undone below
+    importlib.import_module(module + ".sequencer.index").ensure_shot_ids(scene)
+    bpy.ops.ed.undo_push(message="the shots")
+    strips["B"].name = "B2"
+    bpy.ops.ed.undo_push(message="a rename")
 
 lazy = importlib.import_module(module + ".addon.lazy")
 warmup = importlib.import_module(module + ".addon.warmup")
@@ -74,6 +79,14 @@ pressed = {
     "retry_failed": sorted(bpy.ops.sequencer.shotcaller_retry_failed()),  # C
     "generate_missing": sorted(bpy.ops.sequencer.shotcaller_generate_missing(quality="draft")),  # A and B
 }
+if mode == "undo":  # an edit after the presses, then undone with the rename before them
+    scene.frame_end = 99
+    bpy.ops.ed.undo_push(message="an edit")
+    bpy.ops.ed.undo()
+    bpy.ops.ed.undo()
+    scene = bpy.context.scene  # an undo rebuilds the data: every Python reference to it is dead
+    found = compat.all_strips(scene.sequence_editor)
+    strips = {name: found.get(name) for name in "ABCD"}
 still_running = warmup.running()
 asked = list(gate.main_thread_asked)
 waiting = {name: [s.shotcaller.status, s.shotcaller.message] for name, s in strips.items()}
@@ -125,6 +138,20 @@ def test_operators_pressed_during_the_warm_up_return_at_once_and_their_shots_end
     for name, (status, message, takes) in result["ended"].items():
         assert (status, takes) == ("DONE", 1), (name, message)
     assert result["failure"] is None
+
+
+def test_shots_waiting_across_an_undo_are_waiting_again_and_end_with_takes(
+    shotcaller_zip, tmp_path, comfyui_url, blender
+):
+    """An undo brings back the strips as they were before the presses (not waiting, "B" under its old
+    name): the waiting shots are found again by shot id and marked waiting again, not passed over."""
+    result = run("undo", shotcaller_zip, tmp_path, comfyui_url)
+    assert result["pressed"] == {name: ["FINISHED"] for name in ("variation", "retry_failed", "generate_missing")}
+    assert result["still_running"] and result["asked"] == []
+    waiting = "waiting for Shotcaller to finish loading"
+    assert result["waiting"] == {name: ["QUEUED", waiting] for name in "ABCD"}
+    for name, (status, message, takes) in result["ended"].items():
+        assert (status, takes) == ("DONE", 1), (name, message)
 
 
 def test_a_failed_warm_up_fails_the_waiting_shots_and_says_what_to_do(shotcaller_zip, tmp_path, comfyui_url, blender):
