@@ -171,7 +171,13 @@ class Scheduler(DispatchPlanning):
             # Checked under the lock cancel_now holds while it marks the job: cancelled, or queued and
             # then found there by a cancel that comes after.
             cancelled = job.cancel.is_set() or self._closed
-            decision = None if cancelled else self._route_job(job, self._views(), {})
+            try:
+                decision = None if cancelled else self._route_job(job, self._views(), {})
+            except Exception as exc:  # as above: a bug routing one job must still end it
+                log.exception("routing job %s failed", job.job_id)
+                message = f"Shotcaller could not route the shot: {exc}"
+                self._end_taken_in(job, JobFailed(job.job_id, spec.shot_id, "internal", message))
+                return
             if decision is None:
                 record = None
             elif decision.chosen is None and decision.retry_in is None:
@@ -185,9 +191,7 @@ class Scheduler(DispatchPlanning):
                 self._wake()
                 record = None
         if cancelled:
-            event = JobCancelled(job.job_id, spec.shot_id, "cancelled before it started")
-            note(job, event)
-            self._end_taken_in(job, event)
+            self._end_taken_in(job, JobCancelled(job.job_id, spec.shot_id, "cancelled before it started"))
         if record is not None:
             self._append_log([record])
 
@@ -202,9 +206,7 @@ class Scheduler(DispatchPlanning):
             job.job_id, instance_id=entry.instance_id, backend_kind=entry.backend_kind, offer=entry.offer,
             model=entry.model, server_url=entry.server_url, cost_source="cache",
         )  # fmt: skip
-        event = JobSucceeded(job.job_id, job.spec.shot_id, take, entry.record_path)
-        note(job, event)
-        self._end_taken_in(job, event)
+        self._end_taken_in(job, JobSucceeded(job.job_id, job.spec.shot_id, take, entry.record_path))
         return True
 
     def _end_taken_in(self, job: JobState, event: JobEvent) -> None:
@@ -213,7 +215,16 @@ class Scheduler(DispatchPlanning):
         The intake still lists the job until `_take_in` returns, so it stops counting as active here,
         in the same hold of the lock as its event goes out: whoever reads the event then finds the
         count without it (cancel-all's last event came with the count still 1), and whoever finds the
-        count without it finds its event queued."""
+        count without it finds its event queued.
+
+        Its journal row is written first, as every other end's is: a shot no server could take that
+        still said queued would be reported after a crash as one Blender closed on before any server
+        accepted it. A journal that cannot be written (the reason the intake failed, say) must not
+        keep the event from going out."""
+        try:
+            note(job, event)
+        except Exception:
+            log.exception("could not write the end of job %s to its journal", job.job_id)
         with self._cond:
             self._taken_in = job.job_id
             self._emit(event)

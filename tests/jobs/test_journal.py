@@ -4,10 +4,12 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 
 from backend_doubles import ScriptedBackend
 from session_events import end_of as finish
-from shotcaller.jobs.events import TERMINAL_EVENTS, JobSucceeded
+from shotcaller.backends.base import MediaKind, Offer, Quality
+from shotcaller.jobs.events import TERMINAL_EVENTS, JobFailed, JobSucceeded
 from shotcaller.jobs.journal import JOURNAL_NAME, Journal
 from shotcaller.jobs.scheduler import Scheduler
 from shotcaller.shots import make_spec
@@ -120,3 +122,59 @@ def test_update_many_sets_only_the_named_rows(tmp_path):
         assert "colour" in str(exc)
     else:
         raise AssertionError("an unknown column must be refused")
+
+
+def test_a_shot_no_server_can_make_is_journaled_failed_with_why(tmp_path):
+    """Its row said queued: after a crash the shot would be reported as one Blender closed on before any
+    server accepted it, rather than one no server could make."""
+    journal = Journal.in_folder(str(tmp_path))
+    scheduler = Scheduler([ScriptedBackend("box")])
+    try:
+        job_id = scheduler.submit(spec(media="audio"), str(tmp_path / "s"), "s", journal=journal)
+        event = finish(scheduler, job_id)
+    finally:
+        scheduler.shutdown()
+    assert isinstance(event, JobFailed) and event.error_kind == "no_route"
+    entry = journal.get(job_id)
+    assert entry is not None and entry.state == "failed" and entry.finished_at
+    assert "makes video, not audio" in entry.message
+
+
+def test_a_job_whose_journal_cannot_be_written_still_ends(tmp_path):
+    """The intake's journal write fails (the disk is full, the file was removed): the shot fails with
+    what went wrong instead of saying queued forever, and the scheduler goes on."""
+    journal = Journal.in_folder(str(tmp_path))
+    journal._db.close()  # every later write raises, as a journal on a vanished disk does
+    scheduler = Scheduler([ScriptedBackend("box")])
+    try:
+        job_id = scheduler.submit(spec(), str(tmp_path / "s"), "s", journal=journal)
+        event = finish(scheduler, job_id)
+        other = scheduler.submit(spec(shot_id="shot0002bbbb"), str(tmp_path / "s2"), "s2")
+        assert isinstance(finish(scheduler, other), JobSucceeded)
+    finally:
+        scheduler.shutdown()
+    assert isinstance(event, JobFailed) and "could not queue the shot" in event.text
+
+
+
+@dataclass(frozen=True)
+class BrokenEstimateOffer(Offer):
+    """An offer whose memory estimate raises for one width (a bug in a client's model table)."""
+
+    def estimate_vram_gb(self, width, height, frames):
+        if width == 1234:
+            raise RuntimeError("the memory table is broken")
+        return super().estimate_vram_gb(width, height, frames)
+
+
+def test_a_job_routing_cannot_handle_still_ends_and_the_next_is_routed(tmp_path):
+    offer = BrokenEstimateOffer("t2v", MediaKind.VIDEO, Quality.DRAFT, label="test video")
+    scheduler = Scheduler([ScriptedBackend("box", [offer])])
+    try:
+        job_id = scheduler.submit(spec(width=1234), str(tmp_path / "s"), "s")
+        event = finish(scheduler, job_id)
+        other = scheduler.submit(spec(shot_id="shot0002bbbb"), str(tmp_path / "s2"), "s2")
+        assert isinstance(finish(scheduler, other), JobSucceeded)
+    finally:
+        scheduler.shutdown()
+    assert isinstance(event, JobFailed) and "could not route the shot: the memory table is broken" in event.text
