@@ -164,13 +164,17 @@ class Loop:
     dependency-graph update Blender runs after a timer that changed data (`depsgraph`, here
     `view_layer.update()`), and the two controls."""
 
-    def __init__(self, bpy, pump, previews, takes, shot_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
-        self.bpy, self.pump, self.previews, self.takes, self.shot_ids = bpy, pump, previews, takes, shot_ids
+    def __init__(self, bpy, compat, pump, previews, takes, shot_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+        self.bpy, self.compat, self.pump, self.previews, self.takes = bpy, compat, pump, previews, takes
+        self.shot_ids = shot_ids
         names = ("drain", "drain_no_take", "landing_drain", "place_take", "tick", "depsgraph", "frame")
-        names = (*names, "landing_depsgraph", "depsgraph_no_take")
+        names = (*names, "landing_depsgraph", "depsgraph_no_take", "paired_bare_new_movie", "paired_bare_update")
+        names = (*names, "paired_landing_place_take", "paired_landing_depsgraph")
         self.samples: dict[str, list[float]] = {name: [] for name in (*names, "control", "control_budget")}
         self._drain, self._land, self._place = pump.drain, pump.takes.land_take, takes.place_take
         self._landed = False
+        self._placed: tuple[str, int] | None = None  # the file and frame of this tick's take
+        self.paired_bare = None  # a scene of plain strips: each landing is repeated there by Blender alone
         self._collection_began = 0.0
         self.collections: list[tuple[int, float]] = []  # (generation, ms), on any thread
         gc.callbacks.append(self._time_collection)
@@ -186,15 +190,34 @@ class Loop:
         self._landed = True
         return self._land(*args, **kwargs)
 
-    def _timed_place(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _timed_place(self, scene, shot_strip, filepath, *args, **kwargs):  # type: ignore[no-untyped-def]
         start = time.perf_counter()
         try:
-            return self._place(*args, **kwargs)
+            return self._place(scene, shot_strip, filepath, *args, **kwargs)
         finally:
             self.samples["place_take"].append((time.perf_counter() - start) * 1000)
+            self._placed = (filepath, int(self.compat.left_handle(shot_strip)))
+
+    def _repeat_landing_bare(self) -> None:
+        """The take this tick placed, placed again by Blender alone (new_movie, then the scene's update)
+        in the plain scene, at once: a control under the same load as the landing, which a control run
+        after the whole phase is not on a machine whose load changes by the minute."""
+        if self.paired_bare is None or self._placed is None:
+            return
+        filepath, frame = self._placed
+        strips = self.compat.top_strips(self.paired_bare.sequence_editor)
+        n = len(self.samples["paired_bare_new_movie"])
+        began = time.perf_counter()
+        strips.new_movie(
+            name=f"Paired {n}", filepath=filepath, channel=40 + n % 80, frame_start=frame, fit_method="FILL"
+        )
+        added = time.perf_counter()
+        self.paired_bare.view_layers[0].update()
+        self.samples["paired_bare_new_movie"].append((added - began) * 1000)
+        self.samples["paired_bare_update"].append((time.perf_counter() - added) * 1000)
 
     def _timed_drain(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self._landed = False
+        self._landed, self._placed = False, None
         start = time.perf_counter()
         try:
             return self._drain(*args, **kwargs)
@@ -246,6 +269,10 @@ class Loop:
                 began = time.perf_counter()
                 control_workload(rounds)
                 self.samples[name].append((time.perf_counter() - began) * 1000)
+            if self._placed is not None and self.paired_bare is not None:
+                self.samples["paired_landing_place_take"].append(self.samples["place_take"][-1])
+                self.samples["paired_landing_depsgraph"].append(self.samples["depsgraph"][-1])
+                self._repeat_landing_bare()
             time.sleep(interval if interval is not None else 0.05)
         return time.monotonic() - start
 
@@ -300,10 +327,7 @@ def bench_plain_controls(bpy, compat, scene, prefix: str, emit, samples) -> None
     placing a take (the same files put on the plain scene by Blender's new_movie alone)."""
     count = len(compat.all_strips(scene.sequence_editor))
     ours = edit_update_ms(bpy, compat, scene)
-    bare = bpy.data.scenes.new(f"{scene.name} bare")
-    bare.sequence_editor_create()
-    for i in range(count):
-        compat.new_color_strip(bare.sequence_editor, f"Plain {i:05d}", 1 + i % 30, 1 + 10 * (i // 30), 9)
+    bare = plain_scene(bpy, compat, f"{scene.name} bare", count)
     plain = edit_update_ms(bpy, compat, bare)
     files = [s.filepath for s in compat.all_strips(scene.sequence_editor) if s.type == "MOVIE"]
     movie, update = bare_landings(bpy, compat, bare, [bpy.path.abspath(f) for f in files[:100]])
@@ -323,6 +347,41 @@ def bench_plain_controls(bpy, compat, scene, prefix: str, emit, samples) -> None
         emit(
             f"{prefix}_landing_depsgraph_{name}_vs_bare_new_movie_update_{name}",
             percentile(samples["landing_depsgraph"], pct) / max(1e-9, percentile(update, pct)),
+            "x",
+        )
+
+
+def plain_scene(bpy, compat, name: str, count: int):  # type: ignore[no-untyped-def]
+    """A scene of `count` plain colour strips laid out as the benchmark's shots are."""
+    bare = bpy.data.scenes.new(name)
+    bare.sequence_editor_create()
+    for i in range(count):
+        compat.new_color_strip(bare.sequence_editor, f"Plain {i:05d}", 1 + i % 30, 1 + 10 * (i // 30), 9)
+    bare.view_layers[0].update()
+    return bare
+
+
+def emit_paired_landings(emit, prefix: str, samples) -> None:  # type: ignore[no-untyped-def]
+    """Each take placed, against Blender alone placing the same file in a plain scene right after it
+    (same tick, same load): per pair, and as spreads."""
+    ours, bare = samples["paired_landing_place_take"], samples["paired_bare_new_movie"]
+    if not bare:
+        return
+    emit(f"{prefix}_paired_landings", len(bare), "landings")
+    emit_spread(emit, prefix, "paired_bare_new_movie", bare)
+    emit_spread(emit, prefix, "paired_bare_update", samples["paired_bare_update"])
+    pairs = sorted(o / max(1e-9, b) for o, b in zip(ours, bare, strict=True))
+    emit(f"{prefix}_place_take_vs_paired_bare_new_movie_median_pair", percentile(pairs, 50), "x")
+    for pct, name in ((50, "p50"), (99, "p99")):
+        emit(
+            f"{prefix}_place_take_{name}_vs_paired_bare_new_movie_{name}",
+            percentile(ours, pct) / max(1e-9, percentile(bare, pct)),
+            "x",
+        )
+        emit(
+            f"{prefix}_landing_depsgraph_{name}_vs_paired_bare_update_{name}",
+            percentile(samples["paired_landing_depsgraph"], pct)
+            / max(1e-9, percentile(samples["paired_bare_update"], pct)),
             "x",
         )
 
@@ -362,7 +421,7 @@ def bench_shots(bpy, module: str, count: int, seconds: float, emit, first_use: b
     emit(f"{prefix}_submit_operator{'_first_use' if first_use else ''}_vs_frame", operator_ms / FRAME_MS, "x")
     submission = importlib.import_module(f"{module}.mainthread.submission")
     shot_ids = [s.shotcaller.shot_id for s in compat.all_strips(scene.sequence_editor)]
-    loop = Loop(bpy, pump, previews, takes, shot_ids)
+    loop = Loop(bpy, compat, pump, previews, takes, shot_ids)
     try:
         took = loop.run(lambda: submission.waiting() == 0, timeout=180)
         frames = loop.samples["frame"]
@@ -377,7 +436,11 @@ def bench_shots(bpy, module: str, count: int, seconds: float, emit, first_use: b
         loop.emit_collections(emit, f"{prefix}_submit")
         loop.clear()
         swaps_before = previews.swaps
+        loop.paired_bare = plain_scene(bpy, compat, f"{scene.name} paired", count)
         loop.run(lambda: False, timeout=seconds)
+        emit_paired_landings(emit, prefix, loop.samples)
+        bpy.data.scenes.remove(loop.paired_bare)
+        loop.paired_bare = None
         samples = loop.samples
         session = session_module.current_session()
         in_flight = session.scheduler.active_count if session else 0
