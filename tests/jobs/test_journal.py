@@ -145,16 +145,20 @@ def test_a_job_whose_journal_cannot_be_written_still_ends(tmp_path):
     what went wrong instead of saying queued forever, and the scheduler goes on."""
     journal = Journal.in_folder(str(tmp_path))
     journal._db.close()  # every later write raises, as a journal on a vanished disk does
-    scheduler = Scheduler([ScriptedBackend("box")])
+    event = end_then_another(ScriptedBackend("box"), spec(), tmp_path, journal=journal)
+    assert isinstance(event, JobFailed) and "could not queue the shot" in event.text
+
+
+def end_then_another(backend, first, tmp_path, **submitted):
+    """The end of `first`, once the next job (a plain one) has been made too: the scheduler went on."""
+    scheduler = Scheduler([backend])
     try:
-        job_id = scheduler.submit(spec(), str(tmp_path / "s"), "s", journal=journal)
-        event = finish(scheduler, job_id)
+        event = finish(scheduler, scheduler.submit(first, str(tmp_path / "s"), "s", **submitted))
         other = scheduler.submit(spec(shot_id="shot0002bbbb"), str(tmp_path / "s2"), "s2")
         assert isinstance(finish(scheduler, other), JobSucceeded)
     finally:
         scheduler.shutdown()
-    assert isinstance(event, JobFailed) and "could not queue the shot" in event.text
-
+    return event
 
 
 @dataclass(frozen=True)
@@ -169,12 +173,5 @@ class BrokenEstimateOffer(Offer):
 
 def test_a_job_routing_cannot_handle_still_ends_and_the_next_is_routed(tmp_path):
     offer = BrokenEstimateOffer("t2v", MediaKind.VIDEO, Quality.DRAFT, label="test video")
-    scheduler = Scheduler([ScriptedBackend("box", [offer])])
-    try:
-        job_id = scheduler.submit(spec(width=1234), str(tmp_path / "s"), "s")
-        event = finish(scheduler, job_id)
-        other = scheduler.submit(spec(shot_id="shot0002bbbb"), str(tmp_path / "s2"), "s2")
-        assert isinstance(finish(scheduler, other), JobSucceeded)
-    finally:
-        scheduler.shutdown()
+    event = end_then_another(ScriptedBackend("box", [offer]), spec(width=1234), tmp_path)
     assert isinstance(event, JobFailed) and "could not route the shot: the memory table is broken" in event.text
