@@ -21,7 +21,8 @@ frames show the prompt, the seed and the frame number (a start image is the vide
       with ReferenceWan2GP(port=0) as server:
           server.mcp_url
 
-* CLI: ``python -m devservers.wan2gp --port 7866 [--output-dir DIR] [--step-seconds S] [--fail-next MODE]``.
+* CLI: ``python -m devservers.wan2gp --port 7866 [--output-dir DIR] [--step-seconds S] [--fail-next MODE]
+  [--weights downloaded|missing]``.
 
 Failure simulation (dev-only, not in Wan2GP), consumed by the next job: ``--fail-next MODE``
 (repeatable) or ``POST /reference/fail-next {"mode": "oom"}`` (``"none"`` clears; GET lists);
@@ -38,7 +39,10 @@ downloads, then drops the connection (a download cut off after the job finished)
 
 Known differences from the real server:
 
-* models report availability "missing" (as on the capture machine) yet generate; models not in
+* the weights of a normal install: the Wan models it has run (catalogue.DOWNLOADED_MODELS) report
+  availability "available", every other model "missing" (its first use downloads it; here it
+  generates at once); ``--weights missing`` (``weights="missing"``) reports every model missing,
+  as the capture machine did, and ``--available-model`` adds one; models not in
   the captures get a generic schema (16 fps, 5..97 frames) and the factory defaults; i2v_2_2 was
   not captured and is modelled on t2v_2_2;
 * successful jobs were never observable on the capture machine: `progress`/`preview` event data,

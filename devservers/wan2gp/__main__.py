@@ -1,4 +1,5 @@
-"""CLI: `python -m devservers.wan2gp --port PORT [--output-dir DIR] [--step-seconds S] [--fail-next oom|error]`.
+"""CLI: `python -m devservers.wan2gp --port PORT [--output-dir DIR] [--step-seconds S] [--fail-next oom|error]
+[--weights downloaded|missing]`.
 
 Prints `Wan2GP reference MCP server listening on http://127.0.0.1:PORT` (flushed) once it serves;
 the MCP endpoint is that URL + `/mcp/`.
@@ -11,6 +12,7 @@ import sys
 
 from ..common.auth import access_rule, add_access_arguments
 from ..common.cli import add_bind_arguments, serve
+from .catalogue import DOWNLOADED_MODELS, WEIGHTS_MODES
 from .jobs import FAIL_MODES
 from .server import ReferenceWan2GP
 from .tools import DEFAULT_EVENT_LIMIT
@@ -40,11 +42,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="events per job snapshot when a call gives no event_limit",
     )
     parser.add_argument(
+        "--weights",
+        choices=WEIGHTS_MODES,
+        default=None,
+        help="downloaded: a normal install, the Wan models it has run (" + ", ".join(DOWNLOADED_MODELS) + ") say"
+        " 'available', the others 'missing'; missing: no model's weights are downloaded, as on the capture"
+        " machine (default downloaded; missing when started with --fail-next no-weights)",
+    )
+    parser.add_argument(
         "--available-model",
         action="append",
         default=[],
         metavar="MODEL_TYPE",
-        help="a model whose weights the server says it has (availability 'available'); repeatable",
+        help="another model whose weights the server says it has (availability 'available'); repeatable",
     )
     parser.add_argument(
         "--cut-downloads",
@@ -64,11 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         lambda: ReferenceWan2GP(
             host=args.host, port=args.port, output_dir=args.output_dir, step_seconds=args.step_seconds,
             fail_next=args.fail_next, event_limit=args.job_event_limit, allow_remote=args.allow_remote,
-            available_models=args.available_model, cut_downloads=args.cut_downloads,
+            available_models=args.available_model, weights=args.weights, cut_downloads=args.cut_downloads,
             access=access_rule(args),
         ),
         ready="Wan2GP reference MCP server listening on {url}",
-        describe=lambda server: f"output directory: {server.output_dir}; {server.access.describe()}",
+        describe=lambda server: (
+            f"output directory: {server.output_dir}; model weights {server.weights}; {server.access.describe()}"
+        ),
         verbose=args.verbose,
     )  # fmt: skip
 

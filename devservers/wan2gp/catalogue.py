@@ -18,8 +18,14 @@ CATALOGUE_FILE = HERE / "catalogue.json"
 SURFACE_FILE = HERE / "mcp_surface.json"
 
 FILTER_KEYS = ("family", "base_model_type", "finetune", "model_type", "main_output", "inputs", "name")
-# What the real server says about every model here: no weights were ever downloaded.
+# What the real server says of a model (shared/api.py _model_availability_to_dict): its files are all
+# there (status 2), or none are (0; every model on the capture machine, which downloaded nothing).
 MISSING = {"status": "missing", "status_code": 0, "indicator": "black_square", "available": False}
+AVAILABLE = {"status": "available", "status_code": 2, "indicator": "blue_square", "available": True}
+# A normal install's downloaded models: the Wan models it has run (the 14B pair, the 5B, the 1.3B).
+# Every other model's weights are fetched on its first use, as on the real server.
+DOWNLOADED_MODELS = ("i2v_2_2", "t2v_1.3B", "t2v_2_2", "ti2v_2_2")
+WEIGHTS_MODES = ("downloaded", "missing")  # --weights: a normal install, or one that downloaded nothing
 GENERIC_SETTING_VALUES = {
     "image_prompt_type": {"allowed": "", "choices": [{"label": "Text/new generation", "value": ""}]},
     "video_prompt_type": {"guide_preprocessing": None, "mask_preprocessing": None, "guide_custom_choices": None,
@@ -35,14 +41,11 @@ def load_surface() -> dict[str, Any]:
     return json.loads(SURFACE_FILE.read_text(encoding="utf-8"))
 
 
-AVAILABLE = {"status": "available", "status_code": 2, "indicator": "blue_square", "available": True}
-
-
 class Catalogue:
-    """`available`: model types whose weights the server pretends to have downloaded (default none,
-    as on the capture machine); their availability says so, the others' says "missing"."""
+    """`available`: model types whose weights the server says it has downloaded (default those of a
+    normal install, DOWNLOADED_MODELS); their availability says so, the others' says "missing"."""
 
-    def __init__(self, path: Path = CATALOGUE_FILE, available: Iterable[str] = ()) -> None:
+    def __init__(self, path: Path = CATALOGUE_FILE, available: Iterable[str] = DOWNLOADED_MODELS) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
         self.available = set(available)
         self.entries: dict[str, dict[str, Any]] = {e["record"]["model_type"]: e for e in data["models"]}

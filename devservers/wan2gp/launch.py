@@ -18,6 +18,7 @@ Options (all keyword, all optional):
     step_seconds=0.01      seconds per denoising step (and per loading/encoding/decoding phase)
     fail_next=None         a failure mode (see above) or a list of them, one per job
     event_limit=None       events per snapshot when a call gives no event_limit (server default 20)
+    weights=None           "missing": no model's weights are downloaded (server default "downloaded")
     extra_args=()          more CLI arguments
     python=sys.executable  interpreter to run the server with
     timeout=30.0           seconds to wait for the "listening" line
@@ -67,6 +68,7 @@ def start_server(
     step_seconds: float = 0.01,
     fail_next: str | Iterable[str] | None = None,
     event_limit: int | None = None,
+    weights: str | None = None,
     extra_args: Iterable[str] = (),
     python: str | None = None,
     timeout: float = 30.0,
@@ -79,6 +81,8 @@ def start_server(
     args += repeated("--fail-next", fail_next)
     if event_limit is not None:
         args += ["--job-event-limit", str(event_limit)]
+    if weights is not None:
+        args += ["--weights", weights]
     args += list(extra_args)
     process, url, log_path = launch_module(
         "devservers.wan2gp", args, directory, ready=READY, label="Wan2GP", python=python, timeout=timeout

@@ -26,7 +26,7 @@ from PIL import Image
 from ..common.auth import AccessRule
 from ..common.cut import CutCounter, cut_off
 from ..common.runner import BackgroundServer
-from .catalogue import Catalogue, load_surface
+from .catalogue import DOWNLOADED_MODELS, WEIGHTS_MODES, Catalogue, load_surface
 from .gallery import MAX_UPLOAD_BYTES, Gallery, media_type_of
 from .jobs import FAIL_MODES, Jobs
 from .mcp import McpEndpoint, json_response
@@ -56,6 +56,7 @@ class ReferenceWan2GP(BackgroundServer):
         event_limit: int = DEFAULT_EVENT_LIMIT,
         allow_remote: bool = False,
         available_models: Iterable[str] = (),
+        weights: str | None = None,
         cut_downloads: int = 0,
         access: AccessRule | None = None,
     ) -> None:
@@ -63,8 +64,15 @@ class ReferenceWan2GP(BackgroundServer):
         self.access = access or AccessRule()  # credentials it requires, as a proxy in front of it would
         self.output_dir = os.path.abspath(output_dir or tempfile.mkdtemp(prefix="wan2gp-reference-"))
         os.makedirs(self.output_dir, exist_ok=True)
+        failures = [fail_next] if isinstance(fail_next, str) else list(fail_next or [])
+        if weights is None:  # a server started to fail for want of weights has none, as the capture machine
+            weights = "missing" if "no-weights" in failures else "downloaded"
+        if weights not in WEIGHTS_MODES:
+            raise ValueError(f"unknown weights mode {weights!r}; use one of {', '.join(WEIGHTS_MODES)}")
         available = list(available_models)
-        self.catalogue = Catalogue(available=available)
+        # "downloaded": a normal install has its usual models; "missing": none (as the capture machine).
+        self.weights = weights
+        self.catalogue = Catalogue(available=[*(DOWNLOADED_MODELS if weights == "downloaded" else ()), *available])
         unknown = sorted(set(available) - set(self.catalogue.entries))
         if unknown:
             raise ValueError(f"unknown model_type {unknown[0]!r} for --available-model")
@@ -74,7 +82,7 @@ class ReferenceWan2GP(BackgroundServer):
         self.tools = Tools(self.catalogue, self.gallery, self.jobs, event_limit=event_limit)
         self.surface = load_surface()
         self.endpoint: McpEndpoint | None = None
-        for mode in [fail_next] if isinstance(fail_next, str) else list(fail_next or []):
+        for mode in failures:
             self.jobs.add_fail_next(mode)
 
     @property

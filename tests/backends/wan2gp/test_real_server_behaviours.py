@@ -40,18 +40,44 @@ def server(tmp_path_factory):
     handle.stop()
 
 
+@pytest.fixture(scope="module")
+def bare_server(tmp_path_factory):
+    """A Wan2GP that has downloaded no model's weights (--weights missing), as the capture machine."""
+    handle = start_server(tmp_path_factory.mktemp("wan2gp-bare"), step_seconds=0.05, weights="missing")
+    yield handle
+    handle.stop()
+
+
+def settled(handle):
+    handle.wait_idle()
+    handle.fail_next("none")
+    yield handle
+    handle.wait_idle()
+    handle.fail_next("none")
+
+
 @pytest.fixture
 def idle(server):
-    server.wait_idle()
-    server.fail_next("none")
-    yield server
-    server.wait_idle()
-    server.fail_next("none")
+    yield from settled(server)
 
 
-def test_weights_it_cannot_download_are_a_server_failure_naming_the_file_and_the_fix(idle, tmp_path):
-    idle.fail_next("no-weights")
-    backend = Wan2GPBackend("gpu-1", idle.mcp_url, vram_gb=24, poll_interval=0.05)
+@pytest.fixture
+def bare(bare_server):
+    yield from settled(bare_server)
+
+
+def test_weights_not_downloaded_yet_are_said_before_the_job_and_only_then(idle, bare, tmp_path):
+    said = "Wan2GP has not downloaded t2v_1.3B yet: it fetches the weights first"
+    for name, handle, expected in (("bare", bare, True), ("normal", idle, False)):
+        backend = Wan2GPBackend("gpu-1", handle.mcp_url, presets=[TEN_STEPS], poll_interval=0.05)
+        result, reports = run(backend, tmp_path / name)
+        assert len(result.files) == 1
+        assert (said in [r.message for r in reports]) is expected, [r.message for r in reports]
+
+
+def test_weights_it_cannot_download_are_a_server_failure_naming_the_file_and_the_fix(bare, tmp_path):
+    bare.fail_next("no-weights")
+    backend = Wan2GPBackend("gpu-1", bare.mcp_url, vram_gb=24, poll_interval=0.05)
     reports: list[Progress] = []
     with pytest.raises(MissingResource) as caught:
         run(backend, tmp_path, reports)
@@ -65,7 +91,7 @@ def test_weights_it_cannot_download_are_a_server_failure_naming_the_file_and_the
         "This server cannot download weights: connect it to the internet once, or copy the weights into its"
         " ckpts folder."
     )
-    # The reference server says no model is downloaded: every offer of the server stops with it.
+    # This server has downloaded no model: every offer of the server stops with it.
     assert set(error.offers) == {o.name for o in backend.offers()}
     assert re.fullmatch(r"cannot download model weights since \d\d:\d\d \(pose/dw-ll_ucoco_384\.onnx\)"
                         r" \(that machine cannot reach the internet\): connect it .*", error.server_state)  # fmt: skip

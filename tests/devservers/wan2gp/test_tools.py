@@ -86,8 +86,8 @@ def test_model_discovery_answers(client):
     assert len(first) == 10 and first[0]["model_type"] == "ace_step_v1" and "setting_values" not in first[0]
     record = client.value("wangp_list_models", model_type="t2v_2_2", include_availability=True)[0]
     assert record["name"] == "Wan2.2 Text2video 14B" and record["capabilities"]["text_to_video"] is True
-    assert record["availability"] == {"model_type": "t2v_2_2", "status": "missing", "status_code": 0,
-                                      "indicator": "black_square", "available": False}  # fmt: skip
+    assert record["availability"] == {"model_type": "t2v_2_2", "status": "available", "status_code": 2,
+                                      "indicator": "blue_square", "available": True}  # fmt: skip
     assert [m["model_type"] for m in client.value("wangp_list_models", query="wan", limit=3)] == [
         "alpha", "alpha2", "alpha2_sf"]  # fmt: skip
     found = client.value("wangp_search_models", query="2.2", limit=3)
@@ -108,6 +108,37 @@ def test_model_discovery_answers(client):
     assert templates[0]["tool_id"] == "gen_image"
     settings = client.value("wangp_get_deepy_template_settings", tool_id="gen_video", template="default")
     assert settings["template"] == "LTX-2 2.5 Distilled"
+
+
+def availability(client, model_type):
+    return client.value("wangp_get_model_availability", model_type=model_type)
+
+
+def test_a_normal_install_has_its_wan_models_and_fetches_the_others_on_first_use(client):
+    # As the real server's get_model_download_status answers: status 2 when the model's files are there.
+    downloaded = {"status": "available", "status_code": 2, "indicator": "blue_square", "available": True}
+    for model_type in ("t2v_2_2", "i2v_2_2", "ti2v_2_2", "t2v_1.3B"):
+        assert availability(client, model_type) == {"model_type": model_type, **downloaded}
+    assert availability(client, "alpha2")["available"] is False
+    listed = client.value("wangp_list_model_availability", model_type="ti2v*")
+    assert {a["model_type"]: a["status"] for a in listed} == {"ti2v_2_2": "available", "ti2v_2_2_fastwan": "missing"}
+
+
+def test_weights_missing_mode_answers_as_the_capture_machine(tmp_path):
+    # The structuredContent of protocols/wan2gp-captures/15_get_model_availability_t2v_1.3B.json.
+    captured = {"model_type": "t2v_1.3B", "status": "missing", "status_code": 0, "indicator": "black_square",
+                "available": False}  # fmt: skip
+    handle = start_server(tmp_path, weights="missing", extra_args=["--available-model", "alpha2"])
+    try:
+        client = McpClient(handle.url)
+        assert availability(client, "t2v_1.3B") == captured
+        record = client.value("wangp_get_model_metadata", model_type="ti2v_2_2", include_availability=True)
+        assert record["availability"]["status"] == "missing"
+        assert availability(client, "alpha2")["available"] is True  # --available-model still adds one
+    finally:
+        handle.stop()
+    with pytest.raises(ValueError, match="unknown weights mode 'some'"):
+        ReferenceWan2GP(weights="some")
 
 
 @pytest.mark.parametrize(
