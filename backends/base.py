@@ -41,6 +41,9 @@ class BackendError(Exception):
 class BackendUnreachable(BackendError):
     kind = "unreachable"
     address_failure = True
+    # Set when the server was there and is not any more (a refused or dropped connection): what a
+    # job running there hears when the server stops or crashes ("nothing is listening there any more").
+    went_away: str = ""
 
 
 class CredentialsRefused(BackendError):

@@ -96,7 +96,9 @@ def transport_error(exc: BaseException, url: str, service: Service) -> BackendEr
         )
     if isinstance(reason, ConnectionRefusedError):
         question = (service.refused_question or f"Is {program} running at {{url}}?").format(url=url)
-        return BackendUnreachable(f"nothing is listening at {url} (connection refused)", hint=f"{question} {start}")
+        refused = BackendUnreachable(f"nothing is listening at {url} (connection refused)", hint=f"{question} {start}")
+        refused.went_away = "nothing is listening there any more (connection refused)"
+        return refused
     if isinstance(reason, socket.gaierror):
         return BackendUnreachable(
             f"the host name in {url} could not be resolved",
@@ -109,10 +111,12 @@ def transport_error(exc: BaseException, url: str, service: Service) -> BackendEr
     if isinstance(reason, ssl.SSLError):
         return BackendUnreachable(f"secure connection to {url} failed: {reason}", hint=service.ssl_hint)
     if isinstance(reason, ConnectionError):  # reset, aborted, closed before answering
-        return BackendUnreachable(
+        dropped = BackendUnreachable(
             f"{name} at {url} closed the connection ({type(reason).__name__})",
             hint=f"Is {program} still running at {url}? {start}",
         )
+        dropped.went_away = f"it closed the connection ({type(reason).__name__})"
+        return dropped
     if isinstance(reason, http.client.HTTPException):
         error = ProtocolError(
             f"{url} answered with something that is not HTTP ({type(reason).__name__})",

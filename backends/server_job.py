@@ -8,7 +8,9 @@ and never leaving a job running on the server when the run ends early.
             job.check()          # past the deadline: cancelled on the server, JobTimedOut
         job.finished()           # from here on, nothing to cancel
 
-An exception that is not one of the contract's errors (a bug, or a server's answer no check
+A server that stops answering while the job runs there (refused or dropped connections) went away:
+the error says so instead of asking whether it runs at that address at all. An exception that
+is not one of the contract's errors (a bug, or a server's answer no check
 foresaw) leaves as a ProtocolError naming the server; a job started there is cancelled first.
 """
 
@@ -23,6 +25,8 @@ from .base import BackendBusy, BackendError, BackendUnreachable, Cancelled, Prot
 from .policy import WHERE_TO_RAISE
 
 log = logging.getLogger(__name__)
+
+WENT_AWAY_HINT = "The server was stopped or crashed while making this shot (its console says which); start it again."
 
 
 class JobTimedOut(BackendBusy):
@@ -82,8 +86,14 @@ class ServerJob:
     ) -> None:
         if exc is None or not isinstance(exc, Exception):
             return  # done, or KeyboardInterrupt/SystemExit: let those go as they are
+        running = self._cancel is not None
         if not isinstance(exc, Cancelled):  # a cancel has stopped the server's job already
             self.cancel_on_server()
+        if running and isinstance(exc, BackendUnreachable) and exc.went_away:
+            # It was making this shot a moment ago: not an address to fix, a server that stopped.
+            raise BackendUnreachable(
+                f"{self.source} went away in the middle of the job: {exc.went_away}", hint=WENT_AWAY_HINT
+            ) from exc
         if isinstance(exc, BackendError):
             return
         log.error("%s: unexpected %s", self.source, type(exc).__name__, exc_info=exc)

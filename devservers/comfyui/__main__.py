@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         ready="ComfyUI reference server listening on {url}",
         describe=lambda server: f"directories: {server.directories}; {server.access.describe()}",
         verbose=args.verbose,
+        sigterm_kills=True,  # ComfyUI's main.py handles Ctrl+C only: SIGTERM ends it mid-prompt
     )
 
 

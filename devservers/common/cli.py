@@ -25,17 +25,28 @@ def add_bind_arguments(parser: argparse.ArgumentParser, port: int, port_help: st
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
 
 
-def stop_requested() -> threading.Event:
+def stop_requested(signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)) -> threading.Event:
     """An event that SIGINT (Ctrl+C) or SIGTERM (a launcher's stop) sets."""
     done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in signals:
         signal.signal(sig, lambda *_: done.set())
     return done
 
 
-def serve(make_server: Callable[[], Server], *, ready: str, describe: Callable[[Server], str], verbose: bool) -> int:
+def serve(
+    make_server: Callable[[], Server],
+    *,
+    ready: str,
+    describe: Callable[[Server], str],
+    verbose: bool,
+    sigterm_kills: bool = False,
+) -> int:
     """Start the server, print `describe(server)` (stderr) and `ready` with "{url}" filled in
-    (stdout), and serve until stopped. A bad option or a taken port is an error line and exit 1."""
+    (stdout), and serve until stopped. A bad option or a taken port is an error line and exit 1.
+
+    `sigterm_kills`: SIGTERM keeps its default action, as for a server with no handler of its own
+    (ComfyUI): the process dies where it is, finishing and interrupting nothing, and its connections
+    drop. Otherwise SIGTERM stops the server as Ctrl+C does."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
@@ -46,7 +57,7 @@ def serve(make_server: Callable[[], Server], *, ready: str, describe: Callable[[
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
-    done = stop_requested()
+    done = stop_requested((signal.SIGINT,) if sigterm_kills else (signal.SIGINT, signal.SIGTERM))
     print(describe(server), file=sys.stderr, flush=True)
     print(ready.format(url=url), flush=True)
     while not done.wait(0.5):

@@ -145,3 +145,28 @@ def test_a_server_killed_mid_job_is_not_also_reported_as_a_failed_cancel(tmp_pat
     # the server is not there; a second warning in the console that names the settings only confuses.
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert not [w for w in warnings if "could not cancel" in w], warnings
+
+
+def test_a_server_stopped_with_sigterm_mid_job_went_away_and_nobody_pressed_cancel(tmp_path: Path):
+    # Real ComfyUI has no SIGTERM handler: the process dies where it is, interrupting nothing. The shot
+    # fails as a server that went away (another server may make it), not as a cancel someone pressed.
+    with reference_launch.start_server(tmp_path / "server", step_seconds=0.1) as server:
+
+        def watch(progress: Progress) -> None:
+            if "step 2/" in progress.message and server.alive():
+                server.process.terminate()
+                server.process.wait()
+
+        with pytest.raises(BackendUnreachable) as caught:
+            reference_backend(server).run(wan_request(tmp_path / "out", seed=4102), watch, threading.Event())
+        assert server.process.returncode == -15  # killed by the signal, as the real one
+    error = caught.value
+    assert error.failover
+    assert "pressed Cancel" not in error.hint and "interrupted" not in error.message
+    assert error.message == (
+        f"ComfyUI at {server.url} went away in the middle of the job: nothing is listening there any more"
+        " (connection refused)"
+    )
+    assert error.hint == (
+        "The server was stopped or crashed while making this shot (its console says which); start it again."
+    )
