@@ -8,6 +8,7 @@ candidate could succeed where this one failed.
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from typing import Any, ClassVar
 
 from ..shots import MediaKind, Quality, ShotSpec
 from .sentences import join_sentences
+
+log = logging.getLogger(__name__)
 
 
 class BackendError(Exception):
@@ -123,9 +126,26 @@ class Cancelled(BackendError):
         hint: str = "",
         backend: str = "",
         settle: Callable[[threading.Event], None] | None = None,
+        server_job_id: str = "",
     ) -> None:
         super().__init__(message, hint=hint, backend=backend)
         self.settle = settle
+        self.server_job_id = server_job_id  # the server's id of the job: for logs, never the message
+
+
+def shot_cancelled(
+    spec: ShotSpec,
+    where: str,
+    server_job_id: str,
+    *,
+    settle: Callable[[threading.Event], None] | None = None,
+    then: str = "",
+) -> Cancelled:
+    """"shot 'Harbour' was cancelled on ComfyUI at URL": the shot by its name, as the user knows it. The
+    server's job id (a UUID nobody sees elsewhere) goes to the log and to `server_job_id` only."""
+    log.info("%s cancelled on %s (job %s there)", spec.describe(), where, server_job_id)
+    message = f"{spec.describe()} was cancelled on {where}" + (f"; {then}" if then else "")
+    return Cancelled(message, settle=settle, server_job_id=server_job_id)
 
 
 def raise_if_cancelled(cancel: threading.Event, when: str) -> None:

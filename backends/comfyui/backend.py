@@ -32,6 +32,7 @@ from ..base import (
     ProgressCallback,
     announce_server_job,
     raise_if_cancelled,
+    shot_cancelled,
 )
 from ..files import sanitize_filename
 from ..forward_progress import MonotonicReporter
@@ -184,7 +185,9 @@ class ComfyUIBackend(PromptFollowing, PreflightChecks, Backend):
             job.started(lambda: self._cancel_on_server(prompt_id))
             progress.update(RUN_START / 2, "queued on ComfyUI")
             tracker = NodeProgress(template.node_classes, expected_weights(prompt))
-            entry = self._wait_for_completion(prompt_id, client_id, stream, tracker, progress, cancel, template, job)
+            entry = self._wait_for_completion(
+                prompt_id, client_id, stream, tracker, progress, cancel, template, job, spec
+            )
         finally:
             if stream is not None:
                 stream.close()
@@ -215,7 +218,7 @@ class ComfyUIBackend(PromptFollowing, PreflightChecks, Backend):
         while True:
             if cancel.is_set():
                 self._cancel_on_server(server_job_id)
-                raise Cancelled(f"the job was cancelled (ComfyUI prompt {server_job_id})")
+                raise shot_cancelled(request.spec, f"ComfyUI at {self.base_url}", server_job_id)
             try:
                 entry = self._poll(server_job_id, template)
             except Cancelled:

@@ -13,7 +13,8 @@ import threading
 import time
 from typing import Any
 
-from ..base import BackendError, BackendUnreachable, Cancelled, ProtocolError
+from ...shots import ShotSpec
+from ..base import BackendError, BackendUnreachable, Cancelled, ProtocolError, shot_cancelled
 from ..forward_progress import MonotonicReporter
 from ..server_job import ServerJob
 from .client import ComfyUIClient
@@ -55,6 +56,7 @@ class PromptFollowing:
         cancel: threading.Event,
         template: ComfyTemplate,
         job: ServerJob,
+        spec: ShotSpec,
     ) -> dict[str, Any] | None:
         """Block until the prompt finished (or its job deadline passed). Returns its history entry if
         polling saw it first."""
@@ -67,8 +69,10 @@ class PromptFollowing:
             while True:
                 if cancel.is_set():
                     running = self._cancel_on_server(prompt_id)
-                    raise Cancelled(
-                        f"the job was cancelled (ComfyUI prompt {prompt_id})",
+                    raise shot_cancelled(
+                        spec,
+                        f"ComfyUI at {self.base_url}",
+                        prompt_id,
                         settle=(lambda stop: self._settle(prompt_id, stop)) if running else None,
                     )
                 job.check()

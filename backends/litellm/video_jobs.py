@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 
-from ...shots import MediaKind
+from ...shots import MediaKind, ShotSpec
 from ..base import (
     BackendBusy,
     BackendError,
@@ -26,6 +26,7 @@ from ..base import (
     ProgressCallback,
     ProtocolError,
     announce_server_job,
+    shot_cancelled,
 )
 from ..files import sanitize_filename, unique_path
 from ..media_check import verifier
@@ -99,7 +100,7 @@ class VideoJobs:
     ) -> GenerationResult:
         spec = request.spec
         size = choose_size(spec.width, spec.height, model.sizes)
-        job = self._wait_for_video(model, video_id, job, report, cancel, job_guard)
+        job = self._wait_for_video(model, video_id, job, report, cancel, job_guard, spec)
         job_guard.finished()
         announce_server_job(report, video_id, stage="finished")
         report(Progress(0.92, "downloading the video"))
@@ -135,6 +136,7 @@ class VideoJobs:
         report: ProgressCallback,
         cancel: threading.Event,
         job_guard: ServerJob,
+        spec: ShotSpec,
     ) -> VideoJob:
         failures = 0
         while not job.done:
@@ -146,7 +148,7 @@ class VideoJobs:
             )
             if cancel.wait(self.poll_interval):
                 self._forget_video(video_id)
-                raise Cancelled(f"the job was cancelled (video {video_id[:24]}...)")
+                raise shot_cancelled(spec, f"LiteLLM at {self.base_url} ({model.name})", video_id)
             job_guard.check()  # past the deadline: the video is deleted on the provider, JobTimedOut
             try:
                 job = self.client.video_status(video_id, model=model.name)

@@ -215,7 +215,7 @@ class Wan2GPBackend(JobFollowing, ModelChecks, Backend):
         job_id = snapshot.job_id
         tracker = JobProgress(progress)
         tracker.apply(snapshot.events)
-        snapshot = self._wait(snapshot, tracker, cancel, job)
+        snapshot = self._wait(snapshot, tracker, cancel, job, request.spec)
         job.finished()
         result = snapshot.result
         if result is None:

@@ -11,7 +11,8 @@ import logging
 import threading
 import time
 
-from ..base import BackendError, BackendUnreachable, Cancelled
+from ...shots import ShotSpec
+from ..base import BackendError, BackendUnreachable, shot_cancelled
 from ..server_job import ServerJob
 from .client import JobSnapshot, Wan2GPClient
 from .progress import JobProgress
@@ -31,14 +32,14 @@ class JobFollowing:
     settle_timeout: float
 
     def _wait(
-        self, snapshot: JobSnapshot, tracker: JobProgress, cancel: threading.Event, job: ServerJob
+        self, snapshot: JobSnapshot, tracker: JobProgress, cancel: threading.Event, job: ServerJob, spec: ShotSpec
     ) -> JobSnapshot:
         """Poll until the job is done; on cancel, ask the server to stop it and raise Cancelled; past
         the job deadline, the same and JobTimedOut."""
         failures = 0
         while not snapshot.done:
             if cancel.wait(self.poll_interval):
-                self._cancel_on_server(snapshot.job_id)
+                self._cancel_on_server(snapshot.job_id, spec)
             job.check()
             try:
                 snapshot = self.client.get_job(snapshot.job_id, event_limit=self.event_limit)
@@ -58,7 +59,7 @@ class JobFollowing:
         """Ask Wan2GP to stop a job the run is leaving early (the scheduler hears the run's own error)."""
         self.client.cancel_job(job_id, event_limit=0)
 
-    def _cancel_on_server(self, job_id: str) -> None:
+    def _cancel_on_server(self, job_id: str, spec: ShotSpec) -> None:
         """Ask Wan2GP to stop the job and raise Cancelled at once.
 
         Wan2GP stops cooperatively, between steps; loading a model or fetching weights runs on for
@@ -72,9 +73,12 @@ class JobFollowing:
             # not there: a warning naming the settings would only send the user looking for a second fault.
             level = logging.INFO if isinstance(exc, BackendUnreachable) else logging.WARNING
             log.log(level, "%s: could not cancel job %s on the server: %s", self.display_name, job_id, exc)
-        raise Cancelled(
-            f"the job was cancelled (Wan2GP job {job_id} stops at its next step)",
+        raise shot_cancelled(
+            spec,
+            f"Wan2GP at {self.client.origin}",
+            job_id,
             settle=None if done else (lambda stop: self._settle(job_id, stop)),
+            then="" if done else "Wan2GP stops it at its next step",
         )
 
     def _settle(self, job_id: str, stop: threading.Event) -> None:

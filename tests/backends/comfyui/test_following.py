@@ -84,10 +84,13 @@ def test_cancel_while_running_interrupts_the_prompt(tmp_path: Path):
                 cancelled_at.append(time.monotonic())
                 cancel.set()
 
-        with pytest.raises(Cancelled):
+        with pytest.raises(Cancelled) as caught:
             reference_backend(server).run(wan_request(tmp_path / "out", seed=4001), watch, cancel)
         cancel_latency = time.monotonic() - cancelled_at[0]
-        _, entry = single_history_entry(server)
+        prompt_id, entry = single_history_entry(server)
+        # The shot by its name; the prompt's UUID only for the log (it said "(ComfyUI prompt <uuid>)").
+        assert caught.value.message == f"shot 'Lighthouse' was cancelled on ComfyUI at {server.url}"
+        assert caught.value.server_job_id == prompt_id
         assert entry["status"]["status_str"] == "error"
         assert [m[0] for m in entry["status"]["messages"]][-1] == "execution_interrupted"
         assert server_json(server, "/queue") == {"queue_running": [], "queue_pending": []}

@@ -170,9 +170,12 @@ def test_cancel_while_the_video_renders(backend, tmp_path):
         if "in progress" in progress.message or "queued" in progress.message:
             cancel.set()
 
-    with pytest.raises(Cancelled):
+    with pytest.raises(Cancelled) as caught:
         backend.run(request, report, cancel)
     assert not (tmp_path / "takes" / "harbour_take1.mp4").exists()
+    video = caught.value.server_job_id
+    assert video and video not in caught.value.message  # the provider's video id only in the log
+    assert caught.value.message == f"shot 'Harbour' was cancelled on LiteLLM at {backend.base_url} (cloud-video)"
 
 
 def test_model_missing_on_the_proxy(stack, tmp_path):

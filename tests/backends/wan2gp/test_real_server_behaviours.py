@@ -112,7 +112,10 @@ def test_a_cancel_is_answered_at_once_and_settles_when_the_server_is_done(idle, 
 
     with pytest.raises(Cancelled) as caught:
         run(backend, tmp_path, cancel=cancel, on_progress=cancel_once_started)
-    job_id = re.search(r"Wan2GP job ([0-9a-f]{32})", caught.value.message).group(1)
+    job_id = caught.value.server_job_id
+    assert caught.value.message == (
+        f"shot 'Harbour' was cancelled on Wan2GP at {backend.client.origin}; Wan2GP stops it at its next step"
+    )
     client = Wan2GPClient(idle.mcp_url)
     assert client.get_job(job_id).done is False  # still loading: the server finishes that first
     assert caught.value.settle is not None
