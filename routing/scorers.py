@@ -110,7 +110,7 @@ def describe(shot: ShotNeeds, candidate: Candidate, ctx: RouteContext, scored: S
     fit = fit_note(shot, candidate)
     if fit:
         parts.append(fit)
-    timing = f"about {seconds_text(scored.expected_seconds)}"
+    timing = about_seconds(scored.expected_seconds)
     if scored.wait_seconds >= 1:
         timing += f" ({seconds_text(scored.wait_seconds)} waiting for a slot)"
     if scored.speed_source != "measured":
@@ -129,6 +129,11 @@ def fit_note(shot: ShotNeeds, candidate: Candidate) -> str:
     if free is None or not need:
         return ""
     return f"{free:.1f} GB free fits {candidate.offer_label} at {shot.size} (needs ~{need:.1f} GB)"
+
+
+def about_seconds(seconds: float) -> str:
+    """'about 16 s', or 'under a second' for a time that would read 'about 0 s'."""
+    return "under a second" if round(seconds) < 1 else f"about {seconds_text(seconds)}"
 
 
 def seconds_text(seconds: float) -> str:

@@ -8,6 +8,7 @@ from routing_helpers import DRAFT, FINAL, candidate, context, needs
 from shotcaller.routing.policy import ScoreWeights
 from shotcaller.routing.registry import Locality
 from shotcaller.routing.scorers import (
+    about_seconds,
     describe,
     estimate_cost,
     fit_note,
@@ -106,3 +107,12 @@ def test_describe_says_when_speed_is_only_assumed():
 
 def test_seconds_text():
     assert [seconds_text(s) for s in (42, 600, 9000)] == ["42 s", "10 min", "2.5 h"]
+
+
+def test_a_shot_expected_to_take_less_than_a_second_says_so_not_about_0_s():
+    shot = needs()
+    cand = candidate()
+    quick = describe(shot, cand, context(speeds=measured(0.02)), score(shot, cand, context(speeds=measured(0.02))))
+    assert "under a second, on this machine" in quick and "about 0 s" not in quick
+    assert [about_seconds(s) for s in (0.0, 0.4, 0.5, 0.6, 16)] == [
+        "under a second", "under a second", "under a second", "about 1 s", "about 16 s"]  # fmt: skip
