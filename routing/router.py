@@ -254,9 +254,21 @@ def explain(decision: Decision, views: Sequence[InstanceView], ctx: RouteContext
     skipped = _dedupe(f"{v.candidate.instance.name} skipped: {v.reason}" for v in worth_saying)
     if skipped:
         sentence += "; " + "; ".join(skipped[:3])
-    if len(decision.ranked) > 1:
-        sentence += f"; {len(decision.ranked) - 1} fallback(s)"
+    fallbacks = real_fallbacks(decision, used_resting)
+    if fallbacks:
+        sentence += f"; {fallbacks} fallback{'' if fallbacks == 1 else 's'}"
     return sentence + "."
+
+
+def real_fallbacks(decision: Decision, used_resting: bool) -> int:
+    """How many ranked candidates would be tried if the chosen one fails. On a server that was down
+    and is tried anyway, its failing is the server's: its other templates are not tried after it
+    (a server that cannot be reached is left for the whole job), so they are no fallbacks."""
+    chosen = decision.ranked[0]
+    others = decision.ranked[1:]
+    if used_resting:
+        others = tuple(c for c in others if c.instance_id != chosen.instance_id)
+    return len(others)
 
 
 _DETAIL_ONLY = frozenset({"init_image"})

@@ -152,3 +152,24 @@ def test_retry_in_when_only_a_timed_exclusion_stands_in_the_way():
     decision = Router().route(spec(), [view("box")], excluded=excluded, now=10.0)
     assert decision.chosen is None and decision.retry_in == 2.0
     assert "trying again in 2 s" in decision.explanation
+
+
+def test_fallbacks_are_counted_in_words_and_only_where_they_would_be_tried():
+    one = Router().route(spec(), [view("a"), view("b")])
+    assert one.explanation.endswith("; 1 fallback.")
+    two = Router().route(spec(), [view("a"), view("b"), view("c")])
+    assert two.explanation.endswith("; 2 fallbacks.")
+    assert Router().route(spec(), [view("a")]).explanation.endswith("on this machine.")
+    # Healthy, a server's other template is tried after the first fails there (say out of memory).
+    both = view("local", (DRAFT, FINAL))
+    assert Router().route(spec(), [both]).explanation.endswith("; 1 fallback.")
+    # Down and tried anyway: its failing is the server's, so its other template is no fallback (it said
+    # "1 fallback(s)"); another server that was down too still is.
+    health = CircuitBreakers(cooldown_seconds=30)
+    health.record_failure("local", "unreachable", decisive=True)
+    alone = Router(health).route(spec(), [both])
+    assert alone.chosen_resting and len(alone.ranked) == 2
+    assert "fallback" not in alone.explanation, alone.explanation
+    health.record_failure("other", "unreachable", decisive=True)
+    pair = Router(health).route(spec(), [both, view("other")])
+    assert pair.explanation.endswith("; 1 fallback."), pair.explanation
