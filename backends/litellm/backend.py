@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from ...shots import MediaKind
 from ..base import (
@@ -36,6 +37,7 @@ from ..files import sanitize_filename, unique_path
 from ..media_check import verifier
 from ..policy import DEFAULT_POLICY, TransportPolicy
 from ..server_job import ServerJob
+from ..urls import is_loopback_host
 from .client import DEFAULT_URL, GeneratedImage, LiteLLMClient, ModelEntry, Secret
 from .cloud_model import CloudModel, choose_seconds, choose_size, cloud_models, take_parameters
 from .discovery import ListedModels, is_pattern, match_listed
@@ -90,8 +92,9 @@ class LiteLLMBackend(VideoJobs, Backend):
     def offers(self) -> list[Offer]:
         with self._listed_lock:
             models = [*self.models.values(), *self._listed.values()]
+        here = is_loopback_host(urlsplit(self.base_url).hostname or "")
         return [
-            Offer(name=m.name, media=m.media, quality=m.quality, label=m.display_label, model=m.name)
+            Offer(name=m.name, media=m.media, quality=m.quality, label=m.label_behind(here), model=m.name)
             for m in models
             if m.local or self.allow_cloud
         ]

@@ -61,6 +61,13 @@ class CloudModel(BaseModel):
     def display_label(self) -> str:
         return self.label or f"{self.name} ({'local' if self.local else 'cloud'})"
 
+    def label_behind(self, proxy_on_this_machine: bool) -> str:
+        """The label, for a proxy at a loopback address: '(local proxy)' rather than '(cloud)' for a model
+        not declared local, since where the proxy sends it is not known (it is still gated as cloud)."""
+        if self.label or self.local or not proxy_on_this_machine:
+            return self.display_label
+        return f"{self.name} (local proxy)"
+
 
 def cloud_models(entries: Iterable[dict[str, Any] | CloudModel]) -> list[CloudModel]:
     """CloudModels from plain settings, or InvalidRequest naming the entry and field that is wrong."""

@@ -60,7 +60,10 @@ def test_offers_follow_the_cloud_switch(stack):
     assert set(offers) == {"cloud-image", "cloud-video"}
     assert offers["cloud-image"].media == MediaKind.IMAGE and offers["cloud-image"].quality == Quality.FINAL
     assert offers["cloud-video"].media == MediaKind.VIDEO and offers["cloud-video"].quality == Quality.DRAFT
-    assert offers["cloud-video"].label == "cloud-video (cloud)"
+    # The proxy is on loopback: where it sends the model is not known, so not "(cloud)" (it said so).
+    assert offers["cloud-video"].label == "cloud-video (local proxy)"
+    remote = LiteLLMBackend("proxy", "https://litellm.example.net", "", MODELS, allow_cloud=True)
+    assert {o.label for o in remote.offers()} == {"cloud-image (cloud)", "cloud-video (cloud)"}
     assert LiteLLMBackend.kind == "litellm" and not opened.is_local
     assert not any(opened.is_local_offer(o) for o in opened.offers())
     local = LiteLLMBackend("proxy", stack.url, "", [{"name": "local-sd", "media": "image", "local": True}])
