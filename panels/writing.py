@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import textwrap
 from typing import Any
 
 import bpy
 
 from ..operators import enhance, script, transcribe
 from ..sequencer import compat
+from .details import region_chars
+from .details import wrapped as wrapped_to
 
 STATE_ICONS = {"READY": "QUESTION", "DONE": "CHECKMARK", "FAILED": "ERROR", "CANCELLED": "CANCEL"}
 
 
-def wrapped(layout: Any, context: Any, text: str, *, icon: str = "NONE", max_lines: int = 12) -> None:
-    """Long text as several labels, wrapped to the sidebar's width."""
-    region = getattr(context, "region", None)
-    width = region.width if region is not None else 300
-    chars = max(20, int(width / 7) - 4)
-    lines = textwrap.wrap(text, chars) or [""]
-    if len(lines) > max_lines:
-        lines = [*lines[: max_lines - 1], lines[max_lines - 1][: chars - 3] + "..."]
-    column = layout.column(align=True)
-    for index, line in enumerate(lines):
-        column.label(text=line, icon=icon if index == 0 else "BLANK1" if icon != "NONE" else "NONE")
+def wrapped(layout: Any, context: Any, text: str, *, icon: str = "NONE") -> None:
+    """Long text whole, as many labels as it needs at the sidebar's width and the UI scale (the
+    panels' shared helper: nothing cut off, long words split, paragraphs kept)."""
+    wrapped_to(layout, text, region_chars(context), icon=icon)
 
 
 def _message(layout: Any, context: Any, state: str, message: str) -> None:
@@ -58,9 +52,9 @@ class SEQUENCER_PT_shotcaller_writing(bpy.types.Panel):
         if state.enhance_state == "READY":
             box.label(text=f"'{state.enhance_strip}', for {state.enhance_target}")
             box.label(text="Old:")
-            wrapped(box.box(), context, state.enhance_old, max_lines=40)
+            wrapped(box.box(), context, state.enhance_old)
             box.label(text="New:")
-            wrapped(box.box(), context, state.enhance_new, max_lines=40)
+            wrapped(box.box(), context, state.enhance_new)
             row = box.row(align=True)
             row.operator("sequencer.shotcaller_enhance_apply", text="Apply", icon="CHECKMARK")
             row.operator("sequencer.shotcaller_enhance_discard", text="Discard", icon="X")
