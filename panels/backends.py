@@ -75,10 +75,14 @@ class SEQUENCER_PT_shotcaller_backends(bpy.types.Panel):
             box.label(text=load)
             if status.vram_free_gb is not None:
                 box.label(text=f"{status.vram_free_gb:.1f} of {status.vram_total_gb or 0:.1f} GB free")
+            said = ""
             if report.breaker != "closed":
-                wrapped(box, report.breaker_reason, width)
+                said = report.breaker_reason
+                wrapped(box, said, width)
             if status.probe_error:
-                wrapped(box, status.probe_error, width)
+                # A server that refused the probe is often set aside for the same reason, in the same words.
+                if status.probe_error not in said:
+                    wrapped(box, status.probe_error, width)
                 shown.append(status.probe_error)
         for problem in session.problems():  # the failed probes among them are in their server's box above
             if not any(problem.endswith(f": {error}") for error in shown):

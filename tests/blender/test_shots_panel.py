@@ -248,6 +248,24 @@ def test_the_backends_panel_draws_its_reasons_whole(addon, sequencer_scene, blen
     assert all(joined.count(" ".join(words(reason))) == 1 for reason in reasons), shown
 
 
+def test_a_server_set_aside_for_its_failed_probe_says_it_once(addon, sequencer_scene, blender, shots):
+    """The breaker opened by the failure the probe also reported: the same words, drawn once in the box
+    (the earlier test saw them twice when a job's failure had opened the breaker first)."""
+    session = module(addon, "jobs.session").current_session()
+    failed = [r for r in session.fleet_status() if r.status.probe_error]
+    assert failed
+    for report in failed:
+        session.scheduler.router.health.record_failure(
+            report.status.instance_id, f"unreachable: {report.status.probe_error}", decisive=True
+        )
+    shown = stand_in_layout.draw(module(addon, "panels.backends").SEQUENCER_PT_shotcaller_backends, blender.context)
+    joined = " ".join(words(shown))
+    for report in session.fleet_status():
+        if report.status.probe_error:
+            assert report.breaker != "closed"
+            assert joined.count(" ".join(words(report.status.probe_error))) == 1, shown
+
+
 def test_cancel_all_withdraws_the_shots_still_waiting_to_be_submitted(addon, sequencer_scene, blender, shots):
     bpy = blender
     submission = module(addon, "mainthread.submission")
