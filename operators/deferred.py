@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 WAITING_MESSAGE = "waiting for Shotcaller to finish loading"
 POLL_SECONDS = 0.05
+# A warm-up that has not ended by then is stuck (a thread blocked on a lock, a file system that does
+# not answer): the shots waiting for it fail, saying what to do, rather than stay queued for ever.
+WARM_UP_TIMEOUT_SECONDS = 120.0
 
 _warm_up_asked = False  # polls run on every redraw of their button: the warm-up is asked for once
 # The Blender layer on top of the core, imported on a worker thread once the warm-up has finished.
@@ -142,6 +145,38 @@ def _state() -> str:
     return "loading" if _start_layer() else "ready"
 
 
+def timeout_message(seconds: float) -> str:
+    return (
+        f"Shotcaller has not finished loading after {seconds:.0f} s, so this shot was not sent. Generate it"
+        " again in a moment; if it fails again, restart Blender (the system console shows what Shotcaller"
+        " was loading)."
+    )
+
+
+def pending_names(scene: Any) -> set[str]:
+    """The scene's shots already asked for and not sent yet: waiting here, or in the submission's
+    batches (its session being opened, or the rest of a large batch)."""
+    names = set(waiting_names(scene.name))
+    submission = lazy.loaded("mainthread.submission")
+    if submission is not None:
+        names.update(submission.waiting_names(scene.name))
+    return names
+
+
+def without_pending(operator: Any, scene: Any, strips: list[Any]) -> list[Any]:
+    """`strips` less the shots already waiting to be sent (a second press before the first one's
+    shots went out would make each of them twice), saying which were left out."""
+    pending = pending_names(scene)
+    if not pending:
+        return strips
+    kept = [strip for strip in strips if strip.name not in pending]
+    left_out = [strip.name for strip in strips if strip.name in pending]
+    if left_out:
+        names = ", ".join(f"'{name}'" for name in left_out[:3]) + (" and others" if len(left_out) > 3 else "")
+        operator.report({"WARNING"}, f"Already waiting to be sent, not asked for again: {names}.")
+    return kept
+
+
 def failure_message(detail: str) -> str:
     return (
         f"Shotcaller could not finish loading ({detail}), so this shot was not sent. Restart Blender and"
@@ -162,6 +197,7 @@ class _Request:
     quality: str  # "" : each shot at its own last quality (Retry Failed)
     options: dict[str, Any] = field(default_factory=dict)  # submit_strips' seed, keep_seeds, bypass_cache
     ids: dict[str, str] = field(default_factory=dict)  # strip name -> its shot id, when it has one
+    since: float = field(default_factory=time.monotonic)  # when it was asked for (WARM_UP_TIMEOUT_SECONDS)
 
 
 _requests: list[_Request] = []
@@ -246,7 +282,14 @@ def submit_waiting() -> float | None:
     its operator would have (a slice now, the rest over the pump's ticks), and whatever the operator
     would have said beyond its INFO is reported."""
     if _state() == "loading":  # the warm-up, then the layer's import
-        return POLL_SECONDS
+        now = time.monotonic()
+        stuck = [request for request in _requests if now - request.since > WARM_UP_TIMEOUT_SECONDS]
+        if stuck:
+            from .language import notify
+
+            _requests[:] = [request for request in _requests if now - request.since <= WARM_UP_TIMEOUT_SECONDS]
+            _fail(stuck, timeout_message(WARM_UP_TIMEOUT_SECONDS), notify)
+        return POLL_SECONDS if _requests else None
     from .language import notify
 
     requests, _requests[:] = list(_requests), []

@@ -49,6 +49,10 @@ class SEQUENCER_OT_shotcaller_generate(bpy.types.Operator):
         strips = _selected_strips(scene)
         shots = [strip for strip in strips if not is_take_strip(strip)]
         if shots:
+            # A second press before the first one's shots were sent would make each of them twice.
+            strips = shots = deferred.without_pending(self, scene, shots)
+            if not shots:
+                return {"CANCELLED"}
             said = generating_message(len(shots), self.quality)
             if (waiting := deferred.hand_over(self, context, scene, shots, self.quality, said)) is not None:
                 return waiting

@@ -48,6 +48,9 @@ def _submit(operator: bpy.types.Operator, context, scene, strips, quality: str, 
     if not strips:
         operator.report({"WARNING"}, f"No shot to {what}.")
         return {"CANCELLED"}
+    strips = deferred.without_pending(operator, scene, strips)  # pressed again before they were sent
+    if not strips:
+        return {"CANCELLED"}
     waiting = deferred.hand_over(operator, context, scene, strips, quality, _said(what, len(strips)), **kwargs)
     if waiting is not None:
         return waiting
@@ -142,6 +145,9 @@ class SEQUENCER_OT_shotcaller_retry_failed(bpy.types.Operator):
         failed = [s for s in scene_shots(scene) if s.shotcaller.status in RETRY_STATUSES]
         if not failed:
             self.report({"WARNING"}, "No shot has failed.")
+            return {"CANCELLED"}
+        failed = deferred.without_pending(self, scene, failed)  # pressed again before they were sent
+        if not failed:
             return {"CANCELLED"}
         retrying = f"Retrying {len(failed)} failed shot(s)"  # quality "": each at the one it failed with
         if (waiting := deferred.hand_over(self, context, scene, failed, "", retrying, keep_seeds=True)) is not None:

@@ -174,6 +174,8 @@ def _submit_again(operator: bpy.types.Operator, context: bpy.types.Context, seed
     take = shot.takes[shot.active_take] if 0 <= shot.active_take < len(shot.takes) else None
     quality = take.quality if take is not None and take.quality in {"draft", "final"} else shot.last_quality
     said = f"{what} of '{strip.name}' ({quality}, seed {seed})"
+    if not deferred.without_pending(operator, scene, [strip]):  # pressed again before it was sent
+        return {"CANCELLED"}
     waiting = deferred.hand_over(operator, context, scene, [strip], quality, said, seed=seed, bypass_cache=True)
     if waiting is not None:
         return waiting

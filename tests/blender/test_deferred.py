@@ -72,6 +72,8 @@ lazy = importlib.import_module(module + ".addon.lazy")
 warmup = importlib.import_module(module + ".addon.warmup")
 deferred = importlib.import_module(module + ".operators.deferred")
 lazy.emulate_ui(True)
+if mode == "timeout":  # the warm-up stays held: the waiting shots give up after this
+    deferred.WARM_UP_TIMEOUT_SECONDS = 1.0
 polled = bpy.ops.sequencer.shotcaller_generate_missing.poll()  # the Shots panel draws: the warm-up starts
 held = gate.held.wait(60)
 pressed = {
@@ -87,15 +89,27 @@ if mode == "undo":  # an edit after the presses, then undone with the rename bef
     scene = bpy.context.scene  # an undo rebuilds the data: every Python reference to it is dead
     found = compat.all_strips(scene.sequence_editor)
     strips = {name: found.get(name) for name in "ABCD"}
+twice = None
+if mode == "timeout":  # Generate pressed on two of them before they were sent: not asked for twice
+    strips["A"].select = strips["B"].select = True
+    twice = sorted(bpy.ops.sequencer.shotcaller_generate(quality="draft"))
+    strips["A"].select = strips["B"].select = False
 still_running = warmup.running()
 asked = list(gate.main_thread_asked)
 waiting = {name: [s.shotcaller.status, s.shotcaller.message] for name, s in strips.items()}
 cancel_possible = bpy.ops.sequencer.shotcaller_cancel_all.poll()
+gave_up = None
+if mode == "timeout":
+    while deferred.submit_waiting() is not None:  # the timer, the warm-up still held
+        time.sleep(0.05)
+    gave_up = {name: [s.shotcaller.status, s.shotcaller.message] for name, s in strips.items()}
 gate.release.set()
 while deferred.submit_waiting() is not None:  # the timer, as Blender would call it in the UI
     time.sleep(0.05)
 again = None
-if mode == "fail":
+if mode == "timeout":
+    pass
+elif mode == "fail":
     strips["A"].select = True
     try:
         again = sorted(bpy.ops.sequencer.shotcaller_generate(quality="draft"))
@@ -111,7 +125,7 @@ if session is not None:
 addon_utils.disable(module, default_set=True)
 print("RESULT " + json.dumps({"polled": polled, "held": held, "timed_out": gate.timed_out, "pressed": pressed,
     "still_running": still_running, "asked": asked, "waiting": waiting, "cancel_possible": cancel_possible,
-    "ended": ended, "again": again, "failure": warmup.failure()}))
+    "ended": ended, "again": again, "failure": warmup.failure(), "twice": twice, "gave_up": gave_up}))
 """
 )
 
@@ -152,6 +166,21 @@ def test_shots_waiting_across_an_undo_are_waiting_again_and_end_with_takes(
     assert result["waiting"] == {name: ["QUEUED", waiting] for name in "ABCD"}
     for name, (status, message, takes) in result["ended"].items():
         assert (status, takes) == ("DONE", 1), (name, message)
+
+
+def test_shots_waiting_for_a_warm_up_that_never_ends_fail_and_say_what_to_do(
+    shotcaller_zip, tmp_path, comfyui_url, blender
+):
+    """The warm-up held past the timeout (set to a second here): the waiting shots fail saying what to
+    do instead of waiting for ever; a second press meanwhile asked for none of them again."""
+    result = run("timeout", shotcaller_zip, tmp_path, comfyui_url)
+    assert result["still_running"] and result["asked"] == []
+    assert result["twice"] == ["CANCELLED"]  # both shots it was pressed on were waiting already
+    for name, (status, message) in result["gave_up"].items():
+        assert status == "FAILED", (name, message)
+        assert "has not finished loading after 1 s" in message and "restart Blender" in message
+    for name, (status, message, takes) in result["ended"].items():
+        assert (status, takes) == ("FAILED", 0), (name, message)  # not sent later either
 
 
 def test_a_failed_warm_up_fails_the_waiting_shots_and_says_what_to_do(shotcaller_zip, tmp_path, comfyui_url, blender):

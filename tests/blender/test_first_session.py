@@ -82,13 +82,17 @@ sys.meta_path.insert(0, Noting())
 print("PRESS BEGINS", flush=True)
 if mode == "generate":
     pressed = bpy.ops.sequencer.shotcaller_generate(quality="draft")
-elif mode == "generate_missing":
+elif mode in ("generate_missing", "twice"):
     pressed = bpy.ops.sequencer.shotcaller_generate_missing(quality="draft")
 elif mode == "retry_failed":
     pressed = bpy.ops.sequencer.shotcaller_retry_failed()
 else:
     pressed = getattr(bpy.ops.sequencer, "shotcaller_" + mode)()
 print("PRESS ENDS", flush=True)
+again = []
+if mode == "twice":  # pressed again while the session opens: each shot is already waiting to be sent
+    again = [sorted(bpy.ops.sequencer.shotcaller_retry_failed())]
+    again.append(sorted(bpy.ops.sequencer.shotcaller_generate_missing()))
 main_thread_imports = sorted({name for main, name in Noting.seen if main})
 session_module = lazy.loaded("jobs.session")
 sent_at_return = sorted(name for name, s in strips.items() if s.shotcaller.job_id)
@@ -112,7 +116,7 @@ addon_utils.disable(module, default_set=True)
 print("RESULT " + json.dumps({"polled": polled, "warmed": warmed, "pressed": sorted(pressed),
     "main": main_thread_imports, "worker": worker_imports, "sent_at_return": sent_at_return,
     "statuses_at_return": statuses_at_return, "late_at_return": late_at_return, "late": said.messages,
-    "records": records, "ended": ended}))
+    "records": records, "ended": ended, "again": again}))
 """
 )
 
@@ -126,6 +130,7 @@ SUBMITTED = {
     "retry_failed": "CE",
     "redo": "D",
     "variation": "D",
+    "twice": "ABCDE",  # Generate Missing, then Retry Failed and Generate Missing again before anything was sent
 }
 
 
@@ -184,6 +189,9 @@ def test_the_first_press_after_the_warm_up_opens_the_session_on_a_worker_thread(
         status, message, takes = result["ended"]["E"]
         assert status == "FAILED" and "no-such-image.png" in message and takes == 0, message
         assert said_count("no-such-image.png", result, output) == 1, (result["late"], output[-20:])
+    if mode == "twice":
+        assert result["again"] == [["CANCELLED"], ["CANCELLED"]]
+        assert said_count("Already waiting to be sent, not asked for again: ", result, output) == 2, output[-20:]
     # The session's problem (the broken template) said once, after the operator had returned.
     assert said_count("broken.binding.json", result, output) == 1, (result["late"], output[-20:])
     assert sum("broken.binding.json" in message for message in result["late"]) == 1
