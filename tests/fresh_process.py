@@ -26,6 +26,17 @@ bpy.ops.extensions.package_install_files(filepath=sys.argv[1], repo="user_defaul
 module = "bl_ext.user_default.shotcaller"
 """
 
+# An import hook for a fresh Blender's script: `Noting.seen` lists (on the main thread?, module) for every
+# import from the moment `sys.meta_path.insert(0, Noting())`: which thread paid for which import.
+NOTING_IMPORTS = r"""
+class Noting:
+    # Asked first for every import; finds nothing, only notes the thread that asked.
+    seen = []
+    def find_spec(self, name, path=None, target=None):
+        self.seen.append((threading.current_thread() is threading.main_thread(), name))
+        return None
+"""
+
 
 def run_result(script: str, *args: str, timeout: float = 300) -> dict[str, Any]:
     proc = subprocess.run(

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fresh_process import FRESH_BLENDER
+from fresh_process import FRESH_BLENDER, NOTING_IMPORTS
 
 TESTS = str(Path(__file__).resolve().parents[1])
 
@@ -72,12 +72,9 @@ if redrawn:  # the sidebar draws again after the warm-up: its poll imports the B
     bpy.ops.sequencer.shotcaller_generate_missing.poll()
     warmed = deferred.wait_loaded(60) and deferred.failure() is None
 
-class Noting:
-    # Asked first for every import; finds nothing, only notes the thread that asked.
-    seen = []
-    def find_spec(self, name, path=None, target=None):
-        self.seen.append((threading.current_thread() is threading.main_thread(), name))
-        return None
+"""
+    + NOTING_IMPORTS
+    + r"""
 sys.meta_path.insert(0, Noting())
 print("PRESS BEGINS", flush=True)
 if mode == "generate":

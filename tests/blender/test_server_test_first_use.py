@@ -7,7 +7,7 @@ which thread imported what."""
 
 from __future__ import annotations
 
-from fresh_process import FRESH_BLENDER, run_result
+from fresh_process import FRESH_BLENDER, NOTING_IMPORTS, run_result
 
 CHILD = (
     FRESH_BLENDER
@@ -19,12 +19,9 @@ for name, address in (("studio", url), ("dead", "http://127.0.0.1:9")):
     server = prefs.instances.add()
     server.kind, server.name, server.url = "comfyui", name, address
 
-class Noting:
-    # Asked first for every import; finds nothing, only notes the thread that asked.
-    seen = []
-    def find_spec(self, name, path=None, target=None):
-        self.seen.append((threading.current_thread() is threading.main_thread(), name))
-        return None
+"""
+    + NOTING_IMPORTS
+    + r"""
 lazy = importlib.import_module(module + ".addon.lazy")
 server_test = importlib.import_module(module + ".operators.server_test")
 lazy.emulate_ui(True)

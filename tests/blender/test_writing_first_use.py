@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fresh_process import FRESH_BLENDER, run_result
+from fresh_process import FRESH_BLENDER, NOTING_IMPORTS, run_result
 from reference_servers import LITELLM_TEST_KEY as KEY
 
 from devservers.litellm.config import ENHANCED_PROMPT, SHOT_LIST
@@ -38,12 +38,9 @@ if mode == "transcribe":
     top = scene.sequence_editor.strips if hasattr(scene.sequence_editor, "strips") else scene.sequence_editor.sequences
     scene.sequence_editor.active_strip = top.new_sound(name="Dialogue", filepath=sys.argv[6], channel=2, frame_start=1)
 
-class Noting:
-    # Asked first for every import; finds nothing, only notes the thread that asked.
-    seen = []
-    def find_spec(self, name, path=None, target=None):
-        self.seen.append((threading.current_thread() is threading.main_thread(), name))
-        return None
+"""
+    + NOTING_IMPORTS
+    + r"""
 sys.meta_path.insert(0, Noting())
 if mode == "enhance":
     pressed = bpy.ops.sequencer.shotcaller_enhance_prompt()
