@@ -102,7 +102,7 @@ def wan2gp_session(url: str, sessions: list[Session]) -> Session:
 def test_a_server_that_cannot_download_weights_costs_one_attempt_and_others_hear_its_state(tmp_path, sessions):
     from devservers.wan2gp.launch import start_server as start_wan2gp
 
-    with start_wan2gp(tmp_path / "w", step_seconds=0.02, fail_next="no-weights") as server:
+    with start_wan2gp(tmp_path / "w", step_seconds=0.02, fail_next="no-weights", weights="missing") as server:
         session = wan2gp_session(server.mcp_url, sessions)
         first = session.scheduler.submit(shot("weights01", width=448, height=256), str(tmp_path / "t"), "a")
         second = session.scheduler.submit(shot("weights02", width=448, height=256), str(tmp_path / "t"), "b")
