@@ -113,7 +113,10 @@ addon_utils.disable(module, default_set=True)
 print("RESULT " + json.dumps({"polled": polled, "warmed": warmed, "pressed": sorted(pressed),
     "main": main_thread_imports, "worker": worker_imports, "sent_at_return": sent_at_return,
     "statuses_at_return": statuses_at_return, "late_at_return": late_at_return, "late": said.messages,
-    "records": records, "ended": ended, "again": again}))
+    "records": records, "ended": ended, "again": again}), flush=True)
+# bpy 4.5 hangs at interpreter exit after this flow, with nothing of Shotcaller's left registered that
+# the child could find (no class, timer, handler or pool thread): not understood yet, see the notes.
+os._exit(0)
 """
 )
 
