@@ -15,17 +15,21 @@ import pytest
 LINE = re.compile(r"^[a-z0-9_]+: -?[0-9.e+-]+ [a-z]+$")
 
 
+def run_bench(blender_helpers, script: str, shotcaller_zip, dev_python: str, *args: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Runs one of bench/'s Blender benchmarks to the end; its figures by name."""
+    path = blender_helpers.REPO_ROOT / "bench" / script
+    command = [sys.executable, str(path), "--zip", str(shotcaller_zip), "--dev-python", dev_python, *args]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return {line.split(":")[0]: float(line.split()[1]) for line in proc.stdout.splitlines() if LINE.match(line)}
+
+
 def test_the_blender_benchmark_prints_every_figure(blender, shotcaller_zip, dev_python, blender_helpers):
     if tuple(blender.app.version[:2]) != (5, 0):
         pytest.skip("run on Blender 5.0 only")
-    script = blender_helpers.REPO_ROOT / "bench" / "blender_drain.py"
-    args = ["--zip", str(shotcaller_zip), "--dev-python", dev_python, "--shots", "6", "--seconds", "1"]
-    proc = subprocess.run(
-        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL
+    values = run_bench(
+        blender_helpers, "blender_drain.py", shotcaller_zip, dev_python, "--shots", "6", "--seconds", "1"
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    lines = [line for line in proc.stdout.splitlines() if LINE.match(line)]
-    values = {line.split(":")[0]: float(line.split()[1]) for line in lines}
     for name in (
         "register_cold",
         "register_warm",
@@ -45,7 +49,7 @@ def test_the_blender_benchmark_prints_every_figure(blender, shotcaller_zip, dev_
         "blender_6_shots_landing_depsgraph_p99",
         "blender_6_shots_edit_update_vs_plain_strips",
     ):
-        assert name in values, (name, proc.stdout[-3000:])
+        assert name in values, (name, sorted(values))
     assert values["register_threads_started"] == 0
     assert values["blender_6_shots_drains"] > 0
 
@@ -55,13 +59,9 @@ def test_the_first_use_benchmark_prints_every_figure(blender, shotcaller_zip, de
     the deferred shots followed to DONE against the reference ComfyUI server."""
     if tuple(blender.app.version[:2]) != (5, 0):
         pytest.skip("run on Blender 5.0 only")
-    script = blender_helpers.REPO_ROOT / "bench" / "blender_first_use.py"
-    args = ["--zip", str(shotcaller_zip), "--dev-python", dev_python, "--rounds", "1", "--shots", "2"]
-    proc = subprocess.run(
-        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL
+    values = run_bench(
+        blender_helpers, "blender_first_use.py", shotcaller_zip, dev_python, "--rounds", "1", "--shots", "2"
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    values = {line.split(":")[0]: float(line.split()[1]) for line in proc.stdout.splitlines() if LINE.match(line)}
     names = ["first_use_control"]
     for mode in ("no_deferral", "without_deferral", "deferred", "after_warmup"):
         names += [f"first_use_press_{mode}{suffix}" for suffix in ("", "_max", "_vs_frame", "_vs_control")]
@@ -74,7 +74,7 @@ def test_the_first_use_benchmark_prints_every_figure(blender, shotcaller_zip, de
         "first_use_deferred_pump_tick_max",
     ]
     missing = [name for name in names if name not in values]
-    assert missing == [], proc.stdout[-3000:]
+    assert missing == [], sorted(values)
     assert all(values[name] > 0 for name in names if name.startswith("first_use_press_") and "during" not in name)
     # The deferred shots were generated, not only deferred.
     assert values["first_use_deferred_shots_done"] == values["first_use_deferred_shots"] == 2
